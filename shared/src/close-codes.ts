@@ -15,8 +15,8 @@ export const CloseCode = {
   Refused: 4403,
   /** Handshake or key confirmation did not complete in time. */
   HandshakeTimeout: 4408,
-  /** Frame or message larger than the configured limit. */
-  TooLarge: 4413,
+  /** Frame or message larger than the configured limit (RFC 6455 "message too big"). */
+  TooLarge: 1009,
   /** Too many concurrent handshakes; retry later. */
   Busy: 4429,
   /** LiveKit unreachable or it refused the upstream dial. */

@@ -37,9 +37,11 @@ export class BackendUnavailableError extends VollyError {
 /** A sealed frame that is too short, has an unknown kind, or fails to open. */
 export class FrameError extends VollyError {
   readonly code: 'ERR_FRAME_SHORT' | 'ERR_FRAME_KIND' | 'ERR_FRAME_AUTH' | 'ERR_FRAME_SIZE' | 'ERR_FRAME_POISONED';
+  override readonly closeCode: number;
   constructor(code: FrameError['code'], message: string) {
     super(message);
     this.code = code;
+    this.closeCode = code === 'ERR_FRAME_SIZE' ? CloseCode.TooLarge : CloseCode.Malformed;
   }
 }
 

@@ -1,0 +1,45 @@
+/**
+ * The admin listener: /healthz (the process serves), /readyz (LiveKit answers
+ * and we are not draining — a load balancer stops sending new clients when it
+ * fails), /metrics (Prometheus). Bound to loopback by default.
+ */
+import { createServer, request, type Server } from 'node:http';
+import type { Context } from './context.js';
+
+const READY_CACHE_MS = 1000;
+
+export function createAdmin(ctx: Context): Server {
+  let last = { at: 0, ok: false };
+  const upstreamUp = (): Promise<boolean> => {
+    if (performance.now() - last.at < READY_CACHE_MS) return Promise.resolve(last.ok);
+    return new Promise((resolve) => {
+      const done = (ok: boolean) => {
+        last = { at: performance.now(), ok };
+        resolve(ok);
+      };
+      const r = request(ctx.config.upstreamUrl, { method: 'GET', timeout: 1000 }, (res) => {
+        res.resume();
+        done((res.statusCode ?? 500) < 500);
+      });
+      r.on('timeout', () => r.destroy(new Error('timeout')));
+      r.on('error', () => done(false));
+      r.end();
+    });
+  };
+
+  return createServer(async (req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (path === '/healthz') {
+      res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
+    } else if (path === '/readyz') {
+      const up = await upstreamUp();
+      const ready = up && !ctx.draining;
+      const why = ctx.draining ? 'draining' : up ? 'ready' : 'LiveKit unreachable';
+      res.writeHead(ready ? 200 : 503, { 'content-type': 'text/plain' }).end(`${why}\n`);
+    } else if (path === '/metrics') {
+      res.writeHead(200, { 'content-type': ctx.metrics.registry.contentType }).end(await ctx.metrics.registry.metrics());
+    } else {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
+    }
+  });
+}

@@ -1,0 +1,71 @@
+/**
+ * Classical (non-PQ) LiveKit clients: the drop-in URL swap. Under `prefer`
+ * the session is proxied unchanged except for tokens (verified and re-signed,
+ * refreshed tokens rewritten); under `require` it is refused with a reason.
+ * LiveKit is dialed before the client's upgrade is accepted, so LiveKit's own
+ * HTTP refusal (status and body) reaches the client exactly as without us.
+ */
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { VollyError } from '@volly/shared';
+import type { WebSocketServer } from 'ws';
+import { type Context, dial, remoteOf } from './context.js';
+import { refuseUpgrade } from './http-reply.js';
+import { Relay } from './relay.js';
+import { carriesToken, rewriteToken } from './rewrite.js';
+import { SessionRecord } from './session.js';
+
+export const REQUIRE_PQ_REASON = 'this server requires post-quantum signaling (volly-pq.v1); classical clients are refused';
+
+export async function acceptClassical(ctx: Context, wss: WebSocketServer, req: IncomingMessage, socket: Duplex, head: Buffer, url: URL): Promise<void> {
+  const record = new SessionRecord('classical', url.pathname, remoteOf(req), ctx.log, ctx.metrics);
+  const refuse = (status: number, code: number, body: string) => {
+    refuseUpgrade(socket, status, body);
+    record.end(code, body);
+  };
+  if (ctx.config.policy === 'require') return refuse(403, 4403, REQUIRE_PQ_REASON);
+  let grant;
+  let token: string;
+  try {
+    grant = await ctx.auth.verify(url.searchParams.get('access_token') ?? '');
+    ctx.auth.refuseOnClassical(grant);
+    token = await ctx.auth.downgrade(grant);
+  } catch (err) {
+    const e = err instanceof VollyError ? err : undefined;
+    return refuse(401, e?.closeCode ?? 4401, e?.message ?? 'invalid token');
+  }
+  Object.assign(record.facts, { room: grant.room, identity: grant.identity });
+  const query = new URLSearchParams(url.search);
+  query.set('access_token', token);
+  const up = await dial(ctx, 'classical', req, url.pathname, query);
+  if (!up.ok) return refuse(up.status || 502, 4502, up.body || 'LiveKit unreachable');
+  if (socket.destroyed) {
+    up.ws.terminate();
+    return record.end(1006, 'client left before the upgrade');
+  }
+  wss.handleUpgrade(req, socket, head, (ws) => {
+    up.detach();
+    const g = grant;
+    const relay = new Relay(
+      ws,
+      up.ws,
+      {
+        fromClient: (data, isBinary) => (isBinary ? data : data.toString('utf8')),
+        toClient: (m) => m,
+        rewrite: (m) =>
+          carriesToken(m)
+            ? rewriteToken(m, g, ctx.auth).then((r) => {
+                if (r.kind) ctx.metrics.tokenRewrites.inc({ kind: r.kind });
+                return r.data;
+              })
+            : null,
+      },
+      record,
+      ctx.metrics,
+      ctx.config.limits,
+    );
+    ctx.live.add(relay);
+    ws.once('close', () => ctx.live.delete(relay));
+    relay.start(up.early);
+  });
+}

@@ -1,0 +1,161 @@
+/**
+ * Settings, read like LiveKit reads its own: environment variables, over an
+ * optional YAML file (`--config`). Each setting has one env name and one file
+ * name; a bad value fails with a ConfigError naming the setting (exit 2).
+ */
+import { readFileSync } from 'node:fs';
+import { KEM_ALGORITHMS, type KemAlgorithm } from '@volly/shared';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+
+export class ConfigError extends Error {
+  readonly code = 'ERR_CONFIG';
+}
+
+const hostPort = z.string().regex(/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]*):\d{1,5}$/, 'expected host:port');
+const positive = z.coerce.number().int().positive();
+
+/** name in the YAML file → env var, with its schema and default. */
+const SETTINGS = {
+  listen: { env: 'VOLLY_LISTEN', schema: hostPort, default: '0.0.0.0:7880' },
+  upstream_url: { env: 'VOLLY_UPSTREAM_URL', schema: z.url({ protocol: /^https?$/ }), default: 'http://127.0.0.1:7780' },
+  keys: { env: 'LIVEKIT_KEYS', schema: z.string().min(1, 'at least one "key: secret" pair is required'), default: undefined },
+  upstream_key: { env: 'VOLLY_UPSTREAM_KEY', schema: z.string().min(1), default: undefined },
+  upstream_secret: { env: 'VOLLY_UPSTREAM_SECRET', schema: z.string().min(1), default: undefined },
+  pq_policy: { env: 'VOLLY_PQ_POLICY', schema: z.enum(['prefer', 'require']), default: 'prefer' },
+  pq_algorithms: { env: 'VOLLY_PQ_ALGORITHMS', schema: z.string(), default: KEM_ALGORITHMS.join(',') },
+  admin_listen: { env: 'VOLLY_ADMIN_LISTEN', schema: hostPort, default: '127.0.0.1:9880' },
+  max_frame_bytes: { env: 'VOLLY_MAX_FRAME_BYTES', schema: positive.max(64 * 1024 * 1024), default: 1024 * 1024 },
+  max_buffered_bytes: { env: 'VOLLY_MAX_BUFFERED_BYTES', schema: positive, default: 4 * 1024 * 1024 },
+  handshake_timeout_ms: { env: 'VOLLY_HANDSHAKE_TIMEOUT_MS', schema: positive, default: 10_000 },
+  max_handshakes: { env: 'VOLLY_MAX_HANDSHAKES', schema: positive, default: 1024 },
+  idle_timeout_ms: { env: 'VOLLY_IDLE_TIMEOUT_MS', schema: positive, default: 30_000 },
+  drain_timeout_ms: { env: 'VOLLY_DRAIN_TIMEOUT_MS', schema: positive, default: 30_000 },
+  token_leeway_s: { env: 'VOLLY_TOKEN_LEEWAY_S', schema: z.coerce.number().int().min(0).max(300), default: 10 },
+  log_level: { env: 'VOLLY_LOG_LEVEL', schema: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']), default: 'info' },
+  demo: { env: 'VOLLY_DEMO', schema: z.stringbool(), default: 'false' },
+} as const;
+type Name = keyof typeof SETTINGS;
+
+export interface Limits {
+  /** Largest WebSocket message accepted from either side (ws maxPayload). */
+  readonly maxFrameBytes: number;
+  /** Bytes queued toward one peer before the other side's reads pause. */
+  readonly maxBufferedBytes: number;
+  readonly handshakeTimeoutMs: number;
+  readonly maxHandshakes: number;
+  /** A client silent this long is closed; LiveKit's clients ping every 5 s by default. */
+  readonly idleTimeoutMs: number;
+  readonly drainTimeoutMs: number;
+  readonly tokenLeewaySeconds: number;
+}
+
+export interface Config {
+  readonly listen: { host: string; port: number };
+  readonly adminListen: { host: string; port: number };
+  readonly upstreamUrl: URL;
+  /** Client-facing API keys: key id → secret. */
+  readonly keys: ReadonlyMap<string, string>;
+  readonly upstream: { readonly key: string; readonly secret: string };
+  readonly policy: 'prefer' | 'require';
+  readonly algorithms: readonly KemAlgorithm[];
+  readonly limits: Limits;
+  readonly logLevel: string;
+  readonly demo: boolean;
+}
+
+function splitHostPort(s: string): { host: string; port: number } {
+  const i = s.lastIndexOf(':');
+  return { host: s.slice(0, i).replace(/^\[|\]$/g, '') || '0.0.0.0', port: Number(s.slice(i + 1)) };
+}
+
+/** LiveKit's `key: secret` format (YAML mapping, one pair per line; also "k1: s1, k2: s2"). */
+export function parseKeys(text: string): Map<string, string> {
+  const doc: unknown = parseYaml(text.includes('\n') ? text : text.replace(/,\s*/g, '\n'));
+  if (!doc || typeof doc !== 'object' || Array.isArray(doc)) throw new ConfigError('expected "key: secret" pairs');
+  const keys = new Map<string, string>();
+  for (const [k, v] of Object.entries(doc)) {
+    if (typeof v !== 'string' && typeof v !== 'number') throw new ConfigError(`key ${k} has no secret`);
+    if (String(v).length < 32) throw new ConfigError(`the secret of key ${k} is shorter than 32 characters`);
+    keys.set(k, String(v));
+  }
+  if (keys.size === 0) throw new ConfigError('expected at least one "key: secret" pair');
+  return keys;
+}
+
+function read(name: Name, env: NodeJS.ProcessEnv, file: Record<string, unknown>): unknown {
+  const s = SETTINGS[name];
+  const fromEnv = env[s.env];
+  if (fromEnv !== undefined && fromEnv !== '') return fromEnv;
+  const fromFile = file[name];
+  if (fromFile !== undefined && fromFile !== null) {
+    if (name === 'keys' && typeof fromFile === 'object') return Object.entries(fromFile as object).map(([k, v]) => `${k}: ${v}`).join('\n');
+    if (Array.isArray(fromFile)) return fromFile.join(',');
+    return typeof fromFile === 'object' ? fromFile : String(fromFile);
+  }
+  return s.default;
+}
+
+function setting<N extends Name>(name: N, env: NodeJS.ProcessEnv, file: Record<string, unknown>): z.infer<(typeof SETTINGS)[N]['schema']> {
+  const s = SETTINGS[name];
+  const raw = read(name, env, file);
+  if (raw === undefined) throw new ConfigError(`${s.env} (or "${name}" in the config file) is required`);
+  const r = s.schema.safeParse(raw);
+  if (!r.success) throw new ConfigError(`${s.env} (or "${name}" in the config file): ${r.error.issues[0]?.message ?? 'invalid'}`);
+  return r.data as z.infer<(typeof SETTINGS)[N]['schema']>;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, configFile?: string): Config {
+  let file: Record<string, unknown> = {};
+  if (configFile) {
+    try {
+      const doc: unknown = parseYaml(readFileSync(configFile, 'utf8'));
+      file = doc && typeof doc === 'object' ? (doc as Record<string, unknown>) : {};
+    } catch (err) {
+      throw new ConfigError(`--config ${configFile}: ${(err as Error).message.split('\n')[0]}`);
+    }
+    for (const k of Object.keys(file)) if (!(k in SETTINGS)) throw new ConfigError(`--config ${configFile}: unknown setting "${k}"`);
+  }
+  const get = <N extends Name>(n: N) => setting(n, env, file);
+  let keys: Map<string, string>;
+  try {
+    keys = parseKeys(get('keys'));
+  } catch (err) {
+    throw err instanceof ConfigError && !err.message.startsWith('LIVEKIT_KEYS') ? new ConfigError(`LIVEKIT_KEYS (or "keys" in the config file): ${err.message}`) : err;
+  }
+  const [firstKey, firstSecret] = keys.entries().next().value as [string, string];
+  const hasUpKey = read('upstream_key', env, file) !== undefined;
+  const hasUpSecret = read('upstream_secret', env, file) !== undefined;
+  if (hasUpKey !== hasUpSecret) throw new ConfigError('VOLLY_UPSTREAM_KEY and VOLLY_UPSTREAM_SECRET go together: set both or neither');
+  const upstream = hasUpKey ? { key: get('upstream_key'), secret: get('upstream_secret') } : { key: firstKey, secret: firstSecret };
+  if (upstream.secret.length < 32) throw new ConfigError('VOLLY_UPSTREAM_SECRET: shorter than 32 characters');
+  const algorithms = get('pq_algorithms')
+    .split(',')
+    .map((a) => a.trim())
+    .filter(Boolean);
+  for (const a of algorithms) if (!(KEM_ALGORITHMS as readonly string[]).includes(a)) throw new ConfigError(`VOLLY_PQ_ALGORITHMS: unknown algorithm "${a}" (known: ${KEM_ALGORITHMS.join(', ')})`);
+  if (algorithms.length === 0) throw new ConfigError('VOLLY_PQ_ALGORITHMS: at least one algorithm is required');
+  return {
+    listen: splitHostPort(get('listen')),
+    adminListen: splitHostPort(get('admin_listen')),
+    upstreamUrl: new URL(get('upstream_url')),
+    keys,
+    upstream,
+    policy: get('pq_policy'),
+    algorithms: algorithms as KemAlgorithm[],
+    limits: {
+      maxFrameBytes: get('max_frame_bytes'),
+      maxBufferedBytes: get('max_buffered_bytes'),
+      handshakeTimeoutMs: get('handshake_timeout_ms'),
+      maxHandshakes: get('max_handshakes'),
+      idleTimeoutMs: get('idle_timeout_ms'),
+      drainTimeoutMs: get('drain_timeout_ms'),
+      tokenLeewaySeconds: get('token_leeway_s'),
+    },
+    logLevel: get('log_level'),
+    demo: get('demo'),
+  };
+}
+
+/** Env names of every setting, for `--help` and docs. */
+export const SETTING_ENV_NAMES = Object.fromEntries(Object.entries(SETTINGS).map(([k, v]) => [k, v.env]));

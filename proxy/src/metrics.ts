@@ -1,0 +1,42 @@
+/**
+ * Prometheus metrics. Every session count is split by mode (pq | classical)
+ * and algorithm (ML-KEM-768 | X-Wing | none), so an operator can tell how
+ * much signaling is PQ-protected.
+ */
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+
+export type Mode = 'pq' | 'classical';
+export type Direction = 'client_to_upstream' | 'upstream_to_client';
+
+export function createMetrics() {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'volly_' });
+  const reg = { registers: [registry] };
+  return {
+    registry,
+    sessionsActive: new Gauge({ name: 'volly_sessions_active', help: 'Sessions relaying now', labelNames: ['mode', 'algorithm'], ...reg }),
+    sessionsTotal: new Counter({ name: 'volly_sessions_total', help: 'Sessions ended, by outcome', labelNames: ['mode', 'algorithm', 'outcome'], ...reg }),
+    handshakesActive: new Gauge({ name: 'volly_handshakes_active', help: 'PQ handshakes in progress', ...reg }),
+    handshakeSeconds: new Histogram({
+      name: 'volly_handshake_duration_seconds',
+      help: 'From WebSocket accept to the sealed VollyConnect opened',
+      labelNames: ['algorithm', 'flow'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
+      ...reg,
+    }),
+    failures: new Counter({ name: 'volly_failures_total', help: 'Sessions that ended with an error, by close code', labelNames: ['mode', 'algorithm', 'code'], ...reg }),
+    frames: new Counter({ name: 'volly_frames_total', help: 'Frames relayed', labelNames: ['mode', 'direction'], ...reg }),
+    bytes: new Counter({ name: 'volly_bytes_total', help: 'Payload bytes relayed (plaintext side)', labelNames: ['mode', 'direction'], ...reg }),
+    upstreamDialSeconds: new Histogram({
+      name: 'volly_upstream_dial_duration_seconds',
+      help: 'Time to open the WebSocket to LiveKit',
+      labelNames: ['mode'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5],
+      ...reg,
+    }),
+    upstreamErrors: new Counter({ name: 'volly_upstream_errors_total', help: 'Upstream dials that failed, by HTTP status or "unreachable"', labelNames: ['mode', 'status'], ...reg }),
+    tokenRewrites: new Counter({ name: 'volly_token_rewrites_total', help: 'Tokens from LiveKit rewritten for the client', labelNames: ['kind'], ...reg }),
+    httpProxied: new Counter({ name: 'volly_http_requests_total', help: 'Non-signaling HTTP requests proxied to LiveKit', labelNames: ['route', 'status'], ...reg }),
+  };
+}
+export type Metrics = ReturnType<typeof createMetrics>;

@@ -1,0 +1,76 @@
+/**
+ * Wires the pipeline: accept → handshake → authorize → dial → relay on the
+ * public listener, the admin listener beside it, and draining on shutdown.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { CloseCode } from '@volly/shared';
+import { createAcceptor } from './accept.js';
+import { createAdmin } from './admin.js';
+import { Authorizer } from './authorize.js';
+import type { Config } from './config.js';
+import type { Context } from './context.js';
+import { createLogger, type Logger } from './log.js';
+import { createMetrics } from './metrics.js';
+import { createPassthrough } from './passthrough.js';
+
+export interface RunningProxy {
+  readonly ctx: Context;
+  /** The public port (useful when listening on port 0). */
+  readonly port: number;
+  readonly adminPort: number;
+  /** Stop accepting, fail /readyz, ask every session to reconnect elsewhere, resolve when empty or at the deadline. */
+  drain(deadlineMs?: number): Promise<void>;
+  /** Drain, then close both listeners. */
+  close(): Promise<void>;
+}
+
+function listen(server: Server, host: string, port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
+}
+
+export async function startProxy(config: Config, log: Logger = createLogger(config.logLevel)): Promise<RunningProxy> {
+  const ctx: Context = { config, auth: new Authorizer(config), log, metrics: createMetrics(), live: new Set(), handshakes: 0, draining: false };
+  const server = createServer();
+  const passthrough = createPassthrough(ctx);
+  server.on('request', (req, res) => void passthrough(req, res));
+  server.on('upgrade', createAcceptor(ctx));
+  server.headersTimeout = 10_000;
+  server.requestTimeout = 30_000;
+  const admin = createAdmin(ctx);
+  const port = await listen(server, config.listen.host, config.listen.port);
+  const adminPort = await listen(admin, config.adminListen.host, config.adminListen.port);
+  log.info({ event: 'listening', port, adminPort, upstream: config.upstreamUrl.origin, policy: config.policy, algorithms: config.algorithms }, 'volly-pq proxy listening');
+
+  let drained: Promise<void> | undefined;
+  const drain = (deadlineMs = config.limits.drainTimeoutMs): Promise<void> => {
+    drained ??= (async () => {
+      ctx.draining = true;
+      log.info({ event: 'drain', sessions: ctx.live.size, deadlineMs }, 'draining');
+      server.close();
+      for (const s of [...ctx.live]) s.end(CloseCode.GoingAway, 'proxy draining; reconnect');
+      const until = performance.now() + deadlineMs;
+      while (ctx.live.size > 0 && performance.now() < until) await new Promise((r) => setTimeout(r, 50));
+      server.closeAllConnections();
+      log.info({ event: 'drained', remaining: ctx.live.size }, 'drain complete');
+    })();
+    return drained;
+  };
+  return {
+    ctx,
+    port,
+    adminPort,
+    drain,
+    async close() {
+      await drain();
+      await new Promise<void>((r) => admin.close(() => r()));
+      admin.closeAllConnections();
+    },
+  };
+}

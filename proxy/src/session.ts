@@ -1,0 +1,86 @@
+/**
+ * One record per client connection: it owns the session's log lines (one at
+ * start, one at end with outcome, close code and duration) and its metrics.
+ * It never holds a token or key, only what is safe to log.
+ */
+import { CloseCode } from '@volly/shared';
+import type { Logger } from './log.js';
+import type { Metrics, Mode } from './metrics.js';
+
+export type Outcome = 'closed' | 'refused' | 'malformed' | 'timeout' | 'upstream_error' | 'drained' | 'error';
+
+export function outcomeOf(code: number): Outcome {
+  switch (code) {
+    case 1000:
+    case 1005:
+      return 'closed';
+    case CloseCode.GoingAway:
+      return 'drained';
+    case CloseCode.Unauthorized:
+    case CloseCode.Refused:
+    case CloseCode.Busy:
+      return 'refused';
+    case CloseCode.Malformed:
+    case CloseCode.TooLarge:
+      return 'malformed';
+    case CloseCode.HandshakeTimeout:
+      return 'timeout';
+    case CloseCode.Upstream:
+      return 'upstream_error';
+    default:
+      return code >= 4000 && code < 4100 ? 'closed' : 'error';
+  }
+}
+
+export interface SessionFacts {
+  sessionId?: string;
+  algorithm?: string;
+  room?: string;
+  identity?: string;
+  flow?: 'in-band' | 'token-bound';
+}
+
+export class SessionRecord {
+  readonly startedAt = performance.now();
+  readonly facts: SessionFacts = {};
+  #relaying = false;
+  #ended = false;
+  readonly framesIn = { count: 0 };
+
+  constructor(
+    readonly mode: Mode,
+    readonly path: string,
+    readonly remote: string,
+    private readonly log: Logger,
+    private readonly metrics: Metrics,
+  ) {}
+
+  get algorithm(): string {
+    return this.facts.algorithm ?? 'none';
+  }
+
+  /** Upstream is open: the session is live. Logs the start line. */
+  relaying(): void {
+    this.#relaying = true;
+    this.metrics.sessionsActive.inc({ mode: this.mode, algorithm: this.algorithm });
+    this.log.info({ event: 'session_start', mode: this.mode, path: this.path, remote: this.remote, ...this.facts, setupMs: this.#elapsed() }, 'session start');
+  }
+
+  /** Logs the end line once, with the outcome derived from the close code. */
+  end(code: number, reason: string, detail?: string): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    const outcome = outcomeOf(code);
+    const labels = { mode: this.mode, algorithm: this.algorithm };
+    if (this.#relaying) this.metrics.sessionsActive.dec(labels);
+    this.metrics.sessionsTotal.inc({ ...labels, outcome });
+    if (outcome !== 'closed' && outcome !== 'drained') this.metrics.failures.inc({ ...labels, code: String(code) });
+    const line = { event: 'session_end', mode: this.mode, path: this.path, remote: this.remote, ...this.facts, outcome, code, reason: reason.slice(0, 120), detail, durationMs: this.#elapsed(), relayed: this.#relaying };
+    if (outcome === 'closed' || outcome === 'drained') this.log.info(line, 'session end');
+    else this.log.warn(line, 'session end');
+  }
+
+  #elapsed(): number {
+    return Math.round(performance.now() - this.startedAt);
+  }
+}

@@ -1,0 +1,40 @@
+/**
+ * Dials LiveKit's signaling WebSocket. LiveKit speaks first (JoinResponse),
+ * possibly in the same packet as the upgrade, so messages are buffered from
+ * the start until the relay takes the socket. An HTTP refusal (LiveKit's
+ * 401/403/404 with its reason as the body) is returned, not thrown.
+ */
+import WebSocket, { type RawData } from 'ws';
+
+export type DialResult =
+  | { readonly ok: true; readonly ws: WebSocket; readonly early: Array<[RawData, boolean]>; readonly detach: () => void }
+  | { readonly ok: false; readonly status: number; readonly body: string };
+
+const MAX_BODY = 4096;
+
+export function dialUpstream(url: URL, opts: { headers: Record<string, string>; maxPayload: number; timeoutMs: number }): Promise<DialResult> {
+  return new Promise((resolve) => {
+    const ws = new WebSocket(url, { headers: opts.headers, maxPayload: opts.maxPayload, handshakeTimeout: opts.timeoutMs, perMessageDeflate: false });
+    // Errors after the dial settles are the relay's to handle; never crash on an unheard 'error'.
+    ws.on('error', () => {});
+    const early: Array<[RawData, boolean]> = [];
+    const buffer = (data: RawData, isBinary: boolean) => early.push([data, isBinary]);
+    ws.on('message', buffer);
+    ws.once('open', () => {
+      ws.off('error', onError);
+      resolve({ ok: true, ws, early, detach: () => ws.off('message', buffer) });
+    });
+    const onError = (err: Error) => resolve({ ok: false, status: 0, body: `LiveKit unreachable: ${err.message}` });
+    ws.once('error', onError);
+    ws.once('unexpected-response', (_req, res) => {
+      ws.off('error', onError);
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => {
+        if (body.length < MAX_BODY) body += chunk;
+      });
+      res.on('end', () => resolve({ ok: false, status: res.statusCode ?? 502, body: body.slice(0, MAX_BODY).trim() }));
+      res.on('error', () => resolve({ ok: false, status: res.statusCode ?? 502, body: body.trim() }));
+    });
+  });
+}

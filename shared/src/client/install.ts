@@ -1,0 +1,87 @@
+/**
+ * Makes livekit-client use volly-pq.v1 without changing it: replaces the
+ * global `WebSocket` with one that opens a PqWebSocket for signaling URLs
+ * (`/rtc`, `/rtc/v1`) and the runtime's own WebSocket for anything else, and
+ * wraps `fetch` so livekit-client's `/rtc/validate` probe after a failed
+ * connect is answered from the error the proxy sent inside the PQ channel —
+ * the validate URL carries the token and join request, and must not leave.
+ */
+import { CloseCode } from '../close-codes.js';
+import type { KemAlgorithm, KemKeyPair } from '../kem/types.js';
+import type { SessionFailure } from './session.js';
+import { isSignalPath, isValidatePath } from './url.js';
+import { PqWebSocket, type PqWebSocketOptions } from './websocket.js';
+
+export interface InstallOptions {
+  /** Which signaling URLs go through PQ (default: every `/rtc` and `/rtc/v1` URL). */
+  readonly match?: (url: URL) => boolean;
+  /** In-band algorithm (default ML-KEM-768). Token-bound sessions use the token's. */
+  readonly algorithm?: KemAlgorithm;
+  /** Key pairs that tokens may be bound to (token-bound mode). */
+  readonly keyPairs?: readonly KemKeyPair[];
+  /** Where to install (default globalThis). */
+  readonly target?: { WebSocket: typeof WebSocket; fetch: typeof fetch };
+}
+
+type Backend = Pick<PqWebSocketOptions, 'getKem' | 'aead' | 'randomBytes'>;
+
+const HTTP_STATUS: Record<number, number> = {
+  [CloseCode.Malformed]: 400,
+  [CloseCode.Unauthorized]: 401,
+  [CloseCode.Refused]: 403,
+  [CloseCode.HandshakeTimeout]: 408,
+  [CloseCode.TooLarge]: 413,
+  [CloseCode.Busy]: 429,
+  [CloseCode.Upstream]: 502,
+  [CloseCode.GoingAway]: 503,
+};
+
+/** The HTTP status livekit-client's validate probe should see for a failure. */
+export const validateStatus = (f: SessionFailure): number => f.status ?? HTTP_STATUS[f.closeCode] ?? 500;
+
+const MAX_REMEMBERED = 32;
+
+export function createInstaller(backend: Backend) {
+  return function installPqWebSocket(opts: InstallOptions = {}): () => void {
+    const target = opts.target ?? (globalThis as unknown as { WebSocket: typeof WebSocket; fetch: typeof fetch });
+    const NativeWebSocket = target.WebSocket;
+    const nativeFetch = target.fetch;
+    const match = opts.match ?? ((u: URL) => isSignalPath(u.pathname));
+    const failures = new Map<string, SessionFailure>();
+    const remember = (token: string, f: SessionFailure) => {
+      failures.delete(token);
+      failures.set(token, f);
+      if (failures.size > MAX_REMEMBERED) failures.delete(failures.keys().next().value as string);
+    };
+    const pqOptions: PqWebSocketOptions = { ...backend, WebSocket: NativeWebSocket, onFailure: remember, ...(opts.algorithm ? { algorithm: opts.algorithm } : {}), ...(opts.keyPairs ? { keyPairs: opts.keyPairs } : {}) };
+
+    // A constructor that returns another object: PQ for matching URLs, native otherwise.
+    const Switching = function WebSocket(this: unknown, url: string | URL, protocols?: string | string[]) {
+      const u = new URL(String(url));
+      if (match(u) && !protocols?.length) return new PqWebSocket(u, undefined, pqOptions);
+      return new NativeWebSocket(url, protocols);
+    } as unknown as typeof WebSocket;
+    Object.assign(Switching, { CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3 });
+    Switching.prototype = NativeWebSocket.prototype;
+
+    const shimmedFetch: typeof fetch = (input, init) => {
+      const href = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
+      const u = new URL(href, (globalThis as { location?: { href: string } }).location?.href);
+      const rtc = new URL(u);
+      rtc.pathname = u.pathname.replace(/\/validate\/?$/, '');
+      if (!isValidatePath(u.pathname) || !match(rtc)) return nativeFetch(input, init);
+      const f = failures.get(u.searchParams.get('access_token') ?? '');
+      // Never forward: the validate URL holds the token. Without a recorded
+      // failure the proxy was unreachable, which a network error says.
+      if (!f) return Promise.reject(new TypeError('volly-pq: signaling connection failed before the PQ session'));
+      return Promise.resolve(new Response(f.message, { status: validateStatus(f), headers: { 'content-type': 'text/plain' } }));
+    };
+
+    target.WebSocket = Switching;
+    target.fetch = shimmedFetch;
+    return () => {
+      if (target.WebSocket === Switching) target.WebSocket = NativeWebSocket;
+      if (target.fetch === shimmedFetch) target.fetch = nativeFetch;
+    };
+  };
+}

@@ -1,0 +1,87 @@
+/**
+ * PQ claims in LiveKit access tokens (docs/PROTOCOL.md, "Tokens"):
+ *   video.pqPublicKey   base64url of the client's KEM public key
+ *   video.pqAlgorithm   "ML-KEM-768" | "X-Wing"
+ *   video.pqKeyExpiry   unix seconds after which the key must not be used
+ * The claims live in the `video` grant so that livekit-server-sdk's
+ * AccessToken.addGrant carries them without changes, and LiveKit, which
+ * ignores unknown grant fields, never sees them anyway: the proxy strips them.
+ */
+import { fromBase64Url, toBase64Url } from './bytes.js';
+import { TokenError } from './errors.js';
+import { isKemAlgorithm } from './messages.js';
+import type { KemAlgorithm } from './kem/types.js';
+
+export const PQ_CLAIMS = ['pqPublicKey', 'pqAlgorithm', 'pqKeyExpiry'] as const;
+
+const PUBLIC_KEY_LENGTH: Record<KemAlgorithm, number> = { 'ML-KEM-768': 1184, 'X-Wing': 1216 };
+
+export interface PqClaims {
+  readonly algorithm: KemAlgorithm;
+  readonly publicKey: Uint8Array;
+  /** Unix seconds. */
+  readonly keyExpiry: number;
+}
+
+type Payload = Record<string, unknown>;
+const videoOf = (p: Payload): Payload | undefined => (p.video && typeof p.video === 'object' ? (p.video as Payload) : undefined);
+
+/** True when the payload carries any PQ claim (complete or not). */
+export function hasPqClaims(payload: Payload): boolean {
+  const v = videoOf(payload);
+  return !!v && PQ_CLAIMS.some((c) => c in v);
+}
+
+/**
+ * Reads and validates the PQ claims; null when there are none. All three must
+ * be present and well formed, and the key must not be expired at `now`.
+ */
+export function readPqClaims(payload: Payload, now = Math.floor(Date.now() / 1000)): PqClaims | null {
+  if (!hasPqClaims(payload)) return null;
+  const v = videoOf(payload) as Payload;
+  const { pqPublicKey, pqAlgorithm, pqKeyExpiry } = v;
+  if (typeof pqAlgorithm !== 'string' || !isKemAlgorithm(pqAlgorithm)) throw new TokenError('ERR_TOKEN_CLAIMS', 'video.pqAlgorithm is missing or not a known KEM');
+  if (typeof pqKeyExpiry !== 'number' || !Number.isSafeInteger(pqKeyExpiry)) throw new TokenError('ERR_TOKEN_CLAIMS', 'video.pqKeyExpiry is missing or not an integer');
+  const publicKey = typeof pqPublicKey === 'string' ? fromBase64Url(pqPublicKey) : null;
+  if (!publicKey || publicKey.length !== PUBLIC_KEY_LENGTH[pqAlgorithm]) {
+    throw new TokenError('ERR_TOKEN_CLAIMS', `video.pqPublicKey is not a base64url ${pqAlgorithm} public key`);
+  }
+  if (pqKeyExpiry <= now) throw new TokenError('ERR_TOKEN_PQ_EXPIRED', 'video.pqKeyExpiry has passed');
+  return { algorithm: pqAlgorithm, publicKey, keyExpiry: pqKeyExpiry };
+}
+
+/** The claims as they go into a `video` grant. */
+export function pqGrant(c: PqClaims): { pqPublicKey: string; pqAlgorithm: KemAlgorithm; pqKeyExpiry: number } {
+  return { pqPublicKey: toBase64Url(c.publicKey), pqAlgorithm: c.algorithm, pqKeyExpiry: c.keyExpiry };
+}
+
+/** A copy of the payload without the PQ claims; every other claim is kept as it was. */
+export function downgradeClaims<T extends Payload>(payload: T): T {
+  const v = videoOf(payload);
+  if (!v) return { ...payload };
+  const video = { ...v };
+  for (const c of PQ_CLAIMS) delete video[c];
+  return { ...payload, video };
+}
+
+/** A copy of the payload with the given PQ claims set (used to rewrite refreshed tokens). */
+export function withPqClaims<T extends Payload>(payload: T, claims: PqClaims): T {
+  return { ...payload, video: { ...(videoOf(payload) ?? {}), ...pqGrant(claims) } };
+}
+
+/** The part of livekit-server-sdk's AccessToken this helper needs (no runtime dependency on it). */
+export interface GrantableToken {
+  addGrant(grant: object): void;
+}
+
+/**
+ * Binds a livekit-server-sdk AccessToken to a client's KEM public key:
+ * `addPqClaims(at, { algorithm: 'ML-KEM-768', publicKey, keyExpiry })` before `at.toJwt()`.
+ * `keyExpiry` defaults to 10 minutes from now.
+ */
+export function addPqClaims<T extends GrantableToken>(token: T, c: { algorithm: KemAlgorithm; publicKey: Uint8Array; keyExpiry?: number }): T {
+  const claims: PqClaims = { algorithm: c.algorithm, publicKey: c.publicKey, keyExpiry: c.keyExpiry ?? Math.floor(Date.now() / 1000) + 600 };
+  if (c.publicKey.length !== PUBLIC_KEY_LENGTH[c.algorithm]) throw new TokenError('ERR_TOKEN_CLAIMS', `public key is not a ${c.algorithm} public key`);
+  token.addGrant(pqGrant(claims));
+  return token;
+}

@@ -67,11 +67,14 @@ export class PqHandshake {
     ctx.handshakes++;
     ctx.metrics.handshakesActive.inc();
     this.#timer = setTimeout(() => this.#fail(CloseCode.HandshakeTimeout, 'handshake timeout'), ctx.config.limits.handshakeTimeoutMs);
-    ws.on('message', (data: Buffer, isBinary: boolean) => this.#enqueue(data, isBinary));
-    ws.on('close', (code, reason) => this.#closedEarly(code, reason.toString()));
+    ws.on('message', this.#onMessage);
+    ws.on('close', this.#onClose);
     ws.on('error', () => {});
     if (this.#urlToken) this.#then(() => this.#tokenBoundHello());
   }
+
+  readonly #onMessage = (data: Buffer, isBinary: boolean) => this.#enqueue(data, isBinary);
+  readonly #onClose = (code: number, reason: Buffer) => this.#closedEarly(code, reason.toString());
 
   /** Drain or shutdown before the relay started. */
   end(code: number, reason: string): void {
@@ -154,8 +157,8 @@ export class PqHandshake {
     }
     this.#handshakeDone();
     this.#stage = 'done';
-    this.ws.removeAllListeners('message');
-    this.ws.removeAllListeners('close');
+    this.ws.off('message', this.#onMessage);
+    this.ws.off('close', this.#onClose);
     up.detach();
     this.#relay = new Relay(this.ws, up.ws, this.#transforms(channel, grant), this.record, this.ctx.metrics, this.ctx.config.limits);
     this.#relay.start(up.early, this.#early);

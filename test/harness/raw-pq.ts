@@ -1,0 +1,98 @@
+// A volly-pq.v1 client on a raw `ws` socket, driven through the shared
+// ClientSession state machine, for tests that must tamper with frames on the
+// wire (flip bits, replay, reorder) — things the PqWebSocket never does.
+
+import { SignalRequest, SignalResponse } from '@livekit/protocol';
+import { ClientSession, type ClientOutput, getAead, getKem, type KemAlgorithm, type KemKeyPair, randomBytes, SUBPROTOCOL, splitSignalUrl } from '@volly/shared';
+import WebSocket from 'ws';
+import { signalUrl } from './signal.js';
+
+export interface RawPq {
+  readonly ws: WebSocket;
+  readonly session: ClientSession;
+  /** Every LiveKit message opened so far. */
+  readonly messages: SignalResponse[];
+  /** Every raw frame sent, in order (for replay tests). */
+  readonly sent: Uint8Array[];
+  /** Every raw frame received, in order. */
+  readonly received: Uint8Array[];
+  readonly closed: Promise<{ code: number; reason: string }>;
+  /** Seal a SignalRequest and send it (optionally tampering with the sealed bytes first). */
+  send(message: SignalRequest['message'], tamper?: (frame: Uint8Array) => Uint8Array): void;
+  sendRaw(frame: Uint8Array): void;
+  waitFor(pred: (m: SignalResponse) => boolean, timeoutMs?: number): Promise<SignalResponse>;
+}
+
+export function openRawPq(baseUrl: string, token: string, opts: { algorithm?: KemAlgorithm; keyPair?: KemKeyPair; path?: '/rtc' | '/rtc/v1' } = {}): Promise<RawPq> {
+  const mode = opts.keyPair ? 'token-bound' : 'in-band';
+  const split = splitSignalUrl(signalUrl(baseUrl, token, undefined, { path: opts.path ?? '/rtc' }), mode);
+  const session = new ClientSession({
+    kem: getKem(opts.algorithm ?? 'ML-KEM-768'),
+    aead: getAead(),
+    mode,
+    ...(opts.keyPair ? { keyPair: opts.keyPair } : {}),
+    accessToken: split.accessToken,
+    query: split.query,
+    randomBytes,
+  });
+  const ws = new WebSocket(split.socketUrl, SUBPROTOCOL);
+  const messages: SignalResponse[] = [];
+  const sent: Uint8Array[] = [];
+  const received: Uint8Array[] = [];
+  const listeners = new Set<() => void>();
+  const closed = new Promise<{ code: number; reason: string }>((resolve) => ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })));
+  ws.on('error', () => {});
+  const sendRaw = (f: Uint8Array) => {
+    sent.push(f);
+    ws.send(f);
+  };
+  const apply = (outs: ClientOutput[]) => {
+    for (const o of outs) {
+      if (o.type === 'send') sendRaw(o.frame);
+      if (o.type === 'message') messages.push(SignalResponse.fromBinary(o.payload));
+    }
+    for (const l of listeners) l();
+  };
+  ws.on('open', () => apply(session.start()));
+  ws.on('message', (data: Buffer) => {
+    received.push(new Uint8Array(data));
+    apply(session.receive(new Uint8Array(data)));
+  });
+  const waitFor = (pred: (m: SignalResponse) => boolean, timeoutMs = 10_000) =>
+    new Promise<SignalResponse>((resolve, reject) => {
+      const check = () => {
+        const m = messages.find(pred);
+        if (!m) return false;
+        listeners.delete(check);
+        clearTimeout(t);
+        resolve(m);
+        return true;
+      };
+      const t = setTimeout(() => {
+        listeners.delete(check);
+        reject(new Error(`no matching message within ${timeoutMs} ms (state ${session.state})`));
+      }, timeoutMs);
+      if (!check()) listeners.add(check);
+      void closed.then(({ code, reason }) => {
+        if (listeners.delete(check)) {
+          clearTimeout(t);
+          reject(new Error(`closed ${code} ${reason} before a matching message`));
+        }
+      });
+    });
+  const raw: RawPq = {
+    ws,
+    session,
+    messages,
+    sent,
+    received,
+    closed,
+    send(message, tamper) {
+      const frame = session.seal(new SignalRequest({ message }).toBinary());
+      sendRaw(tamper ? tamper(frame) : frame);
+    },
+    sendRaw,
+    waitFor,
+  };
+  return waitFor((m) => m.message.case === 'join').then(() => raw);
+}

@@ -7,8 +7,10 @@ import type { Metrics, Mode } from './metrics.js';
 import { type DialResult, dialUpstream } from './upstream.js';
 
 export interface Live {
-  /** Ask the session to end (drain: 1001). */
+  /** End the session now with this close code. */
   end(code: number, reason: string): void;
+  /** Ask a relaying session to reconnect elsewhere (LiveKit leave), then end with 1001. */
+  drain?(graceMs?: number): void;
 }
 
 export interface Context {

@@ -76,10 +76,15 @@ export class PqHandshake {
   readonly #onMessage = (data: Buffer, isBinary: boolean) => this.#enqueue(data, isBinary);
   readonly #onClose = (code: number, reason: Buffer) => this.#closedEarly(code, reason.toString());
 
-  /** Drain or shutdown before the relay started. */
   end(code: number, reason: string): void {
     if (this.#relay) this.#relay.end(code, reason);
     else this.#fail(code, reason);
+  }
+
+  /** A relaying session is asked to reconnect; one still in its handshake just ends (1001). */
+  drain(graceMs?: number): void {
+    if (this.#relay) this.#relay.drain(graceMs);
+    else this.#fail(CloseCode.GoingAway, 'proxy draining; reconnect');
   }
 
   #then(step: () => Promise<void> | void): void {

@@ -11,6 +11,7 @@
  * - after the first failing inbound frame nothing more is forwarded;
  * - the session record ends exactly once, with the code that ended it.
  */
+import { DisconnectReason, LeaveRequest, LeaveRequest_Action, SignalResponse } from '@livekit/protocol';
 import { CloseCode, VollyError } from '@volly/shared';
 import type WebSocket from 'ws';
 import type { RawData } from 'ws';
@@ -102,6 +103,24 @@ export class Relay {
     upstream.on('error', () => this.end(CloseCode.Upstream, 'LiveKit connection error'));
     client.on('error', (err) => this.end(errorCode(err), 'client connection error'));
     this.#touch();
+  }
+
+  /**
+   * Drain: tell the client, in LiveKit's own words, to reconnect (a
+   * LeaveRequest with action RECONNECT, which livekit-client answers with a
+   * full reconnect through the load balancer to another proxy), then close
+   * with 1001 once it has gone or after `graceMs`.
+   */
+  drain(graceMs = 2000): void {
+    if (this.#ended) return;
+    const leave = new SignalResponse({
+      message: { case: 'leave', value: new LeaveRequest({ canReconnect: true, action: LeaveRequest_Action.RECONNECT, reason: DisconnectReason.SERVER_SHUTDOWN }) },
+    }).toBinary();
+    const send = () => this.#deliver(leave);
+    if (this.#tail) void this.#tail.then(send);
+    else send();
+    const t = setTimeout(() => this.end(CloseCode.GoingAway, 'proxy draining; reconnect'), graceMs);
+    t.unref?.();
   }
 
   /** Ends the session from our side: optional sealed error, close both ends. */

@@ -54,7 +54,8 @@ export async function startProxy(config: Config, log: Logger = createLogger(conf
       ctx.draining = true;
       log.info({ event: 'drain', sessions: ctx.live.size, deadlineMs }, 'draining');
       server.close();
-      for (const s of [...ctx.live]) s.end(CloseCode.GoingAway, 'proxy draining; reconnect');
+      const grace = Math.min(2000, deadlineMs / 2);
+      for (const s of [...ctx.live]) s.drain ? s.drain(grace) : s.end(CloseCode.GoingAway, 'proxy draining; reconnect');
       const until = performance.now() + deadlineMs;
       while (ctx.live.size > 0 && performance.now() < until) await new Promise((r) => setTimeout(r, 50));
       server.closeAllConnections();

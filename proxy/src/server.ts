@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { CloseCode } from '@volly/shared';
 import { createAcceptor } from './accept.js';
 import { createAdmin } from './admin.js';
+import { createDemo } from './demo.js';
 import { Authorizer } from './authorize.js';
 import type { Config } from './config.js';
 import type { Context } from './context.js';
@@ -39,7 +40,11 @@ export async function startProxy(config: Config, log: Logger = createLogger(conf
   const ctx: Context = { config, auth: new Authorizer(config), log, metrics: createMetrics(), live: new Set(), handshakes: 0, draining: false };
   const server = createServer();
   const passthrough = createPassthrough(ctx);
-  server.on('request', (req, res) => void passthrough(req, res));
+  const demo = config.demo ? createDemo(ctx) : undefined;
+  server.on('request', async (req, res) => {
+    if (demo && (await demo(req, res))) return;
+    await passthrough(req, res);
+  });
   server.on('upgrade', createAcceptor(ctx));
   server.headersTimeout = 10_000;
   server.requestTimeout = 30_000;

@@ -4,7 +4,7 @@
 
 import { type JoinResponse, SignalRequest, SignalResponse } from '@livekit/protocol';
 import { getAead, getKem, type KemAlgorithm, type KemKeyPair, PqWebSocket, randomBytes, type SessionFailure } from '@volly/shared';
-import { signalUrl } from './signal.js';
+import { signalUrl } from './signal.ts';
 
 export interface PqSignal {
   readonly ws: PqWebSocket;

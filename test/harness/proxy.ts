@@ -3,7 +3,7 @@
 // from the upstream key LiveKit holds, as in production.
 
 import { type Config, createLogger, loadConfig, type RunningProxy, startProxy } from '@volly/proxy';
-import { generateApiKeyPair, type LiveKitServer } from './livekit.js';
+import { generateApiKeyPair, type LiveKitServer } from './livekit.ts';
 
 export interface TestProxy {
   readonly proxy: RunningProxy;

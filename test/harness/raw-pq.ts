@@ -5,7 +5,7 @@
 import { SignalRequest, SignalResponse } from '@livekit/protocol';
 import { ClientSession, type ClientOutput, getAead, getKem, type KemAlgorithm, type KemKeyPair, randomBytes, SUBPROTOCOL, splitSignalUrl } from '@volly/shared';
 import WebSocket from 'ws';
-import { signalUrl } from './signal.js';
+import { signalUrl } from './signal.ts';
 
 export interface RawPq {
   readonly ws: WebSocket;

@@ -6,9 +6,9 @@ import { CloseCode, decodeResponse, getKem, SUBPROTOCOL } from '@volly/shared';
 import { AccessToken, RoomServiceClient } from 'livekit-server-sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { type LiveKitServer, startLiveKit } from '../harness/livekit.js';
-import { connectPq } from '../harness/pq-signal.js';
-import { startTestProxy, type TestProxy } from '../harness/proxy.js';
+import { type LiveKitServer, startLiveKit } from '../harness/livekit.ts';
+import { connectPq } from '../harness/pq-signal.ts';
+import { startTestProxy, type TestProxy } from '../harness/proxy.ts';
 
 let livekit: LiveKitServer;
 let proxy: TestProxy;

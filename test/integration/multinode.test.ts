@@ -6,10 +6,10 @@
 import { addPqClaims, getKem } from '@volly/shared';
 import { AccessToken, RoomServiceClient } from 'livekit-server-sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generateApiKeyPair, type LiveKitServer, startLiveKit } from '../harness/livekit.js';
-import { connectPq } from '../harness/pq-signal.js';
-import { startTestProxy, type TestProxy } from '../harness/proxy.js';
-import { type RedisServer, startRedis } from '../harness/redis.js';
+import { generateApiKeyPair, type LiveKitServer, startLiveKit } from '../harness/livekit.ts';
+import { connectPq } from '../harness/pq-signal.ts';
+import { startTestProxy, type TestProxy } from '../harness/proxy.ts';
+import { type RedisServer, startRedis } from '../harness/redis.ts';
 
 let redis: RedisServer;
 let nodes: LiveKitServer[] = [];

@@ -5,9 +5,9 @@
 import { addPqClaims, getKem, KEM_ALGORITHMS } from '@volly/shared';
 import { AccessToken, RoomServiceClient } from 'livekit-server-sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type LiveKitServer, startLiveKit } from '../harness/livekit.js';
-import { connectPq } from '../harness/pq-signal.js';
-import { startTestProxy, type TestProxy } from '../harness/proxy.js';
+import { type LiveKitServer, startLiveKit } from '../harness/livekit.ts';
+import { connectPq } from '../harness/pq-signal.ts';
+import { startTestProxy, type TestProxy } from '../harness/proxy.ts';
 
 let livekit: LiveKitServer;
 let proxy: TestProxy;

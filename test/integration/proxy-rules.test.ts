@@ -9,11 +9,11 @@ import { addPqClaims, CloseCode, getKem, hasPqClaims, toBase64Url } from '@volly
 import { decodeJwt } from 'jose';
 import { AccessToken, RoomServiceClient, type VideoGrant } from 'livekit-server-sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type LiveKitServer, startLiveKit } from '../harness/livekit.js';
-import { connectPq, PqConnectError } from '../harness/pq-signal.js';
-import { startTestProxy, type TestProxy } from '../harness/proxy.js';
-import { openRawPq } from '../harness/raw-pq.js';
-import { connectSignal, encodeJoinRequest, SignalHttpError } from '../harness/signal.js';
+import { type LiveKitServer, startLiveKit } from '../harness/livekit.ts';
+import { connectPq, PqConnectError } from '../harness/pq-signal.ts';
+import { startTestProxy, type TestProxy } from '../harness/proxy.ts';
+import { openRawPq } from '../harness/raw-pq.ts';
+import { connectSignal, encodeJoinRequest, SignalHttpError } from '../harness/signal.ts';
 
 let livekit: LiveKitServer;
 let proxy: TestProxy;

@@ -19,6 +19,8 @@ export interface InstallOptions {
   readonly algorithm?: KemAlgorithm;
   /** Key pairs that tokens may be bound to (token-bound mode). */
   readonly keyPairs?: readonly KemKeyPair[];
+  /** Called with every PQ socket opened (diagnostics, the demo's session panel). */
+  readonly onSocket?: (ws: PqWebSocket) => void;
   /** Where to install (default globalThis). */
   readonly target?: { WebSocket: typeof WebSocket; fetch: typeof fetch };
 }
@@ -58,7 +60,11 @@ export function createInstaller(backend: Backend) {
     // A constructor that returns another object: PQ for matching URLs, native otherwise.
     const Switching = function WebSocket(this: unknown, url: string | URL, protocols?: string | string[]) {
       const u = new URL(String(url));
-      if (match(u) && !protocols?.length) return new PqWebSocket(u, undefined, pqOptions);
+      if (match(u) && !protocols?.length) {
+        const ws = new PqWebSocket(u, undefined, pqOptions);
+        opts.onSocket?.(ws);
+        return ws;
+      }
       return new NativeWebSocket(url, protocols);
     } as unknown as typeof WebSocket;
     Object.assign(Switching, { CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3 });

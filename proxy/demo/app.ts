@@ -1,0 +1,83 @@
+// The demo page: joins a room through the proxy with the real livekit-client
+// and the volly-pq.v1 shim, shows local and remote video, and a panel with the
+// PQ session (algorithm, session id, key fingerprint, frames sealed/opened).
+// Tokens come from the proxy's demo-only endpoint (POST /demo/token).
+
+import { getKem, installPqWebSocket, type KemAlgorithm, type KemKeyPair, type PqWebSocket, toBase64Url } from '@volly/shared';
+import { Room, RoomEvent, type Track } from 'livekit-client';
+
+const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
+const sockets: PqWebSocket[] = [];
+let keyPairs: KemKeyPair[] = [];
+let uninstall: (() => void) | undefined;
+
+function install(algorithm: KemAlgorithm): void {
+  uninstall?.();
+  uninstall = installPqWebSocket({ algorithm, keyPairs, onSocket: (ws) => sockets.push(ws) });
+}
+
+function attach(track: Track, label: string): void {
+  if (track.kind !== 'video' && track.kind !== 'audio') return;
+  const el = track.attach();
+  if (track.kind === 'audio') return void document.body.append(el);
+  const fig = document.createElement('figure');
+  fig.dataset.sid = track.sid ?? '';
+  const cap = document.createElement('figcaption');
+  cap.textContent = label;
+  fig.append(el, cap);
+  $('videos').append(fig);
+}
+
+function renderPanel(room: Room): void {
+  const ws = sockets.at(-1);
+  const pq = ws?.pq;
+  $('pq-protocol').textContent = pq ? 'volly-pq.v1' : '—';
+  $('pq-mode').textContent = pq?.mode ?? '—';
+  $('pq-algorithm').textContent = pq?.algorithm ?? '—';
+  $('pq-session').textContent = pq?.sessionId ?? '—';
+  $('pq-fingerprint').textContent = pq?.fingerprint ?? '—';
+  $('pq-sealed').textContent = String(pq?.framesSealed ?? 0);
+  $('pq-opened').textContent = String(pq?.framesOpened ?? 0);
+  let remote = 0;
+  for (const p of room.remoteParticipants.values()) remote += p.trackPublications.size;
+  $('remote-tracks').textContent = String(remote);
+}
+
+async function join(): Promise<void> {
+  const algorithm = $<HTMLSelectElement>('algorithm').value as KemAlgorithm;
+  const mode = $<HTMLSelectElement>('mode').value;
+  const room = $<HTMLInputElement>('room').value || 'demo';
+  const identity = $<HTMLInputElement>('identity').value || `guest-${Math.random().toString(36).slice(2, 7)}`;
+  keyPairs = mode === 'token-bound' ? [getKem(algorithm).keygen()] : [];
+  install(algorithm);
+  const res = await fetch('./token', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ room, identity, ...(keyPairs[0] ? { algorithm, publicKey: toBase64Url(keyPairs[0].publicKey) } : {}) }),
+  });
+  if (!res.ok) throw new Error(`token endpoint: HTTP ${res.status} ${await res.text()}`);
+  const { token } = (await res.json()) as { token: string };
+  const lk = new Room({ adaptiveStream: true, dynacast: true });
+  lk.on(RoomEvent.TrackSubscribed, (track, _pub, participant) => attach(track, participant.identity));
+  lk.on(RoomEvent.TrackUnsubscribed, (track) => track.detach().forEach((el) => el.closest('figure')?.remove() ?? el.remove()));
+  lk.on(RoomEvent.Disconnected, () => ($('status').textContent = 'disconnected'));
+  lk.on(RoomEvent.Reconnecting, () => ($('status').textContent = 'reconnecting…'));
+  lk.on(RoomEvent.Reconnected, () => ($('status').textContent = `connected to ${lk.name} as ${identity}`));
+  const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}`;
+  await lk.connect(url, token);
+  $('status').textContent = `connected to ${lk.name} as ${identity}`;
+  $('status').className = 'ok';
+  await lk.localParticipant.enableCameraAndMicrophone();
+  for (const pub of lk.localParticipant.trackPublications.values()) if (pub.track) attach(pub.track, `${identity} (you)`);
+  setInterval(() => renderPanel(lk), 500);
+  Object.assign(window, { vollyDemo: { room: lk, sockets } });
+}
+
+$('join').addEventListener('click', () => {
+  $<HTMLButtonElement>('join').disabled = true;
+  join().catch((err: Error) => {
+    $('status').textContent = `failed: ${err.message}`;
+    $('status').className = 'bad';
+    $<HTMLButtonElement>('join').disabled = false;
+  });
+});

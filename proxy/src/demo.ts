@@ -1,0 +1,84 @@
+/**
+ * The demo page (VOLLY_DEMO=1 / --demo; off by default): static files from
+ * dist/demo and a token endpoint that mints short-lived tokens with the first
+ * client key. It hands a token to anyone who asks — for local trials only,
+ * never on a public deployment.
+ */
+import { readFile } from 'node:fs/promises';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { fromBase64Url, isKemAlgorithm, pqGrant } from '@volly/shared';
+import { SignJWT } from 'jose';
+import type { Context } from './context.js';
+
+const DIR = join(dirname(fileURLToPath(import.meta.url)), 'demo');
+const FILES: Record<string, string> = { 'index.html': 'text/html; charset=utf-8', 'app.js': 'text/javascript', 'app.js.map': 'application/json' };
+const NAME = /^[A-Za-z0-9_.-]{1,64}$/;
+
+async function readBody(req: IncomingMessage, max = 8192): Promise<string> {
+  let body = '';
+  for await (const chunk of req) {
+    body += chunk;
+    if (body.length > max) throw new Error('body too large');
+  }
+  return body;
+}
+
+/** Returns a request handler that answers /demo/* and reports whether it did. */
+export function createDemo(ctx: Context) {
+  const [keyId, secret] = ctx.config.keys.entries().next().value as [string, string];
+  const key = new TextEncoder().encode(secret);
+
+  async function mint(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    let input: { room?: unknown; identity?: unknown; algorithm?: unknown; publicKey?: unknown };
+    try {
+      input = JSON.parse(await readBody(req));
+    } catch {
+      return void res.writeHead(400).end('bad JSON');
+    }
+    const { room, identity, algorithm, publicKey } = input;
+    if (typeof room !== 'string' || !NAME.test(room) || typeof identity !== 'string' || !NAME.test(identity)) {
+      return void res.writeHead(400).end('room and identity: 1-64 of [A-Za-z0-9_.-]');
+    }
+    const video: Record<string, unknown> = { room, roomJoin: true, canPublish: true, canSubscribe: true, canPublishData: true };
+    if (publicKey !== undefined) {
+      const pk = typeof publicKey === 'string' ? fromBase64Url(publicKey) : null;
+      if (!pk || typeof algorithm !== 'string' || !isKemAlgorithm(algorithm)) return void res.writeHead(400).end('bad algorithm or publicKey');
+      Object.assign(video, pqGrant({ algorithm, publicKey: pk, keyExpiry: Math.floor(Date.now() / 1000) + 600 }));
+    }
+    const token = await new SignJWT({ video, name: identity })
+      .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+      .setIssuer(keyId)
+      .setSubject(identity)
+      .setNotBefore('0s')
+      .setExpirationTime('1h')
+      .sign(key);
+    res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(JSON.stringify({ token }));
+  }
+
+  return async function onDemo(req: IncomingMessage, res: ServerResponse): Promise<boolean> {
+    const path = (req.url ?? '/').split('?')[0] as string;
+    if (path === '/demo') {
+      res.writeHead(302, { location: '/demo/' }).end();
+      return true;
+    }
+    if (!path.startsWith('/demo/')) return false;
+    const name = path.slice('/demo/'.length) || 'index.html';
+    if (name === 'token' && req.method === 'POST') {
+      await mint(req, res);
+      return true;
+    }
+    const type = FILES[name];
+    if (!type) {
+      res.writeHead(404).end('not found');
+      return true;
+    }
+    try {
+      res.writeHead(200, { 'content-type': type }).end(await readFile(join(DIR, name)));
+    } catch {
+      res.writeHead(404).end('demo not built: run npm run build');
+    }
+    return true;
+  };
+}

@@ -27,7 +27,9 @@ export async function acceptClassical(ctx: Context, wss: WebSocketServer, req: I
   let grant;
   let token: string;
   try {
-    grant = await ctx.auth.verify(url.searchParams.get('access_token') ?? '');
+    // livekit-client puts the token in the query; server SDKs and the lk CLI may send a Bearer header.
+    const bearer = /^Bearer\s+(\S+)$/i.exec(String(req.headers.authorization ?? ''))?.[1];
+    grant = await ctx.auth.verify(url.searchParams.get('access_token') ?? bearer ?? '');
     ctx.auth.refuseOnClassical(grant);
     token = await ctx.auth.downgrade(grant);
   } catch (err) {

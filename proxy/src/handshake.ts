@@ -52,6 +52,7 @@ export class PqHandshake {
   #clientKey: Uint8Array | undefined;
   #relay: Relay | undefined;
   #early: Buffer[] = [];
+  #counted = true;
   readonly #timer: ReturnType<typeof setTimeout>;
   readonly #urlToken: string;
   readonly #started = performance.now();
@@ -143,12 +144,14 @@ export class PqHandshake {
     if (c.case !== 'connect') throw new ProtocolError('first sealed frame is not VollyConnect');
     this.#stage = 'dialing';
     const grant = await this.ctx.auth.verify(c.accessToken || this.#urlToken);
+    if (this.#stage !== 'dialing') return; // timed out or closed meanwhile
     const result = this.#result as HandshakeResult;
     this.ctx.auth.checkBinding(grant, { algorithm: result.algorithm, publicKey: this.#clientKey as Uint8Array });
     Object.assign(this.record.facts, { room: grant.room, identity: grant.identity });
     const query = new URLSearchParams(this.url.search);
     for (const [k, v] of new URLSearchParams(c.query)) query.append(k, v);
     query.set('access_token', await this.ctx.auth.downgrade(grant));
+    if (this.#stage !== 'dialing') return;
     clearTimeout(this.#timer);
     this.ctx.metrics.handshakeSeconds.observe({ algorithm: result.algorithm, flow: this.record.facts.flow ?? 'in-band' }, (performance.now() - this.#started) / 1000);
     const up = await dial(this.ctx, 'pq', this.req, this.url.pathname, query);
@@ -203,12 +206,14 @@ export class PqHandshake {
     };
   }
 
+  /** Leaves the concurrent-handshake count exactly once. */
   #handshakeDone(): void {
-    if (this.ctx.handshakes > 0) {
+    clearTimeout(this.#timer);
+    if (this.#counted) {
+      this.#counted = false;
       this.ctx.handshakes--;
       this.ctx.metrics.handshakesActive.dec();
     }
-    clearTimeout(this.#timer);
   }
 
   #failWith(err: unknown): void {

@@ -7,7 +7,7 @@ import { defineConfig } from 'vitest/config';
 // Node (20) to prove the pure-JS paths; native-only tests skip themselves there.
 export default defineConfig({
   test: {
-    reporters: ['default', ['json', { outputFile: '.vitest-report.json' }]],
+    reporters: ['default', ['json', { outputFile: process.env.VOLLY_VITEST_REPORT ?? '.vitest-report.json' }]],
     projects: [
       {
         test: {

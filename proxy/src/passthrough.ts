@@ -7,7 +7,7 @@
  * classical probe are refused exactly as the WebSocket would be).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { isValidatePath, VollyError } from '@volly/shared';
+import { isValidatePath, redactTokens, VollyError } from '@volly/shared';
 import httpProxy from 'http-proxy';
 import { REQUIRE_PQ_REASON } from './classical.js';
 import type { Context } from './context.js';
@@ -18,12 +18,32 @@ function reply(res: ServerResponse, status: number, body: string, json = false):
   res.end(json ? body : `${body}\n`);
 }
 
+const MAX_VALIDATE_BODY = 4096;
+
 export function createPassthrough(ctx: Context) {
-  const proxy = httpProxy.createProxyServer({ target: ctx.config.upstreamUrl.href, xfwd: true, proxyTimeout: 30_000 });
-  proxy.on('error', (err, _req, res) => {
-    ctx.log.warn({ event: 'http_upstream_error', err: err.message }, 'LiveKit HTTP request failed');
-    if ('writeHead' in res) reply(res as ServerResponse, 502, 'LiveKit unreachable');
+  const options = { target: ctx.config.upstreamUrl.href, xfwd: true, proxyTimeout: 30_000 };
+  const proxy = httpProxy.createProxyServer(options);
+  // Validate answers are read and passed on with tokens redacted: LiveKit's
+  // 401 body quotes the token it was given, which is our re-signed one.
+  const validateProxy = httpProxy.createProxyServer({ ...options, selfHandleResponse: true });
+  validateProxy.on('proxyRes', (upRes, _req, res) => {
+    let body = '';
+    upRes.setEncoding('utf8');
+    upRes.on('data', (c: string) => {
+      if (body.length < MAX_VALIDATE_BODY) body += c;
+    });
+    upRes.on('end', () => {
+      const text = redactTokens(body.slice(0, MAX_VALIDATE_BODY));
+      res.writeHead(upRes.statusCode ?? 502, { 'content-type': String(upRes.headers['content-type'] ?? 'text/plain; charset=utf-8'), 'access-control-allow-origin': '*' });
+      res.end(text);
+    });
   });
+  for (const p of [proxy, validateProxy]) {
+    p.on('error', (err, _req, res) => {
+      ctx.log.warn({ event: 'http_upstream_error', err: err.message }, 'LiveKit HTTP request failed');
+      if ('writeHead' in res) reply(res as ServerResponse, 502, 'LiveKit unreachable');
+    });
+  }
 
   return async function onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://proxy.invalid');
@@ -44,6 +64,6 @@ export function createPassthrough(ctx: Context) {
       if (route === 'twirp') return reply(res, 401, JSON.stringify({ code: 'unauthenticated', msg }), true);
       return reply(res, 401, msg);
     }
-    proxy.web(req, res);
+    (route === 'validate' ? validateProxy : proxy).web(req, res);
   };
 }

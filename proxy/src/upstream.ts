@@ -2,8 +2,9 @@
  * Dials LiveKit's signaling WebSocket. LiveKit speaks first (JoinResponse),
  * possibly in the same packet as the upgrade, so messages are buffered from
  * the start until the relay takes the socket. An HTTP refusal (LiveKit's
- * 401/403/404 with its reason as the body) is returned, not thrown.
+ * 401/403/404 with its reason as the body, tokens redacted) is returned, not thrown.
  */
+import { redactTokens } from '@volly/shared';
 import WebSocket, { type RawData } from 'ws';
 
 export type DialResult =
@@ -33,8 +34,10 @@ export function dialUpstream(url: URL, opts: { headers: Record<string, string>; 
       res.on('data', (chunk: string) => {
         if (body.length < MAX_BODY) body += chunk;
       });
-      res.on('end', () => resolve({ ok: false, status: res.statusCode ?? 502, body: body.slice(0, MAX_BODY).trim() }));
-      res.on('error', () => resolve({ ok: false, status: res.statusCode ?? 502, body: body.trim() }));
+      // LiveKit's 401 bodies quote the (re-signed) token: never pass that on.
+      const done = () => resolve({ ok: false, status: res.statusCode ?? 502, body: redactTokens(body.slice(0, MAX_BODY)).trim() });
+      res.on('end', done);
+      res.on('error', done);
     });
   });
 }

@@ -22,3 +22,12 @@ export function fromBase64Url(s: string): Uint8Array | null {
   if (!B64URL.test(s) || s.length % 4 === 1) return null;
   return base64url.decode(s);
 }
+
+/** A JWT-shaped run: three base64url parts, the first starting like a JSON header. */
+const JWT_LIKE = /eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}/g;
+/**
+ * Replaces anything that looks like a JWT with "[token]". LiveKit echoes the
+ * whole token in its 401 bodies ("invalid token: <jwt>, error: ..."); such
+ * text must not reach a log line or the client.
+ */
+export const redactTokens = (s: string): string => s.replace(JWT_LIKE, '[token]');

@@ -120,6 +120,24 @@ describe('sealed sessions', () => {
     if (direct401 instanceof SignalHttpError) expect(e.failure?.status).toBe(direct401.status);
   });
 
+  it('LiveKit’s 401 body quotes the token it got; the client sees the reason with the token redacted', async () => {
+    // A proxy whose upstream secret LiveKit does not hold: LiveKit answers "invalid token: <jwt>, error: ...".
+    const misconfigured = await startTestProxy(livekit, { VOLLY_UPSTREAM_SECRET: 'y'.repeat(43) });
+    try {
+      const room = roomName('redact');
+      const e = (await connectPq(misconfigured.wsUrl, await token(misconfigured, room, 'ivan')).catch((err) => err)) as PqConnectError;
+      expect(e.failure?.status).toBe(401);
+      expect(e.failure?.message).toMatch(/^invalid token: \[token\], error: .*signature is invalid/);
+      const v = await fetch(`${misconfigured.url}/rtc/validate?access_token=${await token(misconfigured, room, 'ivan')}`);
+      expect(v.status).toBe(401);
+      const body = await v.text();
+      expect(body).toMatch(/invalid token: \[token\]/);
+      expect(body).not.toMatch(/eyJ/);
+    } finally {
+      await misconfigured.close();
+    }
+  });
+
   it('refreshed tokens come back signed with the client key, keep the PQ binding, and reconnect', async () => {
     const room = roomName('refresh');
     const kp = getKem('X-Wing').keygen();

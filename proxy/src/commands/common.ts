@@ -2,7 +2,11 @@
  * What the `volly-pq` commands share: exit codes, the usage error, durations,
  * and the app's API keys (LIVEKIT_KEYS, or `keys` in a proxy config file).
  */
+import { createRequire } from 'node:module';
 import { loadConfig, parseKeys } from '../config.js';
+
+/** The version of @volly/proxy (from its package.json, beside dist/). */
+export const VERSION: string = (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
 
 /** Exit codes of every command (docs/cli.md). */
 export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;

@@ -1,0 +1,105 @@
+/**
+ * `volly-pq keygen`: a key pair as JSON, `{algorithm, publicKey, secretKey}`,
+ * both keys base64url, the secret key in its compact seed form (ML-KEM-768:
+ * 64 bytes d||z, X-Wing: 32 bytes). Key files are read back by `token
+ * --bind-key` (the public key) and `probe --bind-key` (the whole pair).
+ */
+import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
+import { fromBase64Url, getKem, isKemAlgorithm, KEM_ALGORITHMS, type KemAlgorithm, type KemKeyPair, toBase64Url } from '@volly/shared';
+import { type Command, Option } from 'commander';
+import { UsageError } from './common.js';
+
+/**
+ * Every algorithm keygen knows, by name. KEM keys for now; signature keys
+ * (ML-DSA-65) slot in here with their own generator.
+ */
+const GENERATORS: Record<string, () => KemKeyPair> = Object.fromEntries(KEM_ALGORITHMS.map((a) => [a, () => getKem(a).keygen()]));
+
+export interface KeyFile {
+  readonly algorithm: string;
+  readonly publicKey: string;
+  readonly secretKey?: string;
+}
+
+export function generateKeyFile(algorithm: string): Required<KeyFile> {
+  const generate = GENERATORS[algorithm];
+  if (!generate) throw new UsageError(`--algorithm: unknown algorithm "${algorithm}" (known: ${Object.keys(GENERATORS).join(', ')})`);
+  const { publicKey, secretKey } = generate();
+  return { algorithm, publicKey: toBase64Url(publicKey), secretKey: toBase64Url(secretKey) };
+}
+
+/** A KEM key read from a key file: the public key, and the pair when the file holds the secret key. */
+export interface KemKey {
+  readonly algorithm: KemAlgorithm;
+  readonly publicKey: Uint8Array;
+  readonly keyPair: KemKeyPair | undefined;
+}
+
+/** Reads and checks a keygen file; the public key must be the one the secret key (seed) gives. */
+export function readKemKeyFile(file: string, opts: { needSecret: boolean; option: string }): KemKey {
+  const bad = (why: string) => new UsageError(`${opts.option} ${file}: ${why}`);
+  let doc: Partial<Record<keyof KeyFile, unknown>>;
+  try {
+    doc = JSON.parse(readFileSync(file, 'utf8')) as typeof doc;
+  } catch (err) {
+    throw bad((err as NodeJS.ErrnoException).code ? `cannot read (${(err as NodeJS.ErrnoException).code})` : 'not a JSON key file from volly-pq keygen');
+  }
+  const { algorithm, publicKey, secretKey } = doc ?? {};
+  if (typeof algorithm !== 'string' || !isKemAlgorithm(algorithm)) throw bad(`"algorithm" must be one of ${KEM_ALGORITHMS.join(', ')}`);
+  const kem = getKem(algorithm);
+  const pk = typeof publicKey === 'string' ? fromBase64Url(publicKey) : null;
+  if (!pk || pk.length !== kem.publicKeyLength) throw bad(`"publicKey" is not a base64url ${algorithm} public key (${kem.publicKeyLength} bytes)`);
+  if (secretKey === undefined) {
+    if (opts.needSecret) throw bad('holds no "secretKey"; the key pair from volly-pq keygen is needed');
+    return { algorithm, publicKey: pk, keyPair: undefined };
+  }
+  const seed = typeof secretKey === 'string' ? fromBase64Url(secretKey) : null;
+  if (!seed || seed.length !== kem.secretKeyLength) throw bad(`"secretKey" is not a base64url ${algorithm} seed (${kem.secretKeyLength} bytes)`);
+  const keyPair = kem.keygen(seed);
+  if (toBase64Url(keyPair.publicKey) !== toBase64Url(pk)) throw bad('"publicKey" is not the public key of "secretKey"');
+  return { algorithm, publicKey: pk, keyPair };
+}
+
+const json = (v: unknown) => `${JSON.stringify(v, null, 2)}\n`;
+
+export function registerKeygen(program: Command): Command {
+  return program
+    .command('keygen')
+    .summary('make a key pair (JSON) to bind client tokens to')
+    .description(
+      'Make a key pair and print it as JSON: {algorithm, publicKey, secretKey}, both base64url, the secret key as its seed.\n' +
+        'With --out the pair goes to FILE (mode 0600) and only the public half is printed.',
+    )
+    .addOption(new Option('-a, --algorithm <name>', 'key algorithm').choices(Object.keys(GENERATORS)).default('ML-KEM-768'))
+    .option('-o, --out <file>', 'write the key pair to FILE (created with mode 0600) instead of stdout')
+    .option('-f, --force', 'with --out: overwrite FILE if it exists')
+    .option('--public-only', 'with --out: print only the bare base64url public key (for scripts)')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  volly-pq keygen                                   # key pair JSON on stdout
+  volly-pq keygen --algorithm X-Wing --out key.json # pair to key.json, {algorithm, publicKey} on stdout
+  PUB=$(volly-pq keygen --out key.json --public-only)
+  volly-pq token --room r --identity alice --bind-key key.json`,
+    )
+    .action((opts: { algorithm: string; out?: string; force?: boolean; publicOnly?: boolean }) => {
+      if (opts.force && !opts.out) throw new UsageError('--force: only with --out');
+      if (opts.publicOnly && !opts.out) throw new UsageError('--public-only: only with --out (the secret key would be lost)');
+      const pair = generateKeyFile(opts.algorithm);
+      if (!opts.out) {
+        process.stdout.write(json(pair));
+        return;
+      }
+      try {
+        writeFileSync(opts.out, json(pair), { mode: 0o600, flag: opts.force ? 'w' : 'wx' });
+        // An overwritten file keeps its old mode: tighten it.
+        chmodSync(opts.out, 0o600);
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'EEXIST') throw new UsageError(`--out ${opts.out}: exists (use --force to overwrite)`);
+        throw new Error(`--out ${opts.out}: cannot write (${code ?? (err as Error).message})`);
+      }
+      process.stdout.write(opts.publicOnly ? `${pair.publicKey}\n` : json({ algorithm: pair.algorithm, publicKey: pair.publicKey }));
+    });
+}

@@ -29,7 +29,11 @@ export class Authorizer {
   readonly #upstreamSecret: Uint8Array;
   readonly #leeway: number;
 
-  constructor(config: Pick<Config, 'keys' | 'upstream' | 'limits'>) {
+  /** `clock` exists for tests that replay recorded tokens; the proxy uses the real time. */
+  constructor(
+    config: Pick<Config, 'keys' | 'upstream' | 'limits'>,
+    private readonly clock: () => Date = () => new Date(),
+  ) {
     const enc = new TextEncoder();
     this.#keys = new Map([...config.keys].map(([k, s]) => [k, enc.encode(s)]));
     this.#upstreamKey = config.upstream.key;
@@ -56,13 +60,13 @@ export class Authorizer {
     if (!secret) throw new TokenError('ERR_TOKEN_INVALID', 'token signed with an unknown API key');
     let payload: JWTPayload;
     try {
-      ({ payload } = await jwtVerify(token, secret, { algorithms: ['HS256'], clockTolerance: this.#leeway, issuer: keyId }));
+      ({ payload } = await jwtVerify(token, secret, { algorithms: ['HS256'], clockTolerance: this.#leeway, issuer: keyId, currentDate: this.clock() }));
     } catch (err) {
       if (err instanceof joseErrors.JWTExpired) throw new TokenError('ERR_TOKEN_EXPIRED', 'token expired');
       if (err instanceof joseErrors.JWTClaimValidationFailed) throw new TokenError('ERR_TOKEN_INVALID', `token claim ${err.claim} invalid`);
       throw new TokenError('ERR_TOKEN_INVALID', 'token signature invalid');
     }
-    const pq = readPqClaims(payload as Record<string, unknown>);
+    const pq = readPqClaims(payload as Record<string, unknown>, Math.floor(this.clock().getTime() / 1000));
     const video = (payload.video ?? {}) as Record<string, unknown>;
     return { payload, keyId, pq, room: typeof video.room === 'string' ? video.room : undefined, identity: typeof payload.sub === 'string' ? payload.sub : undefined };
   }
@@ -95,7 +99,7 @@ export class Authorizer {
   async clientFacing(upstreamToken: string, grant: Grant): Promise<string | null> {
     let payload: JWTPayload;
     try {
-      ({ payload } = await jwtVerify(upstreamToken, this.#upstreamSecret, { algorithms: ['HS256'], clockTolerance: this.#leeway }));
+      ({ payload } = await jwtVerify(upstreamToken, this.#upstreamSecret, { algorithms: ['HS256'], clockTolerance: this.#leeway, currentDate: this.clock() }));
     } catch {
       return null;
     }

@@ -1,43 +1,33 @@
 /**
- * `volly-pq` — the command line. Exit codes: 0 ok, 1 runtime failure,
- * 2 bad usage or settings.
+ * `volly-pq` — the command line: proxy, keygen, token, probe (docs/cli.md).
+ * Exit codes: 0 ok, 1 runtime failure, 2 bad usage or settings. Every error
+ * is one line on stderr, `volly-pq: ...`.
  */
 import { Command } from 'commander';
-import { ConfigError, loadConfig } from './config.js';
-import { startProxy } from './server.js';
+import { EXIT, EXIT_CODES_HELP, UsageError, VERSION } from './commands/common.js';
+import { registerKeygen } from './commands/keygen.js';
+import { registerProbe } from './commands/probe.js';
+import { registerProxy } from './commands/proxy.js';
+import { registerToken } from './commands/token.js';
+import { ConfigError } from './config.js';
 
-export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
 
 const program = new Command('volly-pq')
   .description('Post-quantum signaling sidecar for LiveKit (volly-pq.v1: ML-KEM-768 / X-Wing)')
-  .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : EXIT.usage));
+  .version(VERSION)
+  // Set before the commands are added: they inherit both.
+  .exitOverride((err) => process.exit(err.exitCode === 0 ? EXIT.ok : EXIT.usage))
+  .configureOutput({ outputError: (text, write) => write(`volly-pq: ${text.replace(/^error: /, '')}`) })
+  .showHelpAfterError('(add --help for usage)')
+  .addHelpText('afterAll', EXIT_CODES_HELP);
 
-program
-  .command('proxy')
-  .description('run the proxy in front of livekit-server (settings from env, or a YAML file)')
-  .option('-c, --config <file>', 'YAML settings file (env overrides it)')
-  .option('--demo', 'serve the demo page (same as VOLLY_DEMO=1)')
-  .action(async (opts: { config?: string; demo?: boolean }) => {
-    let config;
-    try {
-      config = loadConfig(opts.demo ? { ...process.env, VOLLY_DEMO: '1' } : process.env, opts.config);
-    } catch (err) {
-      if (err instanceof ConfigError) {
-        process.stderr.write(`volly-pq: ${err.message}\n`);
-        process.exit(EXIT.usage);
-      }
-      throw err;
-    }
-    const proxy = await startProxy(config);
-    const stop = (signal: string) => {
-      proxy.ctx.log.info({ event: 'signal', signal }, 'shutting down');
-      void proxy.close().then(() => process.exit(EXIT.ok));
-    };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
-  });
+registerProxy(program);
+registerKeygen(program);
+registerToken(program);
+registerProbe(program);
 
 program.parseAsync(process.argv).catch((err: Error) => {
+  const usage = err instanceof UsageError || err instanceof ConfigError;
   process.stderr.write(`volly-pq: ${err.message}\n`);
-  process.exit(EXIT.failure);
+  process.exit(usage ? EXIT.usage : EXIT.failure);
 });

@@ -1,0 +1,70 @@
+/**
+ * `volly-pq proxy`: runs the proxy. Settings come from the environment over
+ * an optional YAML file; a bad one fails before anything listens, with one
+ * line naming it (exit 2). SIGTERM/SIGINT drain the sessions and exit 0; a
+ * second signal ends the process at once.
+ */
+import type { Command } from 'commander';
+import { type Config, loadConfig, SETTING_ENV_NAMES } from '../config.js';
+import { createLogger } from '../log.js';
+import { startProxy } from '../server.js';
+import { EXIT } from './common.js';
+
+const settingsHelp = () =>
+  `
+Settings (environment variable, or the name in the --config YAML file; the environment wins):
+${Object.entries(SETTING_ENV_NAMES)
+  .map(([name, env]) => `  ${env.padEnd(28)}${name}`)
+  .join('\n')}
+  See docs/cli.md for what each one means and its default.`;
+
+/** The settings without secrets, for --check. */
+function describe(c: Config): Record<string, unknown> {
+  return {
+    listen: `${c.listen.host}:${c.listen.port}`,
+    admin_listen: `${c.adminListen.host}:${c.adminListen.port}`,
+    upstream_url: c.upstreamUrl.href,
+    keys: [...c.keys.keys()],
+    upstream_key: c.upstream.key,
+    pq_policy: c.policy,
+    pq_algorithms: c.algorithms,
+    limits: c.limits,
+    log_level: c.logLevel,
+    demo: c.demo,
+  };
+}
+
+export function registerProxy(program: Command): Command {
+  return program
+    .command('proxy')
+    .summary('run the proxy in front of livekit-server')
+    .description('Run the volly-pq proxy in front of livekit-server. Settings come from the environment, over an optional YAML file.')
+    .option('-c, --config <file>', 'YAML settings file (the environment overrides it)')
+    .option('--demo', 'serve the demo page (same as VOLLY_DEMO=1)')
+    .option('--check', 'check the settings, print them without secrets, and exit')
+    .addHelpText('after', settingsHelp)
+    .action(async (opts: { config?: string; demo?: boolean; check?: boolean }) => {
+      const config = loadConfig(opts.demo ? { ...process.env, VOLLY_DEMO: '1' } : process.env, opts.config);
+      if (opts.check) {
+        process.stdout.write(`${JSON.stringify(describe(config), null, 2)}\n`);
+        return;
+      }
+      const log = createLogger(config.logLevel);
+      const crash = (what: string) => (err: unknown) => {
+        log.fatal({ event: 'crash', what, err: err instanceof Error ? err.stack : String(err) }, 'volly-pq proxy crashed');
+        process.exit(EXIT.failure);
+      };
+      process.on('uncaughtException', crash('uncaught exception'));
+      process.on('unhandledRejection', crash('unhandled rejection'));
+      const proxy = await startProxy(config, log);
+      const stop = (signal: string) => {
+        log.info({ event: 'signal', signal }, 'shutting down');
+        proxy.close().then(
+          () => process.exit(EXIT.ok),
+          crash('shutdown'),
+        );
+      };
+      process.once('SIGTERM', () => stop('SIGTERM'));
+      process.once('SIGINT', () => stop('SIGINT'));
+    });
+}

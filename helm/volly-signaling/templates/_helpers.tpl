@@ -1,0 +1,123 @@
+{{/* Chart name, truncated to the 63 characters DNS names allow. */}}
+{{- define "volly-signaling.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Full name: release-chart unless the release name already contains the chart name. */}}
+{{- define "volly-signaling.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "volly-signaling.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Labels of every resource, without the component. */}}
+{{- define "volly-signaling.commonLabels" -}}
+helm.sh/chart: {{ include "volly-signaling.chart" . }}
+app.kubernetes.io/name: {{ include "volly-signaling.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end }}
+
+{{- define "volly-signaling.labels" -}}
+{{ include "volly-signaling.commonLabels" . }}
+app.kubernetes.io/component: signaling
+{{- end }}
+
+{{- define "volly-signaling.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "volly-signaling.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: signaling
+{{- end }}
+
+{{- define "volly-signaling.redis.fullname" -}}
+{{- printf "%s-redis" (include "volly-signaling.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "volly-signaling.redis.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "volly-signaling.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: redis
+{{- end }}
+
+{{- define "volly-signaling.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "volly-signaling.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{/* The Secret holding LIVEKIT_KEYS, VOLLY_UPSTREAM_KEY and VOLLY_UPSTREAM_SECRET. */}}
+{{- define "volly-signaling.secretName" -}}
+{{- if .Values.keys.existingSecret }}
+{{- .Values.keys.existingSecret }}
+{{- else }}
+{{- printf "%s-keys" (include "volly-signaling.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+
+{{- define "volly-signaling.proxyImage" -}}
+{{- printf "%s:%s" .Values.proxy.image.repository (default .Chart.AppVersion .Values.proxy.image.tag) }}
+{{- end }}
+
+{{- define "volly-signaling.livekitImage" -}}
+{{- printf "%s:%s" .Values.livekit.image.repository .Values.livekit.image.tag }}
+{{- end }}
+
+{{/* The Redis address LiveKit uses, or "" for single-node mode. */}}
+{{- define "volly-signaling.redisAddress" -}}
+{{- if .Values.redis.enabled }}
+{{- printf "%s:%d" (include "volly-signaling.redis.fullname" .) (int .Values.redis.port) }}
+{{- else }}
+{{- .Values.livekit.redis.address }}
+{{- end }}
+{{- end }}
+
+{{/*
+livekit.yaml. LiveKit binds 127.0.0.1 only, so nothing outside the pod but the
+proxy reaches its signaling port. No keys here: LIVEKIT_KEYS (the upstream key)
+comes from the Secret through the container's environment.
+*/}}
+{{- define "volly-signaling.livekitConfig" -}}
+{{- $forbidden := list "keys" "key_file" "port" "bind_addresses" }}
+{{- range $k := $forbidden }}
+{{- if hasKey $.Values.livekit.config $k }}
+{{- fail (printf "livekit.config.%s is managed by the chart and must not be set" $k) }}
+{{- end }}
+{{- end }}
+{{- $rtc := dict "tcp_port" (int .Values.livekit.rtc.tcpPort) "udp_port" (int .Values.livekit.rtc.udpPort) "use_external_ip" .Values.livekit.rtc.useExternalIp }}
+{{- $conf := dict "port" (int .Values.livekit.port) "bind_addresses" (list "127.0.0.1") "rtc" $rtc }}
+{{- $redis := include "volly-signaling.redisAddress" . }}
+{{- if $redis }}
+{{- $_ := set $conf "redis" (dict "address" $redis) }}
+{{- end }}
+{{- $merged := mergeOverwrite $conf (deepCopy .Values.livekit.config) }}
+{{- toYaml $merged }}
+{{- end }}
+
+{{- define "volly-signaling.validate" -}}
+{{- if and (gt (int .Values.replicaCount) 1) (not (include "volly-signaling.redisAddress" .)) }}
+{{- fail "replicaCount > 1 needs Redis: set redis.enabled=true or livekit.redis.address" }}
+{{- end }}
+{{- if not (has .Values.proxy.pq.policy (list "prefer" "require")) }}
+{{- fail "proxy.pq.policy must be prefer or require" }}
+{{- end }}
+{{- if and (not .Values.keys.existingSecret) .Values.keys.upstreamSecret (lt (len .Values.keys.upstreamSecret) 32) }}
+{{- fail "keys.upstreamSecret must be at least 32 characters" }}
+{{- end }}
+{{- if eq (int .Values.livekit.port) (int .Values.proxy.port) }}
+{{- fail "livekit.port and proxy.port must differ: both share the pod's network" }}
+{{- end }}
+{{- end }}

@@ -1,0 +1,255 @@
+// Settings (../src/config.ts): every setting's env name and default, each
+// read from the environment and from a YAML file (the environment winning),
+// LiveKit's LIVEKIT_KEYS formats, the upstream key defaulting to the first
+// client key, and a bad value of every setting failing with a ConfigError
+// that names it. docs/cli.md documents every setting.
+
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig, parseKeys, SETTING_ENV_NAMES } from '../src/config.js';
+
+const S1 = 'a'.repeat(32);
+const S2 = 'b'.repeat(40);
+const KEYS = { LIVEKIT_KEYS: `key1: ${S1}` };
+
+function configError(env: NodeJS.ProcessEnv, file?: string): ConfigError {
+  try {
+    loadConfig(env, file);
+  } catch (err) {
+    if (err instanceof ConfigError) return err;
+    throw err;
+  }
+  throw new Error('loadConfig accepted the settings');
+}
+
+function yamlFile(text: string): string {
+  const file = join(mkdtempSync(join(tmpdir(), 'volly-config-')), 'volly.yaml');
+  writeFileSync(file, text);
+  return file;
+}
+
+describe('setting names', () => {
+  it('each setting has its env name and its name in the config file', () => {
+    expect(SETTING_ENV_NAMES).toMatchObject({
+      listen: 'VOLLY_LISTEN',
+      upstream_url: 'VOLLY_UPSTREAM_URL',
+      keys: 'LIVEKIT_KEYS',
+      upstream_key: 'VOLLY_UPSTREAM_KEY',
+      upstream_secret: 'VOLLY_UPSTREAM_SECRET',
+      pq_policy: 'VOLLY_PQ_POLICY',
+      pq_algorithms: 'VOLLY_PQ_ALGORITHMS',
+      admin_listen: 'VOLLY_ADMIN_LISTEN',
+      max_frame_bytes: 'VOLLY_MAX_FRAME_BYTES',
+      max_buffered_bytes: 'VOLLY_MAX_BUFFERED_BYTES',
+      handshake_timeout_ms: 'VOLLY_HANDSHAKE_TIMEOUT_MS',
+      max_handshakes: 'VOLLY_MAX_HANDSHAKES',
+      idle_timeout_ms: 'VOLLY_IDLE_TIMEOUT_MS',
+      drain_timeout_ms: 'VOLLY_DRAIN_TIMEOUT_MS',
+      token_leeway_s: 'VOLLY_TOKEN_LEEWAY_S',
+      log_level: 'VOLLY_LOG_LEVEL',
+      demo: 'VOLLY_DEMO',
+    });
+  });
+
+  it('docs/cli.md documents every setting by both names', () => {
+    const doc = readFileSync(new URL('../../docs/cli.md', import.meta.url), 'utf8');
+    for (const [name, env] of Object.entries(SETTING_ENV_NAMES)) {
+      expect(doc, `${env} in docs/cli.md`).toContain(`\`${env}\``);
+      expect(doc, `${name} in docs/cli.md`).toContain(`\`${name}\``);
+    }
+  });
+});
+
+describe('defaults', () => {
+  it('only LIVEKIT_KEYS is required; everything else has a default', () => {
+    const c = loadConfig(KEYS);
+    expect(c).toEqual({
+      listen: { host: '0.0.0.0', port: 7880 },
+      adminListen: { host: '127.0.0.1', port: 9880 },
+      upstreamUrl: new URL('http://127.0.0.1:7780'),
+      keys: new Map([['key1', S1]]),
+      upstream: { key: 'key1', secret: S1 },
+      policy: 'prefer',
+      algorithms: ['ML-KEM-768', 'X-Wing'],
+      limits: {
+        maxFrameBytes: 1024 * 1024,
+        maxBufferedBytes: 4 * 1024 * 1024,
+        handshakeTimeoutMs: 10_000,
+        maxHandshakes: 1024,
+        idleTimeoutMs: 30_000,
+        drainTimeoutMs: 30_000,
+        tokenLeewaySeconds: 10,
+      },
+      logLevel: 'info',
+      demo: false,
+    });
+  });
+
+  it('an empty env var counts as unset', () => {
+    expect(loadConfig({ ...KEYS, VOLLY_LISTEN: '', VOLLY_PQ_POLICY: '' })).toMatchObject({ listen: { port: 7880 }, policy: 'prefer' });
+  });
+
+  it('without LIVEKIT_KEYS: a ConfigError naming it', () => {
+    expect(configError({}).message).toMatch(/^LIVEKIT_KEYS \(or "keys" in the config file\) is required/);
+  });
+});
+
+describe('each setting from the environment', () => {
+  const cases: Array<[string, string, (c: ReturnType<typeof loadConfig>) => unknown, unknown]> = [
+    ['VOLLY_LISTEN', '127.0.0.1:8443', (c) => c.listen, { host: '127.0.0.1', port: 8443 }],
+    ['VOLLY_LISTEN', '[::1]:8443', (c) => c.listen, { host: '::1', port: 8443 }],
+    ['VOLLY_LISTEN', ':8443', (c) => c.listen, { host: '0.0.0.0', port: 8443 }],
+    ['VOLLY_ADMIN_LISTEN', '0.0.0.0:9999', (c) => c.adminListen, { host: '0.0.0.0', port: 9999 }],
+    ['VOLLY_UPSTREAM_URL', 'https://livekit.internal:7880', (c) => c.upstreamUrl.href, 'https://livekit.internal:7880/'],
+    ['VOLLY_PQ_POLICY', 'require', (c) => c.policy, 'require'],
+    ['VOLLY_PQ_ALGORITHMS', ' X-Wing ', (c) => c.algorithms, ['X-Wing']],
+    ['VOLLY_PQ_ALGORITHMS', 'X-Wing,ML-KEM-768', (c) => c.algorithms, ['X-Wing', 'ML-KEM-768']],
+    ['VOLLY_MAX_FRAME_BYTES', '65536', (c) => c.limits.maxFrameBytes, 65536],
+    ['VOLLY_MAX_BUFFERED_BYTES', '1000000', (c) => c.limits.maxBufferedBytes, 1_000_000],
+    ['VOLLY_HANDSHAKE_TIMEOUT_MS', '2500', (c) => c.limits.handshakeTimeoutMs, 2500],
+    ['VOLLY_MAX_HANDSHAKES', '8', (c) => c.limits.maxHandshakes, 8],
+    ['VOLLY_IDLE_TIMEOUT_MS', '60000', (c) => c.limits.idleTimeoutMs, 60_000],
+    ['VOLLY_DRAIN_TIMEOUT_MS', '1000', (c) => c.limits.drainTimeoutMs, 1000],
+    ['VOLLY_TOKEN_LEEWAY_S', '0', (c) => c.limits.tokenLeewaySeconds, 0],
+    ['VOLLY_LOG_LEVEL', 'debug', (c) => c.logLevel, 'debug'],
+    ['VOLLY_DEMO', '1', (c) => c.demo, true],
+    ['VOLLY_DEMO', 'false', (c) => c.demo, false],
+  ];
+  it.each(cases)('%s=%s', (env, value, pick, want) => {
+    expect(pick(loadConfig({ ...KEYS, [env]: value }))).toEqual(want);
+  });
+});
+
+describe('a bad value of every setting: a ConfigError naming it', () => {
+  // env name → an environment with one bad value in it.
+  const bad: Record<string, NodeJS.ProcessEnv[]> = {
+    VOLLY_LISTEN: [{ VOLLY_LISTEN: '7880' }, { VOLLY_LISTEN: 'host:port' }],
+    VOLLY_UPSTREAM_URL: [{ VOLLY_UPSTREAM_URL: 'ftp://livekit' }, { VOLLY_UPSTREAM_URL: 'not a url' }],
+    LIVEKIT_KEYS: [{ LIVEKIT_KEYS: 'key1: short' }, { LIVEKIT_KEYS: 'key1' }, { LIVEKIT_KEYS: '- a\n- b' }, { LIVEKIT_KEYS: 'key1:' }],
+    VOLLY_UPSTREAM_KEY: [{ VOLLY_UPSTREAM_KEY: 'up' }],
+    VOLLY_UPSTREAM_SECRET: [{ VOLLY_UPSTREAM_KEY: 'up', VOLLY_UPSTREAM_SECRET: 'short' }, { VOLLY_UPSTREAM_SECRET: S2 }],
+    VOLLY_PQ_POLICY: [{ VOLLY_PQ_POLICY: 'maybe' }],
+    VOLLY_PQ_ALGORITHMS: [{ VOLLY_PQ_ALGORITHMS: 'Kyber512' }, { VOLLY_PQ_ALGORITHMS: ' , ' }],
+    VOLLY_ADMIN_LISTEN: [{ VOLLY_ADMIN_LISTEN: 'localhost' }],
+    VOLLY_MAX_FRAME_BYTES: [{ VOLLY_MAX_FRAME_BYTES: '0' }, { VOLLY_MAX_FRAME_BYTES: String(64 * 1024 * 1024 + 1) }, { VOLLY_MAX_FRAME_BYTES: '1MB' }],
+    VOLLY_MAX_BUFFERED_BYTES: [{ VOLLY_MAX_BUFFERED_BYTES: '-1' }],
+    VOLLY_HANDSHAKE_TIMEOUT_MS: [{ VOLLY_HANDSHAKE_TIMEOUT_MS: '1.5' }],
+    VOLLY_MAX_HANDSHAKES: [{ VOLLY_MAX_HANDSHAKES: 'many' }],
+    VOLLY_IDLE_TIMEOUT_MS: [{ VOLLY_IDLE_TIMEOUT_MS: '0' }],
+    VOLLY_DRAIN_TIMEOUT_MS: [{ VOLLY_DRAIN_TIMEOUT_MS: '30s' }],
+    VOLLY_TOKEN_LEEWAY_S: [{ VOLLY_TOKEN_LEEWAY_S: '301' }, { VOLLY_TOKEN_LEEWAY_S: '-1' }],
+    VOLLY_LOG_LEVEL: [{ VOLLY_LOG_LEVEL: 'loud' }],
+    VOLLY_DEMO: [{ VOLLY_DEMO: 'perhaps' }],
+  };
+
+  it('every setting has a bad-value case here', () => {
+    expect(Object.keys(bad).sort()).toEqual(Object.values(SETTING_ENV_NAMES).sort());
+  });
+
+  it.each(Object.entries(bad).flatMap(([name, envs]) => envs.map((env) => [name, JSON.stringify(env), env] as const)))('%s: %s', (name, _shown, env) => {
+    const err = configError({ ...KEYS, ...env });
+    expect(err.code).toBe('ERR_CONFIG');
+    // Named before the first colon: "VOLLY_X (or "x" in the config file): why".
+    expect(err.message.split(':')[0]).toMatch(new RegExp(`\\b${name}\\b`));
+    expect(err.message.split('\n')).toHaveLength(1);
+  });
+
+  it('no secret appears in an error', () => {
+    expect(configError({ LIVEKIT_KEYS: 'key1: tooshortsecret' }).message).not.toContain('tooshortsecret');
+    expect(configError({ ...KEYS, VOLLY_UPSTREAM_KEY: 'up', VOLLY_UPSTREAM_SECRET: 'tooshortsecret' }).message).not.toContain('tooshortsecret');
+  });
+});
+
+describe('LIVEKIT_KEYS', () => {
+  const want = new Map([
+    ['key1', S1],
+    ['key2', S2],
+  ]);
+  it.each([
+    ['one "key: secret" pair', `key1: ${S1}`, new Map([['key1', S1]])],
+    ['multi-line, as in LiveKit’s config', `key1: ${S1}\nkey2: ${S2}\n`, want],
+    ['comma-separated on one line', `key1: ${S1}, key2: ${S2}`, want],
+    ['comma-separated without spaces', `key1: ${S1},key2: ${S2}`, want],
+  ])('%s', (_what, text, keys) => {
+    expect(parseKeys(text)).toEqual(keys);
+    expect(loadConfig({ LIVEKIT_KEYS: text }).keys).toEqual(keys);
+  });
+
+  it('the upstream key defaults to the first key, in the order given', () => {
+    expect(loadConfig({ LIVEKIT_KEYS: `key2: ${S2}\nkey1: ${S1}` }).upstream).toEqual({ key: 'key2', secret: S2 });
+  });
+
+  it('VOLLY_UPSTREAM_KEY and VOLLY_UPSTREAM_SECRET, both set, replace it', () => {
+    const c = loadConfig({ ...KEYS, VOLLY_UPSTREAM_KEY: 'up', VOLLY_UPSTREAM_SECRET: S2 });
+    expect(c.upstream).toEqual({ key: 'up', secret: S2 });
+    expect(c.keys).toEqual(new Map([['key1', S1]]));
+  });
+
+  it('a secret shorter than 32 characters is refused, as LiveKit refuses it', () => {
+    expect(() => parseKeys(`key1: ${'x'.repeat(31)}`)).toThrow(ConfigError);
+    expect(parseKeys(`key1: ${'x'.repeat(32)}`).get('key1')).toHaveLength(32);
+  });
+});
+
+describe('the YAML file (--config)', () => {
+  it('holds every setting by its file name; keys as a mapping, algorithms as a list', () => {
+    const file = yamlFile(
+      [
+        'listen: 127.0.0.1:8000',
+        'admin_listen: 127.0.0.1:8001',
+        'upstream_url: http://lk:7880',
+        'keys:',
+        `  key1: ${S1}`,
+        `  key2: ${S2}`,
+        'upstream_key: up',
+        `upstream_secret: ${S2}`,
+        'pq_policy: require',
+        'pq_algorithms: [X-Wing]',
+        'max_frame_bytes: 2048',
+        'max_buffered_bytes: 4096',
+        'handshake_timeout_ms: 500',
+        'max_handshakes: 2',
+        'idle_timeout_ms: 700',
+        'drain_timeout_ms: 800',
+        'token_leeway_s: 5',
+        'log_level: warn',
+        'demo: true',
+      ].join('\n'),
+    );
+    expect(loadConfig({}, file)).toEqual({
+      listen: { host: '127.0.0.1', port: 8000 },
+      adminListen: { host: '127.0.0.1', port: 8001 },
+      upstreamUrl: new URL('http://lk:7880'),
+      keys: new Map([
+        ['key1', S1],
+        ['key2', S2],
+      ]),
+      upstream: { key: 'up', secret: S2 },
+      policy: 'require',
+      algorithms: ['X-Wing'],
+      limits: { maxFrameBytes: 2048, maxBufferedBytes: 4096, handshakeTimeoutMs: 500, maxHandshakes: 2, idleTimeoutMs: 700, drainTimeoutMs: 800, tokenLeewaySeconds: 5 },
+      logLevel: 'warn',
+      demo: true,
+    });
+  });
+
+  it('the environment wins over the file', () => {
+    const file = yamlFile(`listen: 127.0.0.1:8000\npq_policy: require\nkeys:\n  key1: ${S1}\n`);
+    const c = loadConfig({ VOLLY_LISTEN: '127.0.0.1:9000', LIVEKIT_KEYS: `key2: ${S2}` }, file);
+    expect(c.listen.port).toBe(9000);
+    expect(c.policy).toBe('require');
+    expect(c.keys).toEqual(new Map([['key2', S2]]));
+  });
+
+  it('a bad value in the file names the setting', () => {
+    expect(configError(KEYS, yamlFile('pq_policy: sometimes\n')).message).toMatch(/^VOLLY_PQ_POLICY \(or "pq_policy" in the config file\)/);
+  });
+
+  it('an unknown setting, a missing file or broken YAML: a ConfigError naming --config', () => {
+    expect(configError(KEYS, yamlFile('pq_polcy: require\n')).message).toMatch(/^--config .*: unknown setting "pq_polcy"$/);
+    expect(configError(KEYS, '/nonexistent/volly.yaml').message).toMatch(/^--config \/nonexistent\/volly\.yaml: /);
+    expect(configError(KEYS, yamlFile('listen: [unclosed\n')).message).toMatch(/^--config .*: /);
+  });
+});

@@ -38,8 +38,11 @@ const HTTP_STATUS: Record<number, number> = {
   [CloseCode.GoingAway]: 503,
 };
 
+/** A status a Response can carry (the Fetch standard refuses anything outside 200-599 with a RangeError). */
+const isResponseStatus = (s: number | undefined): s is number => s !== undefined && s >= 200 && s <= 599;
+
 /** The HTTP status livekit-client's validate probe should see for a failure. */
-export const validateStatus = (f: SessionFailure): number => f.status ?? HTTP_STATUS[f.closeCode] ?? 500;
+export const validateStatus = (f: SessionFailure): number => (isResponseStatus(f.status) ? f.status : (HTTP_STATUS[f.closeCode] ?? 500));
 
 const MAX_REMEMBERED = 32;
 

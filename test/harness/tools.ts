@@ -13,12 +13,16 @@
  *
  * Cache directory: the one livekit.ts builds livekit-server into,
  * `$VOLLY_CACHE_DIR` if set, else `~/.cache/volly/bin`.
+ *
+ * The deploy tests call ensureHelm()/ensureKubeconform() in beforeAll, so CI
+ * needs nothing but Go; `node test/harness/tools.ts ensure` builds them ahead.
  */
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { access, constants, mkdir, mkdtemp, rename, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { findGo, toolCacheDir } from './livekit.ts';
 
@@ -149,4 +153,15 @@ function describe(err: unknown): string {
     return withStreams.stderr ? `${err.message}\n${withStreams.stderr}` : err.message;
   }
   return String(err);
+}
+
+// CLI for .ci/run (Node 24 runs this file directly):
+//   node test/harness/tools.ts ensure   -> builds helm and kubeconform if missing, prints their paths
+if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
+  const cmd = process.argv[2] ?? 'ensure';
+  if (cmd !== 'ensure') {
+    process.stderr.write(`usage: node test/harness/tools.ts ensure\n`);
+    process.exit(2);
+  }
+  process.stdout.write(`${await ensureHelm()}\n${await ensureKubeconform()}\n`);
 }

@@ -226,7 +226,15 @@ export class PqWebSocket extends EventTarget {
     clearTimeout(this.#failTimer);
     this.#session.close();
     const wasOpen = this.#readyState === PqWebSocket.OPEN || this.#readyState === PqWebSocket.CLOSING;
-    const failure = this.#failure;
+    let failure = this.#failure;
+    // A refused handshake (pq_response success=false, before any keys) carries
+    // only a message; the proxy's close code says why (4401 token, 4403 policy,
+    // ...). Take it, so the validate shim answers 401/403 and not 400.
+    if (failure && !this.#session.result && failure.status === undefined && ev.code >= 4000 && ev.code <= 4999 && ev.code !== failure.closeCode) {
+      failure = { ...failure, closeCode: ev.code };
+      this.#failure = failure;
+      this.opts.onFailure?.(this.#accessToken, failure);
+    }
     if (!wasOpen && this.#readyState !== PqWebSocket.CLOSING) {
       const f = failure ?? { closeCode: ev.code, message: ev.reason || 'connection closed before the session opened' };
       if (!failure) this.opts.onFailure?.(this.#accessToken, f);

@@ -1,0 +1,114 @@
+// What the browser test files share: the bundled page served on 127.0.0.1,
+// one Chromium, and typed calls into the page's `window.vt` (page/app.ts).
+
+import { fileURLToPath } from 'node:url';
+import type { Page } from 'playwright-core';
+import { bundlePage, type Handler, launchBrowser, PAGE_HTML, type NetworkRecord, recordNetwork, type StaticServer, serveStatic, type TestBrowser } from '../harness/browser.ts';
+import type { JoinOptions, JoinResult, Snapshot, TrackStats, Vt } from './page/app.ts';
+
+export const PAGE_ENTRY = fileURLToPath(new URL('./page/app.ts', import.meta.url));
+
+export interface E2E {
+  readonly browser: TestBrowser;
+  readonly site: StaticServer;
+  /** A fresh tab on the test page, with its network recorded from before the page loads. */
+  open(name: string): Promise<TestPage>;
+  /** Closes every page still open (the browser stays). */
+  closePages(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface TestPage {
+  readonly name: string;
+  readonly page: Page;
+  readonly net: NetworkRecord;
+  /** Console lines and page errors, for failure messages. */
+  readonly console: string[];
+  join(opts: JoinOptions): Promise<JoinResult>;
+  snapshot(): Promise<Snapshot>;
+  stats(): Promise<TrackStats[]>;
+  send(text: string): Promise<void>;
+  leave(): Promise<void>;
+  close(): Promise<void>;
+}
+
+type VtWindow = { vt: Vt };
+
+/** Bundles the page, serves it (with the given extra endpoints), launches Chromium. */
+export async function startE2E(handlers: Record<string, Handler> = {}): Promise<E2E> {
+  const bundle = await bundlePage(PAGE_ENTRY);
+  const site = await serveStatic(
+    {
+      '/': { type: 'text/html; charset=utf-8', body: PAGE_HTML },
+      '/app.js': { type: 'text/javascript; charset=utf-8', body: bundle },
+      '/favicon.ico': { type: 'image/x-icon', body: '' },
+    },
+    handlers,
+  );
+  let browser: TestBrowser;
+  try {
+    browser = await launchBrowser();
+  } catch (err) {
+    await site.close();
+    throw err;
+  }
+  const pages = new Set<TestPage>();
+
+  async function open(name: string): Promise<TestPage> {
+    const page = await browser.newPage();
+    const net = await recordNetwork(page);
+    const consoleLines: string[] = [];
+    page.on('console', (m) => consoleLines.push(`[${name}] ${m.type()}: ${m.text()}`));
+    page.on('pageerror', (e) => consoleLines.push(`[${name}] pageerror: ${e.message}`));
+    await page.goto(`${site.url}/`);
+    await page.waitForFunction(() => (globalThis as unknown as Partial<VtWindow>).vt?.ready === true, undefined, { timeout: 20_000 });
+    const tp: TestPage = {
+      name,
+      page,
+      net,
+      console: consoleLines,
+      join: (opts) => page.evaluate((o) => (globalThis as unknown as VtWindow).vt.join(o), opts),
+      snapshot: () => page.evaluate(() => (globalThis as unknown as VtWindow).vt.snapshot()),
+      stats: () => page.evaluate(() => (globalThis as unknown as VtWindow).vt.stats()),
+      send: (text) => page.evaluate((t) => (globalThis as unknown as VtWindow).vt.send(t), text),
+      leave: () => page.evaluate(() => (globalThis as unknown as VtWindow).vt.leave()),
+      async close() {
+        pages.delete(tp);
+        await page.close().catch(() => {});
+      },
+    };
+    pages.add(tp);
+    return tp;
+  }
+
+  return {
+    browser,
+    site,
+    open,
+    async closePages() {
+      for (const p of [...pages]) await p.close();
+    },
+    async close() {
+      for (const p of [...pages]) await p.close();
+      await browser.close();
+      await site.close();
+    },
+  };
+}
+
+/** Polls `check` until it returns a truthy value or the time is up (then throws with `what` and the last value). */
+export async function until<T>(what: string, check: () => Promise<T | undefined | false | null>, timeoutMs = 20_000, intervalMs = 250): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await check();
+      if (v) return v;
+      last = v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last: ${last instanceof Error ? last.message : JSON.stringify(last)}`);
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}

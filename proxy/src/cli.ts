@@ -18,7 +18,6 @@ const program = new Command('volly-pq')
   // Set before the commands are added: they inherit both.
   .exitOverride((err) => process.exit(err.exitCode === 0 ? EXIT.ok : EXIT.usage))
   .configureOutput({ outputError: (text, write) => write(`volly-pq: ${text.replace(/^error: /, '')}`) })
-  .showHelpAfterError('(add --help for usage)')
   .addHelpText('afterAll', EXIT_CODES_HELP);
 
 registerProxy(program);

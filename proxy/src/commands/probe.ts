@@ -135,7 +135,7 @@ const bytesOf = (data: RawData): Uint8Array =>
 
 function describeSocketError(err: Error & { code?: string }): string {
   if (/no subprotocol|invalid subprotocol/i.test(err.message)) return `the server did not accept the ${SUBPROTOCOL} subprotocol (is this a volly-pq proxy?)`;
-  return err.code ? `${err.message} (${err.code})` : err.message;
+  return err.code && !err.message.includes(err.code) ? `${err.message} (${err.code})` : err.message;
 }
 
 /** Runs one probe session. Never rejects: every failure is in the report. */
@@ -258,7 +258,7 @@ export function probe(o: ProbeOptions): Promise<ProbeReport> {
     });
     ws.on('close', (code, reasonBuf) => {
       const reason = reasonBuf.toString();
-      report.closed = { code, reason };
+      if (openedAt) report.closed = { code, reason };
       if (stage !== 'leave') fail({ message: reason || 'connection closed before the JoinResponse' });
       // 1005/1006 say only that no close frame came; the code a proxy closes with says why.
       if (report.failure && code !== 1005 && code !== 1006) Object.assign(report.failure, { closeCode: code, closeReason: reason });
@@ -280,12 +280,12 @@ const CLOSE_NAMES: Record<number, string> = {
 
 /** One line for a failure: where, the close code or HTTP status, and why. */
 export function describeFailure(f: ProbeFailure): string {
-  const parts = [`FAILED at ${f.stage}:`];
-  if (f.httpStatus) parts.push(`HTTP ${f.httpStatus}`);
-  if (f.closeCode !== undefined) parts.push(`close ${f.closeCode} (${CLOSE_NAMES[f.closeCode] ?? 'unknown'})`);
-  if (f.liveKitStatus) parts.push(`LiveKit HTTP ${f.liveKitStatus}`);
-  parts.push(`— ${f.message}`);
-  return parts.join(' ');
+  const details = [
+    f.httpStatus ? `HTTP ${f.httpStatus}` : '',
+    f.closeCode !== undefined ? `close ${f.closeCode} (${CLOSE_NAMES[f.closeCode] ?? 'unknown'})` : '',
+    f.liveKitStatus ? `LiveKit HTTP ${f.liveKitStatus}` : '',
+  ].filter(Boolean);
+  return `FAILED at ${f.stage}: ${details.length ? `${details.join(' ')} — ` : ''}${f.message}`;
 }
 
 export function formatReport(r: ProbeReport): string {

@@ -1,31 +1,14 @@
 // `volly-pq probe`, `keygen` and `token` as a user runs them: the real bin in
 // a child process, against a real proxy in front of the real LiveKit.
 
-import { execFile } from 'node:child_process';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { KEM_ALGORITHMS } from '@volly/shared';
 import { RoomServiceClient } from 'livekit-server-sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { volly } from '../../proxy/test/run-cli.js';
 import { LIVEKIT_VERSION, type LiveKitServer, startLiveKit } from '../harness/livekit.js';
 import { makeTempDir } from '../harness/process.js';
 import { startTestProxy, type TestProxy } from '../harness/proxy.js';
-
-const BIN = fileURLToPath(new URL('../../proxy/bin/volly-pq.js', import.meta.url));
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function volly(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { env: { PATH: process.env.PATH, ...env }, timeout: 60_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
-  });
-}
 
 let livekit: LiveKitServer;
 let proxy: TestProxy;

@@ -4,15 +4,13 @@
 // or 2 (settings) with one line saying why.
 
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { AccessToken } from 'livekit-server-sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BIN } from '../../proxy/test/run-cli.js';
 import { generateApiKeyPair, type LiveKitServer, startLiveKit } from '../harness/livekit.js';
 import { getFreePort } from '../harness/ports.js';
 import { connectPq } from '../harness/pq-signal.js';
 import { type ManagedProcess, makeTempDir, spawnManaged, waitFor } from '../harness/process.js';
-
-const BIN = fileURLToPath(new URL('../../proxy/bin/volly-pq.js', import.meta.url));
 
 let livekit: LiveKitServer;
 const client = generateApiKeyPair();

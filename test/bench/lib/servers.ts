@@ -1,0 +1,188 @@
+// The processes under test, each its own OS process so the kernel's CPU and
+// memory accounting is theirs alone: the volly-pq proxy
+// (`node proxy/bin/volly-pq.js proxy`, configured by env as in production)
+// and Debian's nginx. LiveKit comes from the test harness (startLiveKit).
+
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import WebSocket from 'ws';
+import { generateApiKeyPair, type LiveKitServer } from '../../harness/livekit.ts';
+import { getFreePort, LOOPBACK } from '../../harness/ports.ts';
+import { type ManagedProcess, makeTempDir, spawnManaged, waitFor } from '../../harness/process.ts';
+import { cpuMicros, overTree, rssKiB, schedCpuMicros } from './procfs.ts';
+
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+export const PROXY_BIN = join(ROOT, 'proxy/bin/volly-pq.js');
+export const NGINX_BIN = process.env.VOLLY_NGINX_BIN ?? '/usr/sbin/nginx';
+const NGINX_TEMPLATE = fileURLToPath(new URL('../nginx.conf.template', import.meta.url));
+
+export interface Measured {
+  readonly pid: number;
+  /** utime+stime in microseconds (nginx: master and workers). */
+  cpuMicros(): number;
+  /** The same from schedstat (ns resolution, live threads only): a cross-check. */
+  schedCpuMicros(): number;
+  rssKiB(): number;
+}
+
+export interface BenchProxy extends Measured {
+  readonly wsUrl: string;
+  readonly adminUrl: string;
+  /** The client-facing key tokens are signed with (LiveKit only knows the upstream key). */
+  readonly apiKey: string;
+  readonly apiSecret: string;
+  readonly proc: ManagedProcess;
+  /** Prometheus text of /metrics, parsed: `name{labels}` → value. */
+  metrics(): Promise<Map<string, number>>;
+  /** Full GC through the inspector (only when started with `inspect`). */
+  collectGarbage(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface ProxyOptions {
+  /** Extra env (VOLLY_*), e.g. VOLLY_MAX_HANDSHAKES. */
+  readonly env?: Record<string, string>;
+  /** Extra node flags, e.g. --cpu-prof. */
+  readonly nodeArgs?: string[];
+  /** Open the inspector on a loopback port, for collectGarbage(). */
+  readonly inspect?: boolean;
+}
+
+export function parseMetrics(text: string): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    if (!line || line.startsWith('#')) continue;
+    const i = line.lastIndexOf(' ');
+    out.set(line.slice(0, i), Number(line.slice(i + 1)));
+  }
+  return out;
+}
+
+/** Sum of every series of `name` (all label sets) whose labels include `match`. */
+export function metricSum(m: Map<string, number>, name: string, match = ''): number {
+  let total = 0;
+  for (const [k, v] of m) if ((k === name || k.startsWith(`${name}{`)) && k.includes(match)) total += v;
+  return total;
+}
+
+export async function startBenchProxy(livekit: LiveKitServer, opts: ProxyOptions = {}): Promise<BenchProxy> {
+  const client = generateApiKeyPair();
+  const port = await getFreePort();
+  const adminPort = await getFreePort();
+  const inspectPort = opts.inspect ? await getFreePort() : 0;
+  const dir = makeTempDir(`bench-proxy-${port}`);
+  const logFile = join(dir, 'proxy.log');
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    VOLLY_LISTEN: `${LOOPBACK}:${port}`,
+    VOLLY_ADMIN_LISTEN: `${LOOPBACK}:${adminPort}`,
+    VOLLY_UPSTREAM_URL: livekit.url,
+    LIVEKIT_KEYS: `${client.apiKey}: ${client.apiSecret}`,
+    VOLLY_UPSTREAM_KEY: livekit.apiKey,
+    VOLLY_UPSTREAM_SECRET: livekit.apiSecret,
+    VOLLY_LOG_LEVEL: 'warn',
+    ...opts.env,
+  };
+  const args = [...(opts.nodeArgs ?? []), ...(opts.inspect ? [`--inspect=${LOOPBACK}:${inspectPort}`] : []), PROXY_BIN, 'proxy'];
+  const proc = spawnManaged({ name: `volly-pq:${port}`, command: process.execPath, args, logFile, env, cwd: dir });
+  const adminUrl = `http://${LOOPBACK}:${adminPort}`;
+  await waitFor(`volly-pq on ${adminUrl}/healthz`, async () => (await fetch(`${adminUrl}/healthz`)).ok, { timeoutMs: 20_000, intervalMs: 50, proc });
+
+  let inspector: Promise<WebSocket> | undefined;
+  let seq = 0;
+  const callInspector = async (method: string): Promise<void> => {
+    inspector ??= (async () => {
+      const list = (await (await fetch(`http://${LOOPBACK}:${inspectPort}/json/list`)).json()) as Array<{ webSocketDebuggerUrl: string }>;
+      const ws = new WebSocket(list[0]?.webSocketDebuggerUrl ?? '', { perMessageDeflate: false });
+      await new Promise((resolve, reject) => {
+        ws.once('open', resolve);
+        ws.once('error', reject);
+      });
+      return ws;
+    })();
+    const ws = await inspector;
+    const id = ++seq;
+    await new Promise<void>((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`inspector ${method} timed out`)), 60_000);
+      const onMessage = (data: Buffer) => {
+        const m = JSON.parse(data.toString()) as { id?: number };
+        if (m.id !== id) return;
+        clearTimeout(t);
+        ws.off('message', onMessage);
+        resolve();
+      };
+      ws.on('message', onMessage);
+      ws.send(JSON.stringify({ id, method }));
+    });
+  };
+
+  return {
+    pid: proc.pid,
+    proc,
+    wsUrl: `ws://${LOOPBACK}:${port}`,
+    adminUrl,
+    apiKey: client.apiKey,
+    apiSecret: client.apiSecret,
+    cpuMicros: () => cpuMicros(proc.pid),
+    schedCpuMicros: () => schedCpuMicros(proc.pid),
+    rssKiB: () => rssKiB(proc.pid),
+    async metrics() {
+      const res = await fetch(`${adminUrl}/metrics`, { signal: AbortSignal.timeout(30_000) });
+      return parseMetrics(await res.text());
+    },
+    async collectGarbage() {
+      if (!opts.inspect) throw new Error('proxy started without inspect');
+      await callInspector('HeapProfiler.collectGarbage');
+    },
+    async stop() {
+      if (inspector) (await inspector.catch(() => undefined))?.terminate();
+      // SIGTERM drains (30 s by default): the bench has closed its sessions, so this is quick.
+      await proc.stop({ signal: 'SIGTERM', graceMs: 10_000 });
+    },
+  };
+}
+
+export interface BenchNginx extends Measured {
+  readonly wsUrl: string;
+  readonly version: string;
+  stop(): Promise<void>;
+}
+
+export function nginxAvailable(): boolean {
+  return existsSync(NGINX_BIN);
+}
+
+/** Debian's nginx (one worker) as a plain WebSocket reverse proxy to LiveKit. */
+export async function startNginx(livekit: LiveKitServer): Promise<BenchNginx> {
+  if (!nginxAvailable()) throw new Error(`${NGINX_BIN} not found: apt-get install nginx-light`);
+  const port = await getFreePort();
+  const dir = makeTempDir(`bench-nginx-${port}`);
+  for (const t of ['client', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) mkdirSync(join(dir, 'tmp', t), { recursive: true });
+  const conf = readFileSync(NGINX_TEMPLATE, 'utf8')
+    .replaceAll('{{USER}}', process.getuid?.() === 0 ? 'user root;' : '')
+    .replaceAll('{{PREFIX}}', dir)
+    .replaceAll('{{LISTEN}}', `${LOOPBACK}:${port}`)
+    .replaceAll('{{UPSTREAM}}', `${livekit.host}:${livekit.port}`);
+  const confFile = join(dir, 'nginx.conf');
+  writeFileSync(confFile, conf);
+  const logFile = join(dir, 'nginx.out');
+  const proc = spawnManaged({ name: `nginx:${port}`, command: NGINX_BIN, args: ['-p', dir, '-c', confFile, '-e', join(dir, 'error.log')], logFile, cwd: dir });
+  const url = `http://${LOOPBACK}:${port}`;
+  await waitFor(`nginx on ${url}`, async () => (await fetch(`${url}/`)).status === 200, { timeoutMs: 15_000, intervalMs: 50, proc });
+  // `nginx -v` prints to stderr.
+  const v = spawnSync(NGINX_BIN, ['-v'], { encoding: 'utf8' });
+  const version = `${v.stderr ?? ''}${v.stdout ?? ''}`.trim().replace(/^nginx version: /, '') || 'nginx';
+  return {
+    pid: proc.pid,
+    wsUrl: `ws://${LOOPBACK}:${port}`,
+    version,
+    cpuMicros: () => overTree(proc.pid, cpuMicros),
+    schedCpuMicros: () => overTree(proc.pid, schedCpuMicros),
+    rssKiB: () => overTree(proc.pid, rssKiB),
+    async stop() {
+      await proc.stop({ signal: 'SIGQUIT', graceMs: 5_000 });
+    },
+  };
+}

@@ -1,0 +1,180 @@
+// `npm run bench` (full) and `npm run bench:smoke` (tiny sizes, also run by
+// test/bench/smoke.test.ts): every scenario against a real livekit-server,
+// the volly-pq proxy and nginx as separate processes on loopback ports.
+// Prints markdown tables; writes out/summary.json, out/report.md, out/chart.svg.
+//
+//   node test/bench/run.ts [--smoke] [--only=handshake,join,relay,storm,scale] [--out=DIR] [--profile]
+//
+// --profile runs the proxies with --cpu-prof (profiles land in OUT/profiles).
+// Every load loop is bounded in count and time; only loopback addresses are used.
+
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { LIVEKIT_VERSION, type LiveKitServer, startLiveKit } from '../harness/livekit.ts';
+import { raiseFdLimit } from './lib/procfs.ts';
+import { chartSvg, headlines, headlineTable, type Results, scenarioTables } from './lib/report.ts';
+import { type BenchNginx, type BenchProxy, nginxAvailable, startBenchProxy, startNginx } from './lib/servers.ts';
+import { machineInfo } from './lib/sysinfo.ts';
+import { runHandshake } from './scenarios/handshake.ts';
+import { runJoin } from './scenarios/join.ts';
+import { runRelay } from './scenarios/relay.ts';
+import { runScale } from './scenarios/scale.ts';
+import { runStorm } from './scenarios/storm.ts';
+
+export const SCENARIOS = ['handshake', 'join', 'relay', 'storm', 'scale'] as const;
+export type ScenarioName = (typeof SCENARIOS)[number];
+
+export const SIZES = {
+  full: {
+    handshake: { rounds: 5, roundMs: 300 },
+    join: { rounds: 3, joins: 150, warmup: 5 },
+    relay: { rounds: 3, sessions: 400, intervalMs: 250, warmupMs: 2_000, windowMs: 10_000 },
+    storm: { rounds: 3, clients: 2_000, timeoutMs: 60_000 },
+    scale: { levels: [1_000, 5_000, 10_000], concurrency: 32, pingIntervalMs: 5_000, samples: 5, lagWindowMs: 5_000, rampBudgetMs: 240_000 },
+  },
+  smoke: {
+    handshake: { rounds: 2, roundMs: 10 },
+    join: { rounds: 2, joins: 4, warmup: 1 },
+    relay: { rounds: 2, sessions: 10, intervalMs: 100, warmupMs: 300, windowMs: 1_000 },
+    storm: { rounds: 2, clients: 20, timeoutMs: 30_000 },
+    scale: { levels: [20, 40], concurrency: 10, pingIntervalMs: 2_000, samples: 2, lagWindowMs: 500, rampBudgetMs: 30_000 },
+  },
+};
+
+export interface BenchOptions {
+  readonly smoke?: boolean;
+  readonly only?: readonly ScenarioName[];
+  readonly outDir?: string;
+  readonly profile?: boolean;
+  readonly log?: (line: string) => void;
+}
+
+export interface BenchOutput {
+  readonly results: Results;
+  readonly summary: Record<string, unknown>;
+  readonly markdown: string;
+  readonly files: { summary: string; report: string; chart: string };
+}
+
+export const DEFAULT_OUT = fileURLToPath(new URL('./out/', import.meta.url));
+/** Open files the 10k-session scenario needs (client, proxy both sides, LiveKit): raised where the OS lets us. */
+const WANT_FDS = 262_144;
+
+export async function runBench(opts: BenchOptions = {}): Promise<BenchOutput> {
+  const log = opts.log ?? ((line: string) => process.stderr.write(`[bench] ${line}\n`));
+  const sizes = opts.smoke ? SIZES.smoke : SIZES.full;
+  const only = new Set<ScenarioName>(opts.only?.length ? opts.only : SCENARIOS);
+  const outDir = opts.outDir ?? DEFAULT_OUT;
+  mkdirSync(outDir, { recursive: true });
+  const profileDir = join(outDir, 'profiles');
+  if (opts.profile) mkdirSync(profileDir, { recursive: true });
+  const proxyArgs = opts.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
+  const started = performance.now();
+  const startedAt = new Date().toISOString();
+  const fd = raiseFdLimit(WANT_FDS);
+  log(`open-file limit ${fd.soft} (${fd.raised ? 'raised' : 'unchanged'})`);
+  const results: Results = {};
+  const timings: Record<string, number> = {};
+  const time = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
+    const t0 = performance.now();
+    try {
+      return await fn();
+    } finally {
+      timings[name] = Math.round((performance.now() - t0) / 100) / 10;
+      log(`${name} took ${timings[name]} s`);
+    }
+  };
+
+  if (only.has('handshake')) results.handshake = await time('handshake', () => runHandshake(sizes.handshake, log));
+
+  let livekit: LiveKitServer | undefined;
+  let proxy: BenchProxy | undefined;
+  let nginx: BenchNginx | undefined;
+  let nginxVersion: string | undefined;
+  try {
+    const network = ['join', 'relay', 'storm', 'scale'].some((s) => only.has(s as ScenarioName));
+    if (network) {
+      livekit = await startLiveKit({ logLevel: 'error' });
+      proxy = await startBenchProxy(livekit, { nodeArgs: proxyArgs });
+      if (nginxAvailable()) {
+        nginx = await startNginx(livekit);
+        nginxVersion = nginx.version;
+      } else log('nginx not found: the nginx rows are left out');
+      log(`LiveKit ${LIVEKIT_VERSION} on ${livekit.url} (pid ${livekit.pid}), proxy ${proxy.wsUrl} (pid ${proxy.pid}), nginx ${nginx?.wsUrl ?? 'none'}`);
+      const servers = { livekit, proxy, nginx };
+      if (only.has('join')) results.join = await time('join', () => runJoin(servers, sizes.join, log));
+      if (only.has('relay')) results.relay = await time('relay', () => runRelay(servers, sizes.relay, log));
+      if (only.has('storm')) results.storm = await time('storm', () => runStorm(servers, sizes.storm, log));
+      if (only.has('scale')) {
+        // A proxy of its own, with the inspector open so each sample follows a full GC.
+        const scaleProxy = await startBenchProxy(livekit, { inspect: true, nodeArgs: proxyArgs });
+        try {
+          results.scale = await time('scale', () => runScale(livekit as LiveKitServer, scaleProxy, sizes.scale, fd.soft, log));
+        } finally {
+          await scaleProxy.stop();
+        }
+      }
+    }
+  } finally {
+    await proxy?.stop().catch(() => {});
+    await nginx?.stop().catch(() => {});
+    await livekit?.stop().catch(() => {});
+  }
+
+  const durationS = Math.round((performance.now() - started) / 1000);
+  const machine = machineInfo();
+  const heads = headlines(results);
+  const summary: Record<string, unknown> = {
+    ...Object.fromEntries(heads.map((h) => [h.key, h.figure?.median ?? null])),
+    targets: Object.fromEntries(heads.map((h) => [h.key, h.target])),
+    met: Object.fromEntries(heads.map((h) => [h.key, h.figure && Number.isFinite(h.figure.median) ? h.figure.median <= h.target : null])),
+    spread: Object.fromEntries(heads.map((h) => [h.key, h.figure ? { min: h.figure.min, max: h.figure.max, rounds: h.figure.rounds } : null])),
+    runtime: { node: process.version, v8: process.versions.v8, openssl: process.versions.openssl, ...machine.runtime },
+    machine: machine.machine,
+    livekit: LIVEKIT_VERSION,
+    nginx: nginxVersion ?? null,
+    mode: opts.smoke ? 'smoke' : 'full',
+    sizes,
+    started_at: startedAt,
+    duration_s: durationS,
+    scenario_seconds: timings,
+    load_average_end: machine.machine.loadAverage,
+    fd_limit: fd.soft,
+    scenarios: results,
+  };
+  const subtitle = `${machine.machine.cpuModel} x${machine.machine.cores}, ${machine.machine.memoryGiB} GiB, ${machine.machine.os}; Node ${process.version}; LiveKit ${LIVEKIT_VERSION}; ${opts.smoke ? 'SMOKE sizes' : 'full run'} ${startedAt}`;
+  const markdown = [
+    `## Headline figures${opts.smoke ? ' (smoke sizes: not meaningful)' : ''}\n`,
+    headlineTable(results),
+    '',
+    scenarioTables(results),
+    '',
+    `Machine: ${machine.machine.cpuModel}, ${machine.machine.cores} cores, ${machine.machine.memoryGiB} GiB, ${machine.machine.os}, kernel ${machine.machine.kernel}. ` +
+      `Runtime: Node ${process.version} (V8 ${process.versions.v8}, OpenSSL ${process.versions.openssl}), KEM backends ${machine.runtime.kemBackends.join(', ')}, AEAD backends ${machine.runtime.aeadBackends.join(', ')}. ` +
+      `LiveKit ${LIVEKIT_VERSION}${nginxVersion ? `, nginx ${nginxVersion}` : ''}. Run started ${startedAt}, took ${durationS} s (${Object.entries(timings)
+        .map(([k, v]) => `${k} ${v} s`)
+        .join(', ')}); load average at the end ${machine.machine.loadAverage.join(' / ')}.`,
+  ].join('\n');
+  const files = { summary: join(outDir, 'summary.json'), report: join(outDir, 'report.md'), chart: join(outDir, 'chart.svg') };
+  writeFileSync(files.summary, `${JSON.stringify(summary, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2)}\n`);
+  writeFileSync(files.report, `# volly-signaling benchmark: the cost of PQ signaling\n\n![join latency and relay cost](chart.svg)\n\n${markdown}\n`);
+  writeFileSync(files.chart, chartSvg(results, subtitle));
+  return { results, summary, markdown, files };
+}
+
+if (process.argv[1] && import.meta.url === `file://${process.argv[1]}`) {
+  const { values } = parseArgs({
+    options: { smoke: { type: 'boolean' }, only: { type: 'string' }, out: { type: 'string' }, profile: { type: 'boolean' } },
+  });
+  const only = (values.only ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  for (const s of only) if (!(SCENARIOS as readonly string[]).includes(s)) throw new Error(`unknown scenario ${s} (known: ${SCENARIOS.join(', ')})`);
+  const out = await runBench({ smoke: !!values.smoke, only: only as ScenarioName[], ...(values.out ? { outDir: values.out } : {}), profile: !!values.profile });
+  process.stdout.write(`${out.markdown}\n\nWrote ${out.files.summary}, ${out.files.report}, ${out.files.chart}\n`);
+  // Timers of closed sockets and the harness's children must not keep us alive.
+  process.exit(0);
+}

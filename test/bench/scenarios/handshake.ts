@@ -1,0 +1,167 @@
+// Scenario 2: server-side CPU of one volly-pq.v1 handshake, per KEM backend
+// (native node:crypto, pure-JS noble) and algorithm (ML-KEM-768, X-Wing).
+//
+// The server's work, as the proxy does it for an in-band session:
+//   decodeHandshake(hello) → serverHandshake(getKem(alg, backend), sid, pk)   (phase A)
+//   sealedChannel(result, 'server', aead) → opener.open(connect) → decodeControl (phase C)
+// Phase B between them is the client's (decapsulate, derive, seal VollyConnect)
+// and is not counted. A and C each run as a tight loop over a batch timed
+// with process.cpuUsage(); per handshake = (A + C) / batch. A round repeats
+// that; the figure is the median over rounds. JWT verify + re-sign (the
+// authorize stage, the same for classical sessions) is measured beside it.
+
+import { Authorizer, loadConfig } from '@volly/proxy';
+import {
+  type Aead,
+  clientHandshake,
+  decodeControl,
+  decodeHandshake,
+  decodeResponse,
+  encodeControl,
+  encodeHandshake,
+  FrameKind,
+  getAead,
+  getKem,
+  type HandshakeResult,
+  KEM_ALGORITHMS,
+  type KemAlgorithm,
+  type KemBackendName,
+  kemBackends,
+  randomBytes,
+  sealedChannel,
+  serverHandshake,
+  toBase64Url,
+} from '@volly/shared';
+import { AccessToken } from 'livekit-server-sdk';
+import { type Figure, figure } from '../lib/stats.ts';
+
+export interface HandshakeOptions {
+  readonly rounds: number;
+  /** CPU time each round aims for, per combination (the batch size follows from a warm-up). */
+  readonly roundMs: number;
+}
+
+export interface HandshakeRow {
+  readonly algorithm: KemAlgorithm;
+  readonly backend: KemBackendName;
+  /** Server CPU microseconds per handshake (A + C). */
+  readonly us: Figure;
+  /** Of which the KEM encapsulation + key schedule (phase A). */
+  readonly encapsulateUs: Figure;
+  readonly perSecondPerCore: number;
+  readonly batch: number;
+}
+
+export interface HandshakeResults {
+  readonly rows: HandshakeRow[];
+  readonly aeadBackend: string;
+  /** JWT verify + re-sign per session (authorize stage; classical sessions pay it too). */
+  readonly authorizeUs: Figure;
+}
+
+const cpuNow = (): number => {
+  const u = process.cpuUsage();
+  return u.user + u.system;
+};
+
+interface Prepared {
+  hello: Uint8Array;
+  keyPair: ReturnType<ReturnType<typeof getKem>['keygen']>;
+  sessionId: string;
+}
+
+function prepare(algorithm: KemAlgorithm, n: number): Prepared[] {
+  // Distinct client keys, as in real traffic; keys come from the fast backend (not timed).
+  const kem = getKem(algorithm);
+  return Array.from({ length: n }, () => {
+    const keyPair = kem.keygen();
+    const sessionId = toBase64Url(randomBytes(24));
+    return { keyPair, sessionId, hello: encodeHandshake({ algorithm, publicKey: keyPair.publicKey, sessionId }) };
+  });
+}
+
+/** One round: `batch` handshakes; returns CPU microseconds per handshake (total and phase A). */
+function round(algorithm: KemAlgorithm, backend: KemBackendName, aead: Aead, keys: Prepared[], batch: number): { total: number; a: number } {
+  const kem = getKem(algorithm, backend);
+  const clientKem = getKem(algorithm);
+  const results: Array<{ response: Uint8Array; result: HandshakeResult }> = new Array(batch);
+  // Phase A: decode the hello, encapsulate, derive keys.
+  const a0 = cpuNow();
+  for (let i = 0; i < batch; i++) {
+    const h = decodeHandshake((keys[i % keys.length] as Prepared).hello);
+    results[i] = serverHandshake(kem, h.sessionId, h.publicKey);
+  }
+  const a = cpuNow() - a0;
+  // Phase B (client, not counted): decapsulate and seal VollyConnect.
+  const frames: Uint8Array[] = new Array(batch);
+  const connect = encodeControl({ case: 'connect', accessToken: 'x'.repeat(400), query: 'auto_subscribe=1&sdk=js&version=2.15.0&protocol=16' });
+  for (let i = 0; i < batch; i++) {
+    const p = keys[i % keys.length] as Prepared;
+    const r = (results[i] as { response: Uint8Array }).response;
+    const client = clientHandshake(clientKem, p.keyPair, decodeResponse(r), p.sessionId);
+    frames[i] = sealedChannel(client, 'client', aead).sealer.seal(FrameKind.Control, connect);
+  }
+  // Phase C: the server's channel, open VollyConnect, decode it.
+  const c0 = cpuNow();
+  for (let i = 0; i < batch; i++) {
+    const ch = sealedChannel((results[i] as { result: HandshakeResult }).result, 'server', aead, 1024 * 1024);
+    const { kind, payload } = ch.opener.open(frames[i] as Uint8Array);
+    if (kind !== FrameKind.Control || decodeControl(payload).case !== 'connect') throw new Error('VollyConnect did not open');
+  }
+  const c = cpuNow() - c0;
+  return { total: (a + c) / batch, a: a / batch };
+}
+
+async function authorizeCost(rounds: number, roundMs: number): Promise<Figure> {
+  const key = 'APIbench';
+  const secret = toBase64Url(randomBytes(32));
+  const auth = new Authorizer(
+    loadConfig({ LIVEKIT_KEYS: `${key}: ${secret}`, VOLLY_UPSTREAM_KEY: 'APIupstream', VOLLY_UPSTREAM_SECRET: toBase64Url(randomBytes(32)) }),
+  );
+  const at = new AccessToken(key, secret, { identity: 'alice', ttl: '1h' });
+  at.addGrant({ roomJoin: true, room: 'bench', canPublish: true, canSubscribe: true, canPublishData: true });
+  const token = await at.toJwt();
+  const once = async () => auth.downgrade(await auth.verify(token));
+  for (let i = 0; i < 50; i++) await once();
+  const t0 = cpuNow();
+  let n = 0;
+  while (cpuNow() - t0 < 50_000) {
+    await once();
+    n++;
+  }
+  const batch = Math.max(20, Math.round((roundMs * 1000) / ((cpuNow() - t0) / n)));
+  const per: number[] = [];
+  for (let r = 0; r < rounds; r++) {
+    const s = cpuNow();
+    for (let i = 0; i < batch; i++) await once();
+    per.push((cpuNow() - s) / batch);
+  }
+  return figure(per);
+}
+
+export async function runHandshake(opts: HandshakeOptions, log: (s: string) => void): Promise<HandshakeResults> {
+  const aead = getAead();
+  const rows: HandshakeRow[] = [];
+  for (const algorithm of KEM_ALGORITHMS) {
+    const keys = prepare(algorithm, 64);
+    for (const backend of kemBackends()) {
+      // Warm-up (JIT, caches) and a first estimate of the cost.
+      const warm = round(algorithm, backend, aead, keys, 16);
+      round(algorithm, backend, aead, keys, 16);
+      const batch = Math.max(16, Math.min(20_000, Math.round((opts.roundMs * 1000) / Math.max(1, warm.total))));
+      const totals: number[] = [];
+      const as: number[] = [];
+      for (let r = 0; r < opts.rounds; r++) {
+        const { total, a } = round(algorithm, backend, aead, keys, batch);
+        totals.push(total);
+        as.push(a);
+      }
+      const us = figure(totals);
+      rows.push({ algorithm, backend, us, encapsulateUs: figure(as), perSecondPerCore: 1e6 / us.median, batch });
+      log(`handshake ${algorithm} ${backend}: ${us.median.toFixed(1)} us (${us.min.toFixed(1)}-${us.max.toFixed(1)}), batch ${batch}`);
+    }
+  }
+  const authorizeUs = await authorizeCost(opts.rounds, opts.roundMs);
+  log(`authorize (JWT verify + re-sign): ${authorizeUs.median.toFixed(1)} us`);
+  return { rows, aeadBackend: aead.backend, authorizeUs };
+}

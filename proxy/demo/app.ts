@@ -59,7 +59,9 @@ async function join(): Promise<void> {
   const { token } = (await res.json()) as { token: string };
   const lk = new Room({ adaptiveStream: true, dynacast: true });
   lk.on(RoomEvent.TrackSubscribed, (track, _pub, participant) => attach(track, participant.identity));
-  lk.on(RoomEvent.TrackUnsubscribed, (track) => track.detach().forEach((el) => el.closest('figure')?.remove() ?? el.remove()));
+  lk.on(RoomEvent.TrackUnsubscribed, (track) => {
+    for (const el of track.detach()) (el.closest('figure') ?? el).remove();
+  });
   lk.on(RoomEvent.Disconnected, () => ($('status').textContent = 'disconnected'));
   lk.on(RoomEvent.Reconnecting, () => ($('status').textContent = 'reconnecting…'));
   lk.on(RoomEvent.Reconnected, () => ($('status').textContent = `connected to ${lk.name} as ${identity}`));

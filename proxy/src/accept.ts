@@ -35,10 +35,17 @@ export function createAcceptor(ctx: Context) {
     try {
       url = new URL(req.url ?? '/', 'http://proxy.invalid');
     } catch {
-      return refuseUpgrade(socket, 400, 'malformed request URL');
+      refuseUpgrade(socket, 400, 'malformed request URL');
+      return;
     }
-    if (!isSignalPath(url.pathname)) return refuseUpgrade(socket, 404, 'not a LiveKit signaling path');
-    if (ctx.draining) return refuseUpgrade(socket, 503, 'proxy is draining; reconnect');
+    if (!isSignalPath(url.pathname)) {
+      refuseUpgrade(socket, 404, 'not a LiveKit signaling path');
+      return;
+    }
+    if (ctx.draining) {
+      refuseUpgrade(socket, 503, 'proxy is draining; reconnect');
+      return;
+    }
     if (!offeredProtocols(req).includes(SUBPROTOCOL)) {
       acceptClassical(ctx, wss, req, socket, head, url).catch((err: Error) => {
         ctx.log.error({ err: err.message }, 'classical accept failed');
@@ -49,7 +56,8 @@ export function createAcceptor(ctx: Context) {
     if (ctx.handshakes >= ctx.config.limits.maxHandshakes) {
       ctx.metrics.failures.inc({ mode: 'pq', algorithm: 'none', code: '4429' });
       ctx.log.warn({ event: 'handshake_refused', reason: 'busy', remote: req.socket.remoteAddress }, 'too many concurrent handshakes');
-      return refuseUpgrade(socket, 429, 'too many concurrent handshakes; retry');
+      refuseUpgrade(socket, 429, 'too many concurrent handshakes; retry');
+      return;
     }
     wss.handleUpgrade(req, socket, head, (ws) => {
       const session = new PqHandshake(ctx, ws, req, url);

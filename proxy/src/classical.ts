@@ -9,6 +9,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { VollyError } from '@volly/shared';
 import type { WebSocketServer } from 'ws';
+import type { Grant } from './authorize.js';
 import { type Context, dial, remoteOf } from './context.js';
 import { refuseUpgrade } from './http-reply.js';
 import { Relay } from './relay.js';
@@ -23,8 +24,11 @@ export async function acceptClassical(ctx: Context, wss: WebSocketServer, req: I
     refuseUpgrade(socket, status, body);
     record.end(code, body);
   };
-  if (ctx.config.policy === 'require') return refuse(403, 4403, REQUIRE_PQ_REASON);
-  let grant;
+  if (ctx.config.policy === 'require') {
+    refuse(403, 4403, REQUIRE_PQ_REASON);
+    return;
+  }
+  let grant: Grant;
   let token: string;
   try {
     // livekit-client puts the token in the query; server SDKs and the lk CLI may send a Bearer header.

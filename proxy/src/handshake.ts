@@ -96,11 +96,14 @@ export class PqHandshake {
     if (this.#stage === 'done') return;
     if (this.#stage === 'dialing') {
       // Frames the client sent before LiveKit answered: the relay opens them in order.
-      if (this.#early.length >= MAX_EARLY) return this.#fail(CloseCode.Malformed, 'too many frames before the session opened');
-      this.#early.push(data);
+      if (this.#early.length >= MAX_EARLY) this.#fail(CloseCode.Malformed, 'too many frames before the session opened');
+      else this.#early.push(data);
       return;
     }
-    if (++this.#queued > MAX_EARLY) return this.#fail(CloseCode.Malformed, 'too many frames during the handshake');
+    if (++this.#queued > MAX_EARLY) {
+      this.#fail(CloseCode.Malformed, 'too many frames during the handshake');
+      return;
+    }
     this.#then(() => {
       this.#queued--;
       if (!isBinary) throw new ProtocolError('text frame during the handshake');
@@ -217,15 +220,20 @@ export class PqHandshake {
   }
 
   #failWith(err: unknown): void {
-    if (err instanceof VollyError) return this.#fail(err.closeCode, err.message);
-    this.ctx.log.error({ err: (err as Error)?.message }, 'unexpected handshake error');
-    this.#fail(CloseCode.Internal, 'internal error');
+    if (err instanceof VollyError) this.#fail(err.closeCode, err.message);
+    else {
+      this.ctx.log.error({ err: (err as Error)?.message }, 'unexpected handshake error');
+      this.#fail(CloseCode.Internal, 'internal error');
+    }
   }
 
   /** Before keys: a pq_response with success=false. After: a sealed VollyError. Then close. */
   #fail(code: number, reason: string): void {
     if (this.#stage === 'done') return;
-    if (this.#channel) return this.#sealedFail(code, code, reason);
+    if (this.#channel) {
+      this.#sealedFail(code, code, reason);
+      return;
+    }
     this.#stage = 'done';
     this.#handshakeDone();
     if (this.ws.readyState === this.ws.OPEN) this.ws.send(encodeResponse({ success: false, error: reason }));

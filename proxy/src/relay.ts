@@ -176,7 +176,10 @@ export class Relay {
     if (this.#ended) return;
     const m = toMessage(data, isBinary);
     const pending = this.#tail ? null : this.t.rewrite(m);
-    if (!this.#tail && !pending) return this.#deliver(m);
+    if (!this.#tail && !pending) {
+      this.#deliver(m);
+      return;
+    }
     // Something async is in flight: keep order by chaining behind it.
     const prev = this.#tail ?? Promise.resolve();
     const next: Promise<void> = prev

@@ -4,7 +4,7 @@
 // documented close code and nothing reaches LiveKit; refreshed tokens come
 // back client-facing and reconnect.
 
-import { ParticipantInfo_State } from '@livekit/protocol';
+import { type ParticipantInfo, ParticipantInfo_State } from '@livekit/protocol';
 import { addPqClaims, CloseCode, getKem, hasPqClaims, toBase64Url } from '@volly/shared';
 import { decodeJwt } from 'jose';
 import { AccessToken, RoomServiceClient, type VideoGrant } from 'livekit-server-sdk';
@@ -57,7 +57,7 @@ describe('sealed sessions', () => {
     expect(bob.join.otherParticipants.map((p) => p.identity)).toEqual(['alice']);
     alice.send({ case: 'updateMetadata', value: { metadata: 'hello from alice', name: 'Alice' } as never });
     const deadline = Date.now() + 10_000;
-    let seen;
+    let seen: ParticipantInfo | undefined;
     while (!seen && Date.now() < deadline) {
       const u = await bob.waitFor('update', deadline - Date.now());
       seen = u.participants.find((p) => p.identity === 'alice' && p.metadata === 'hello from alice');

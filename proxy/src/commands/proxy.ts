@@ -19,7 +19,7 @@ ${Object.entries(SETTING_ENV_NAMES)
   See docs/cli.md for what each one means and its default.`;
 
 /** The settings without secrets, for --check. */
-function describe(c: Config): Record<string, unknown> {
+function withoutSecrets(c: Config): Record<string, unknown> {
   return {
     listen: `${c.listen.host}:${c.listen.port}`,
     admin_listen: `${c.adminListen.host}:${c.adminListen.port}`,
@@ -46,7 +46,7 @@ export function registerProxy(program: Command): Command {
     .action(async (opts: { config?: string; demo?: boolean; check?: boolean }) => {
       const config = loadConfig(opts.demo ? { ...process.env, VOLLY_DEMO: '1' } : process.env, opts.config);
       if (opts.check) {
-        process.stdout.write(`${JSON.stringify(describe(config), null, 2)}\n`);
+        process.stdout.write(`${JSON.stringify(withoutSecrets(config), null, 2)}\n`);
         return;
       }
       const log = createLogger(config.logLevel);

@@ -12,7 +12,7 @@
  * nothing is delivered or sealed again.
  */
 import type { Aead } from '../aead/types.js';
-import { toBase64Url, utf8 } from '../bytes.js';
+import { fromUtf8, toBase64Url, utf8 } from '../bytes.js';
 import { CloseCode } from '../close-codes.js';
 import { ProtocolError, VollyError } from '../errors.js';
 import { FrameKind } from '../frame.js';
@@ -54,6 +54,15 @@ export type ClientOutput =
 /** VollyError.code below 1000 is LiveKit's HTTP status (upstream refusal); otherwise a close code. */
 export function failureFromControlError(code: number, message: string): SessionFailure {
   return code < 1000 ? { closeCode: CloseCode.Upstream, status: code, message } : { closeCode: code, message };
+}
+
+function isUtf8(bytes: Uint8Array): boolean {
+  try {
+    fromUtf8(bytes);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 export class ClientSession {
@@ -155,6 +164,7 @@ export class ClientSession {
       if (c.case === 'error') return [this.#fail(failureFromControlError(c.code, c.message))];
       throw new ProtocolError('server sent a VollyConnect');
     }
+    if (kind === FrameKind.LiveKitText && !isUtf8(payload)) throw new ProtocolError('text frame is not UTF-8');
     this.#state = 'open';
     return [{ type: 'message', kind, payload }];
   }

@@ -179,7 +179,7 @@ describe.each(KEM_ALGORITHMS)('%s failures', (algorithm: KemAlgorithm) => {
     expect(() => server.channel.opener.open(sends(out)[0] as Uint8Array)).toThrow(/authentication/);
   });
 
-  test('garbage, a truncated ciphertext, a tampered frame or a VollyConnect from the server: failed 4400', () => {
+  test('garbage, a truncated ciphertext, a tampered frame, non-UTF-8 text or a VollyConnect from the server: failed 4400', () => {
     const garbage = newSession(kem);
     garbage.start();
     expect(only(garbage.receive(Uint8Array.of(0xff, 0x01)), 'failed').failure.closeCode).toBe(CloseCode.Malformed);
@@ -194,6 +194,11 @@ describe.each(KEM_ALGORITHMS)('%s failures', (algorithm: KemAlgorithm) => {
     frame[5] = (frame[5] as number) ^ 0x10;
     expect(only(tampered.client.receive(frame), 'failed').failure.closeCode).toBe(CloseCode.Malformed);
     expect(tampered.client.state).toBe('failed');
+
+    const badText = keyedInBand(kem);
+    only(badText.client.receive(badText.server.channel.sealer.seal(FrameKind.LiveKitText, utf8('{"ok":1}'))), 'message');
+    const invalidUtf8 = badText.server.channel.sealer.seal(FrameKind.LiveKitText, Uint8Array.of(0x7b, 0xff, 0x7d));
+    expect(only(badText.client.receive(invalidUtf8), 'failed').failure.closeCode).toBe(CloseCode.Malformed);
 
     const connect = keyedInBand(kem);
     const reflected = connect.server.channel.sealer.seal(FrameKind.Control, encodeControl({ case: 'connect', accessToken: 'x', query: '' }));

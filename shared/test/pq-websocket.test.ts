@@ -248,6 +248,20 @@ describe.each(impls)('PqWebSocket over %s', (_, Impl) => {
     }
   });
 
+  test('a text frame that is not UTF-8 after open: error and close 4400, nothing delivered, nothing thrown', async () => {
+    const ws = new PqWebSocket(`ws://${proxy.origin}/rtc`, undefined, options());
+    const seen = watch(ws);
+    const peer = await proxy.peer();
+    await peer.connect;
+    peer.seal(FrameKind.LiveKitBinary, JOIN);
+    await seen.next('open');
+    peer.seal(FrameKind.LiveKitText, Uint8Array.of(0x7b, 0xff, 0x7d));
+    peer.seal(FrameKind.LiveKitText, utf8('{"after":"failure"}'));
+    await seen.next('close');
+    expect(seen.types()).toEqual(['open', 'message', 'error', 'close']);
+    expect(seen.events[3]?.code).toBe(CloseCode.Malformed);
+  });
+
   test('token-bound: the URL keeps only access_token, the algorithm comes from the token, connect carries no token', async () => {
     const kem = getKem('X-Wing');
     const keyPair = kem.keygen();

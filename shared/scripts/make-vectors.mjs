@@ -76,7 +76,9 @@ function vector(algorithm, mode) {
   const keyPair = kem.keygen(keygenSeed);
   const sessionId = mode === 'in-band' ? `vector-${algorithm}-in-band`.replace(/[^A-Za-z0-9_-]/g, '-') : toBase64Url(fixed(`${name} session id`, 24));
   const connect = { access_token: mode === 'in-band' ? IN_BAND_TOKEN : '', query: QUERY };
-  const serverPayload = new SignalResponse({ message: { case: 'pongResp', value: new Pong({ lastPingTimestamp: 1_767_225_600_000n, timestamp: 1_767_225_600_042n }) } }).toBinary();
+  const serverPayload = new SignalResponse({
+    message: { case: 'pongResp', value: new Pong({ lastPingTimestamp: 1_767_225_600_000n, timestamp: 1_767_225_600_042n }) },
+  }).toBinary();
   const serverText = '{"volly":"second frame, kind 0x02, counter 1"}';
 
   // Client.

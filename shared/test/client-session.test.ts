@@ -124,14 +124,22 @@ describe.each(KEM_ALGORITHMS)('%s failures', (algorithm: KemAlgorithm) => {
 
   test('sealed VollyError carrying a close code: failed with that code and no status', () => {
     const { client, server } = keyedInBand(kem);
-    const failed = only(client.receive(server.channel.sealer.seal(FrameKind.Control, encodeControl({ case: 'error', code: 4401, message: 'token is bound to another post-quantum key' }))), 'failed');
+    const failed = only(
+      client.receive(
+        server.channel.sealer.seal(FrameKind.Control, encodeControl({ case: 'error', code: 4401, message: 'token is bound to another post-quantum key' })),
+      ),
+      'failed',
+    );
     expect(failed.failure).toEqual({ closeCode: 4401, message: 'token is bound to another post-quantum key' });
   });
 
   test('sealed VollyError after the session opened ends it too', () => {
     const { client, server } = keyedInBand(kem);
     only(client.receive(server.channel.sealer.seal(FrameKind.LiveKitBinary, JOIN)), 'message');
-    const failed = only(client.receive(server.channel.sealer.seal(FrameKind.Control, encodeControl({ case: 'error', code: CloseCode.GoingAway, message: 'draining' }))), 'failed');
+    const failed = only(
+      client.receive(server.channel.sealer.seal(FrameKind.Control, encodeControl({ case: 'error', code: CloseCode.GoingAway, message: 'draining' }))),
+      'failed',
+    );
     expect(failed.failure.closeCode).toBe(1001);
     expect(client.state).toBe('failed');
   });
@@ -187,7 +195,9 @@ describe.each(KEM_ALGORITHMS)('%s failures', (algorithm: KemAlgorithm) => {
     const short = newSession(kem);
     const h = decodeHandshake(sends(short.start())[0] as Uint8Array);
     const ct = kem.encapsulate(h.publicKey).ciphertext.subarray(1);
-    expect(only(short.receive(encodeResponse({ success: true, algorithm, sessionId: h.sessionId, ciphertext: ct })), 'failed').failure.closeCode).toBe(CloseCode.Malformed);
+    expect(only(short.receive(encodeResponse({ success: true, algorithm, sessionId: h.sessionId, ciphertext: ct })), 'failed').failure.closeCode).toBe(
+      CloseCode.Malformed,
+    );
 
     const tampered = keyedInBand(kem);
     const frame = tampered.server.channel.sealer.seal(FrameKind.LiveKitBinary, JOIN);

@@ -125,14 +125,17 @@ describe.each(backends)('AEAD backend %s', (backend) => {
 
   test('a changed kind byte fails: another valid kind is bound by the aad, an unknown one is refused', () => {
     const frame = new FrameSealer(KEY, aead).seal(FrameKind.LiveKitBinary, utf8ToBytes('hello'));
-    for (const kind of [2, 3]) expect(catchFrameError(() => new FrameOpener(KEY, aead).open(Uint8Array.from(frame, (b, i) => (i === 0 ? kind : b)))).code).toBe('ERR_FRAME_AUTH');
-    for (const kind of [0, 4, 0x81, 0xff]) expect(catchFrameError(() => new FrameOpener(KEY, aead).open(Uint8Array.from(frame, (b, i) => (i === 0 ? kind : b)))).code).toBe('ERR_FRAME_KIND');
+    for (const kind of [2, 3])
+      expect(catchFrameError(() => new FrameOpener(KEY, aead).open(Uint8Array.from(frame, (b, i) => (i === 0 ? kind : b)))).code).toBe('ERR_FRAME_AUTH');
+    for (const kind of [0, 4, 0x81, 0xff])
+      expect(catchFrameError(() => new FrameOpener(KEY, aead).open(Uint8Array.from(frame, (b, i) => (i === 0 ? kind : b)))).code).toBe('ERR_FRAME_KIND');
   });
 
   test('truncated frames: under 17 bytes ERR_FRAME_SHORT, otherwise ERR_FRAME_AUTH; one byte appended fails too', () => {
     const frame = new FrameSealer(KEY, aead).seal(FrameKind.LiveKitText, utf8ToBytes('hi'));
     for (let n = 0; n < FRAME_OVERHEAD; n++) expect(catchFrameError(() => new FrameOpener(KEY, aead).open(frame.subarray(0, n))).code).toBe('ERR_FRAME_SHORT');
-    for (let n = FRAME_OVERHEAD; n < frame.length; n++) expect(catchFrameError(() => new FrameOpener(KEY, aead).open(frame.subarray(0, n))).code).toBe('ERR_FRAME_AUTH');
+    for (let n = FRAME_OVERHEAD; n < frame.length; n++)
+      expect(catchFrameError(() => new FrameOpener(KEY, aead).open(frame.subarray(0, n))).code).toBe('ERR_FRAME_AUTH');
     const longer = new Uint8Array(frame.length + 1);
     longer.set(frame);
     expect(catchFrameError(() => new FrameOpener(KEY, aead).open(longer)).code).toBe('ERR_FRAME_AUTH');

@@ -65,18 +65,26 @@ const randomInput = (limit: number) =>
   fc.oneof(
     { arbitrary: bytesUpTo(256), weight: 8 },
     {
-      arbitrary: fc.tuple(fc.integer({ min: limit - 64, max: limit + 64 }), fc.uint8Array({ minLength: 1, maxLength: 64 })).map(([n, head]) => Uint8Array.from({ length: n }, (_, i) => head[i % head.length] as number)),
+      arbitrary: fc
+        .tuple(fc.integer({ min: limit - 64, max: limit + 64 }), fc.uint8Array({ minLength: 1, maxLength: 64 }))
+        .map(([n, head]) => Uint8Array.from({ length: n }, (_, i) => head[i % head.length] as number)),
       weight: 1,
     },
   );
 
 const pk = kem.keygen(new Uint8Array(64).fill(7)).publicKey;
-const validHandshakes = [encodeHandshake({ algorithm: 'ML-KEM-768', publicKey: pk, sessionId: SID }), encodeHandshake({ algorithm: 'X-Wing', publicKey: new Uint8Array(3), sessionId: 'a'.repeat(64) })];
+const validHandshakes = [
+  encodeHandshake({ algorithm: 'ML-KEM-768', publicKey: pk, sessionId: SID }),
+  encodeHandshake({ algorithm: 'X-Wing', publicKey: new Uint8Array(3), sessionId: 'a'.repeat(64) }),
+];
 const validResponses = [
   encodeResponse({ success: true, algorithm: 'ML-KEM-768', sessionId: SID, ciphertext: new Uint8Array(1088).fill(3) }),
   encodeResponse({ success: false, error: 'refused' }),
 ];
-const validControls = [encodeControl({ case: 'connect', accessToken: 'eyJ.a.b', query: 'join_request=x&reconnect=1' }), encodeControl({ case: 'error', code: 4401, message: 'token' })];
+const validControls = [
+  encodeControl({ case: 'connect', accessToken: 'eyJ.a.b', query: 'join_request=x&reconnect=1' }),
+  encodeControl({ case: 'error', code: 4401, message: 'token' }),
+];
 
 describe('decoders', () => {
   // Predicates return booleans (fast-check reports the counterexample); expect() per run costs more than the decode.
@@ -88,13 +96,17 @@ describe('decoders', () => {
   };
   const checkResponse = (bytes: Uint8Array) => {
     const r = typed(() => decodeResponse(bytes));
-    return r.ok ? typeof r.value.success === 'boolean' && r.value.ciphertext instanceof Uint8Array && isString(r.value.algorithm, r.value.sessionId, r.value.error) : protocolError(r);
+    return r.ok
+      ? typeof r.value.success === 'boolean' && r.value.ciphertext instanceof Uint8Array && isString(r.value.algorithm, r.value.sessionId, r.value.error)
+      : protocolError(r);
   };
   const checkControl = (bytes: Uint8Array) => {
     const r = typed(() => decodeControl(bytes));
     if (!r.ok) return protocolError(r);
     const c = r.value;
-    return c.case === 'connect' ? isString(c.accessToken, c.query) : c.case === 'error' && Number.isInteger(c.code) && c.code >= 0 && c.code <= 0xffffffff && isString(c.message);
+    return c.case === 'connect'
+      ? isString(c.accessToken, c.query)
+      : c.case === 'error' && Number.isInteger(c.code) && c.code >= 0 && c.code <= 0xffffffff && isString(c.message);
   };
 
   test('decodeHandshake on random bytes and on mutated handshakes', () => {

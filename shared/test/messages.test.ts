@@ -125,13 +125,19 @@ describe('strict decoding', () => {
 
   test('a handshake with a malformed session id is a ProtocolError', () => {
     for (const sessionId of ['', 'short', 'a'.repeat(65), `${'a'.repeat(20)}+/`]) {
-      const bytes = new VollySignalRequest({ message: { case: 'pqHandshake', value: new VollyPQHandshake({ algorithm: 'ML-KEM-768', clientPublicKey: pk, sessionId }) } }).toBinary();
+      const bytes = new VollySignalRequest({
+        message: { case: 'pqHandshake', value: new VollyPQHandshake({ algorithm: 'ML-KEM-768', clientPublicKey: pk, sessionId }) },
+      }).toBinary();
       expectProtocolError(() => decodeHandshake(bytes));
     }
   });
 
   test('decodeHandshake leaves the algorithm to checkAlgorithm (allow-list is per server)', () => {
-    const h = decodeHandshake(new VollySignalRequest({ message: { case: 'pqHandshake', value: new VollyPQHandshake({ algorithm: 'ML-KEM-512', clientPublicKey: pk, sessionId: SID }) } }).toBinary());
+    const h = decodeHandshake(
+      new VollySignalRequest({
+        message: { case: 'pqHandshake', value: new VollyPQHandshake({ algorithm: 'ML-KEM-512', clientPublicKey: pk, sessionId: SID }) },
+      }).toBinary(),
+    );
     expect(h.algorithm).toBe('ML-KEM-512');
     expect(() => checkAlgorithm(h.algorithm)).toThrow(AlgorithmError);
   });

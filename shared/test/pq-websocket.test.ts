@@ -9,16 +9,16 @@ import type { AddressInfo } from 'node:net';
 import { AccessToken } from 'livekit-server-sdk';
 import { afterAll, beforeAll, beforeEach, describe, expect, test, vi } from 'vitest';
 import WsWebSocket, { WebSocketServer } from 'ws';
-import { getAead, getKem, installPqWebSocket, randomBytes } from '../src/index.js';
-import { type PqWebSocketOptions, PqWebSocket, peekTokenPayload, SUBPROTOCOL } from '../src/client/index.js';
+import { toBase64Url, utf8 } from '../src/bytes.js';
+import { PqWebSocket, type PqWebSocketOptions, peekTokenPayload, SUBPROTOCOL } from '../src/client/index.js';
 import { CloseCode } from '../src/close-codes.js';
 import { VollyError } from '../src/errors.js';
 import { FrameKind, type OpenedFrame } from '../src/frame.js';
 import { fingerprint, type SealedChannel, sealedChannel, serverHandshake } from '../src/handshake.js';
+import { getAead, getKem, installPqWebSocket, randomBytes } from '../src/index.js';
 import type { KemAlgorithm } from '../src/kem/types.js';
 import { checkAlgorithm, decodeControl, decodeHandshake, encodeControl, encodeResponse } from '../src/messages.js';
 import { addPqClaims, readPqClaims } from '../src/token.js';
-import { toBase64Url, utf8 } from '../src/bytes.js';
 
 const aead = getAead();
 const JOIN = Uint8Array.of(0x0a, 0x02, 0x08, 0x01);
@@ -137,7 +137,9 @@ function watch(ws: PqWebSocket) {
   const events: Seen[] = [];
   const handlerCalls: string[] = [];
   for (const type of ['open', 'message', 'error', 'close']) {
-    ws.addEventListener(type, (ev) => events.push({ type, data: (ev as MessageEvent).data, code: (ev as CloseEvent).code, wasClean: (ev as CloseEvent).wasClean }));
+    ws.addEventListener(type, (ev) =>
+      events.push({ type, data: (ev as MessageEvent).data, code: (ev as CloseEvent).code, wasClean: (ev as CloseEvent).wasClean }),
+    );
   }
   ws.onopen = () => handlerCalls.push('open');
   ws.onmessage = () => handlerCalls.push('message');
@@ -242,7 +244,10 @@ describe.each(impls)('PqWebSocket over %s', (_, Impl) => {
       await seen.next('close');
       expect(seen.types()).toEqual(['error', 'close']);
       expect(seen.events[1]?.code).toBe(CloseCode.Refused);
-      expect(onFailure).toHaveBeenLastCalledWith(TOKEN, expect.objectContaining({ closeCode: CloseCode.Refused, message: 'KEM algorithm X-Wing is not allowed here' }));
+      expect(onFailure).toHaveBeenLastCalledWith(
+        TOKEN,
+        expect.objectContaining({ closeCode: CloseCode.Refused, message: 'KEM algorithm X-Wing is not allowed here' }),
+      );
     } finally {
       proxy.allowed = ['ML-KEM-768', 'X-Wing'];
     }

@@ -46,12 +46,15 @@ describe('transcript hash', () => {
   });
 
   test('byte layout spelled out: label, u16 BE lengths, UTF-8 fields, then pk and ct unprefixed', () => {
-    const preimage =
-      '766f6c6c792d70712e7631' + // "volly-pq.v1"
-      '000a' + '4d4c2d4b454d2d373638' + // u16(10) "ML-KEM-768"
-      '0012' + '73657373696f6e2d69642d3031323334c3a9' + // u16(18) "session-id-01234é" (é is 2 bytes)
-      'a1a2a3' + // pk
-      'b1b2'; // ct
+    const preimage = [
+      '766f6c6c792d70712e7631', // "volly-pq.v1"
+      '000a', // u16(10)
+      '4d4c2d4b454d2d373638', // "ML-KEM-768"
+      '0012', // u16(18): "session-id-01234é" is 18 bytes (é is 2)
+      '73657373696f6e2d69642d3031323334c3a9',
+      'a1a2a3', // pk
+      'b1b2', // ct
+    ].join('');
     const th = transcriptHash('ML-KEM-768', 'session-id-01234é', hexToBytes('a1a2a3'), hexToBytes('b1b2'));
     expect(bytesToHex(th)).toBe(createHash('sha256').update(Buffer.from(preimage, 'hex')).digest('hex'));
   });

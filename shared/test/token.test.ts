@@ -138,7 +138,14 @@ describe('addPqClaims on a livekit-server-sdk AccessToken', () => {
     expect(addPqClaims(at, { algorithm: 'X-Wing', publicKey: xWingKey, keyExpiry })).toBe(at);
     const jwt = await at.toJwt();
     const { payload } = await jwtVerify(jwt, new TextEncoder().encode(secret));
-    expect(payload.video).toMatchObject({ room: 'r1', roomJoin: true, canPublish: true, pqAlgorithm: 'X-Wing', pqPublicKey: toBase64Url(xWingKey), pqKeyExpiry: keyExpiry });
+    expect(payload.video).toMatchObject({
+      room: 'r1',
+      roomJoin: true,
+      canPublish: true,
+      pqAlgorithm: 'X-Wing',
+      pqPublicKey: toBase64Url(xWingKey),
+      pqKeyExpiry: keyExpiry,
+    });
     expect(readPqClaims(payload)).toEqual({ algorithm: 'X-Wing', publicKey: xWingKey, keyExpiry });
     expect(downgradeClaims(payload).video).toEqual({ room: 'r1', roomJoin: true, canPublish: true });
   });

@@ -66,11 +66,18 @@ interface Vector {
 }
 
 const DIR = new URL('../test-vectors/', import.meta.url);
-const files = readdirSync(DIR).filter((f) => f.endsWith('.json')).sort();
+const files = readdirSync(DIR)
+  .filter((f) => f.endsWith('.json'))
+  .sort();
 const vectors = files.map((file) => ({ file, v: JSON.parse(readFileSync(new URL(file, DIR), 'utf8')) as Vector }));
 
 test('one vector per algorithm and mode', () => {
-  expect(vectors.map(({ v }) => `${v.algorithm} ${v.mode}`).sort()).toEqual(['ML-KEM-768 in-band', 'ML-KEM-768 token-bound', 'X-Wing in-band', 'X-Wing token-bound']);
+  expect(vectors.map(({ v }) => `${v.algorithm} ${v.mode}`).sort()).toEqual([
+    'ML-KEM-768 in-band',
+    'ML-KEM-768 token-bound',
+    'X-Wing in-band',
+    'X-Wing token-bound',
+  ]);
   for (const { v } of vectors) expect(v.protocol).toBe('volly-pq.v1');
 });
 
@@ -148,7 +155,9 @@ describe.each(vectors)('$file', ({ v }) => {
     expect(session.result?.sessionId).toBe(i.session_id);
     expect(toHex(session.result?.transcriptHash ?? new Uint8Array(0))).toBe(o.transcript_hash);
     expect(session.receive(fromHex(o.server_first_frame))).toEqual([{ type: 'message', kind: FrameKind.LiveKitBinary, payload: fromHex(i.server_payload) }]);
-    expect(session.receive(fromHex(o.server_second_frame))).toEqual([{ type: 'message', kind: FrameKind.LiveKitText, payload: new TextEncoder().encode(i.server_text) }]);
+    expect(session.receive(fromHex(o.server_second_frame))).toEqual([
+      { type: 'message', kind: FrameKind.LiveKitText, payload: new TextEncoder().encode(i.server_text) },
+    ]);
   });
 
   test(v.mode === 'token-bound' ? 'token claims bind the public key' : 'in-band vectors carry no token claims', () => {

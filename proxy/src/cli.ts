@@ -11,7 +11,6 @@ import { registerProxy } from './commands/proxy.js';
 import { registerToken } from './commands/token.js';
 import { ConfigError } from './config.js';
 
-
 const program = new Command('volly-pq')
   .description('Post-quantum signaling sidecar for LiveKit (volly-pq.v1: ML-KEM-768 / X-Wing)')
   .version(VERSION)

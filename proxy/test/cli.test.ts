@@ -10,8 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fromBase64Url, getKem, KEM_ALGORITHMS, readPqClaims, SUBPROTOCOL, toBase64Url } from '@volly/shared';
 import { decodeProtectedHeader, jwtVerify } from 'jose';
-import { WebSocketServer } from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WebSocketServer } from 'ws';
 import { volly } from './run-cli.js';
 
 const PKG = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -77,7 +77,11 @@ describe('usage', () => {
 
 describe('proxy', () => {
   it.each([
-    ['VOLLY_PQ_POLICY=maybe', { ...KEYS, VOLLY_PQ_POLICY: 'maybe' }, /^volly-pq: VOLLY_PQ_POLICY \(or "pq_policy" in the config file\): .*"prefer"\|"require"\n$/],
+    [
+      'VOLLY_PQ_POLICY=maybe',
+      { ...KEYS, VOLLY_PQ_POLICY: 'maybe' },
+      /^volly-pq: VOLLY_PQ_POLICY \(or "pq_policy" in the config file\): .*"prefer"\|"require"\n$/,
+    ],
     ['VOLLY_MAX_HANDSHAKES=lots', { ...KEYS, VOLLY_MAX_HANDSHAKES: 'lots' }, /^volly-pq: VOLLY_MAX_HANDSHAKES \(or "max_handshakes" in the config file\): /],
     ['no LIVEKIT_KEYS', {}, /^volly-pq: LIVEKIT_KEYS \(or "keys" in the config file\) is required\n$/],
   ])('a bad setting (%s): one line naming it, exit 2, nothing started', async (_what, env, line) => {
@@ -89,7 +93,12 @@ describe('proxy', () => {
   });
 
   it('--check prints the settings without secrets and exits 0; --demo turns the demo on', async () => {
-    const r = await volly(['proxy', '--check', '--demo'], { ...KEYS, VOLLY_LISTEN: '127.0.0.1:1', VOLLY_UPSTREAM_KEY: 'up', VOLLY_UPSTREAM_SECRET: 'u'.repeat(32) });
+    const r = await volly(['proxy', '--check', '--demo'], {
+      ...KEYS,
+      VOLLY_LISTEN: '127.0.0.1:1',
+      VOLLY_UPSTREAM_KEY: 'up',
+      VOLLY_UPSTREAM_SECRET: 'u'.repeat(32),
+    });
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ listen: '127.0.0.1:1', keys: ['key1', 'key2'], upstream_key: 'up', pq_policy: 'prefer', demo: true });
     for (const secret of [S1, S2, 'u'.repeat(32)]) expect(r.stdout).not.toContain(secret);
@@ -176,14 +185,38 @@ describe('token', () => {
     const token = await mint(['--room', 'r1', '--identity', 'alice', '--name', 'Alice', '--metadata', 'm', '--attribute', 'team=blue', '--attribute', 'x=1=2']);
     expect(decodeProtectedHeader(token).alg).toBe('HS256');
     const claims = await verify(token);
-    expect(claims).toMatchObject({ iss: 'key1', sub: 'alice', name: 'Alice', metadata: 'm', attributes: { team: 'blue', x: '1=2' }, video: { roomJoin: true, room: 'r1' } });
+    expect(claims).toMatchObject({
+      iss: 'key1',
+      sub: 'alice',
+      name: 'Alice',
+      metadata: 'm',
+      attributes: { team: 'blue', x: '1=2' },
+      video: { roomJoin: true, room: 'r1' },
+    });
     expect((claims.exp as number) - (claims.nbf as number)).toBe(600);
     expect(Math.abs((claims.nbf as number) - secondsNow())).toBeLessThanOrEqual(5);
   });
 
   it('--ttl, --key and --grant', async () => {
     const claims = await verify(
-      await mint(['-r', 'r2', '-i', 'bob', '--ttl', '2h', '--key', 'key2', '--grant', 'canPublish=false', '--grant', 'canPublishSources=camera,microphone', '-g', 'hidden=true', '-g', 'roomJoin=false']),
+      await mint([
+        '-r',
+        'r2',
+        '-i',
+        'bob',
+        '--ttl',
+        '2h',
+        '--key',
+        'key2',
+        '--grant',
+        'canPublish=false',
+        '--grant',
+        'canPublishSources=camera,microphone',
+        '-g',
+        'hidden=true',
+        '-g',
+        'roomJoin=false',
+      ]),
       S2,
     );
     expect(claims.iss).toBe('key2');
@@ -223,7 +256,10 @@ describe('token', () => {
     [[...base, '--grant', 'canPublishSources=webcam'], /^volly-pq: --grant canPublishSources=webcam: unknown track source "webcam"/],
     [[...base, '--ttl', '10 minutes'], /^volly-pq: --ttl: expected a duration like 90s, 10m, 2h or 1d, got "10 minutes"\n$/],
     [[...base, '--key', 'key3'], /^volly-pq: --key key3: not one of the configured API keys \(key1, key2\)\n$/],
-    [[...base, '--public-key', toBase64Url(new Uint8Array(100))], /^volly-pq: --public-key: 100 bytes is not a public key \(ML-KEM-768 1184, X-Wing 1216 bytes\)\n$/],
+    [
+      [...base, '--public-key', toBase64Url(new Uint8Array(100))],
+      /^volly-pq: --public-key: 100 bytes is not a public key \(ML-KEM-768 1184, X-Wing 1216 bytes\)\n$/,
+    ],
     [[...base, '--bind-key', '/nonexistent.json'], /^volly-pq: --bind-key \/nonexistent\.json: cannot read \(ENOENT\)\n$/],
     [base, /^volly-pq: LIVEKIT_KEYS is not set/, {}],
     [base, /^volly-pq: LIVEKIT_KEYS: the secret of key k is shorter than 32 characters\n$/, { LIVEKIT_KEYS: 'k: short' }],
@@ -250,7 +286,9 @@ describe('probe without a proxy', () => {
   beforeAll(async () => {
     // Refuses every upgrade the way a draining proxy does.
     refusing = createServer();
-    refusing.on('upgrade', (_req, socket) => socket.end('HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\nproxy is draining; reconnect\n'));
+    refusing.on('upgrade', (_req, socket) =>
+      socket.end('HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\nproxy is draining; reconnect\n'),
+    );
     // Accepts volly-pq.v1 and then says nothing.
     silent = new WebSocketServer({ host: '127.0.0.1', port: 0, handleProtocols: (p) => (p.has(SUBPROTOCOL) ? SUBPROTOCOL : false) });
     await Promise.all([new Promise<void>((r) => refusing.listen(0, '127.0.0.1', r)), new Promise<void>((r) => silent.once('listening', r))]);
@@ -281,7 +319,12 @@ describe('probe without a proxy', () => {
     expect(r.stdout).toMatch(/^FAILED at connect: HTTP 503 — proxy is draining; reconnect$/m);
     const j = await volly(['probe', url, '--token', 'x', '--json']);
     expect(j.code).toBe(1);
-    expect(JSON.parse(j.stdout)).toMatchObject({ ok: false, mode: 'in-band', algorithm: 'ML-KEM-768', failure: { stage: 'connect', httpStatus: 503, message: 'proxy is draining; reconnect' } });
+    expect(JSON.parse(j.stdout)).toMatchObject({
+      ok: false,
+      mode: 'in-band',
+      algorithm: 'ML-KEM-768',
+      failure: { stage: 'connect', httpStatus: 503, message: 'proxy is draining; reconnect' },
+    });
     expect(j.stderr).toBe('volly-pq probe: FAILED at connect: HTTP 503 — proxy is draining; reconnect\n');
   });
 

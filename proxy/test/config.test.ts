@@ -229,7 +229,15 @@ describe('the YAML file (--config)', () => {
       upstream: { key: 'up', secret: S2 },
       policy: 'require',
       algorithms: ['X-Wing'],
-      limits: { maxFrameBytes: 2048, maxBufferedBytes: 4096, handshakeTimeoutMs: 500, maxHandshakes: 2, idleTimeoutMs: 700, drainTimeoutMs: 800, tokenLeewaySeconds: 5 },
+      limits: {
+        maxFrameBytes: 2048,
+        maxBufferedBytes: 4096,
+        handshakeTimeoutMs: 500,
+        maxHandshakes: 2,
+        idleTimeoutMs: 700,
+        drainTimeoutMs: 800,
+        tokenLeewaySeconds: 5,
+      },
       logLevel: 'warn',
       demo: true,
     });

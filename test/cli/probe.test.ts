@@ -94,7 +94,13 @@ describe('probe', () => {
     expect(t.code).toBe(0);
     const r = await volly(['probe', proxy.wsUrl, '--token', t.stdout.trim(), '--bind-key', keyFile, '--json']);
     expect(r.code).toBe(0);
-    expect(JSON.parse(r.stdout)).toMatchObject({ ok: true, mode: 'token-bound', algorithm: 'X-Wing', room: { name: room }, participant: { identity: 'carol' } });
+    expect(JSON.parse(r.stdout)).toMatchObject({
+      ok: true,
+      mode: 'token-bound',
+      algorithm: 'X-Wing',
+      room: { name: room },
+      participant: { identity: 'carol' },
+    });
   });
 
   it('a token signed with an unknown key: exit 1, close 4401 and the proxy’s reason', async () => {

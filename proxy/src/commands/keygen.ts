@@ -13,7 +13,9 @@ import { UsageError } from './common.js';
  * Every algorithm keygen knows, by name. KEM keys for now; signature keys
  * (ML-DSA-65) slot in here with their own generator.
  */
-const GENERATORS: Record<string, () => { publicKey: Uint8Array; secretKey: Uint8Array }> = Object.fromEntries(KEM_ALGORITHMS.map((a) => [a, () => getKem(a).keygen()]));
+const GENERATORS: Record<string, () => { publicKey: Uint8Array; secretKey: Uint8Array }> = Object.fromEntries(
+  KEM_ALGORITHMS.map((a) => [a, () => getKem(a).keygen()]),
+);
 
 export interface KeyFile {
   readonly algorithm: string;

@@ -22,9 +22,9 @@ import {
   WrappedJoinRequest_Compression,
 } from '@livekit/protocol';
 import {
-  ClientSession,
   type ClientMode,
   type ClientOutput,
+  ClientSession,
   CloseCode,
   equalBytes,
   FrameKind,
@@ -131,7 +131,11 @@ export function probeSignalUrl(base: string, token: string): URL {
 const ms = (from: number) => Math.round((performance.now() - from) * 10) / 10;
 
 const bytesOf = (data: RawData): Uint8Array =>
-  Array.isArray(data) ? Buffer.concat(data) : data instanceof ArrayBuffer ? new Uint8Array(data) : new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  Array.isArray(data)
+    ? Buffer.concat(data)
+    : data instanceof ArrayBuffer
+      ? new Uint8Array(data)
+      : new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
 
 function describeSocketError(err: Error & { code?: string }): string {
   if (/no subprotocol|invalid subprotocol/i.test(err.message)) return `the server did not accept the ${SUBPROTOCOL} subprotocol (is this a volly-pq proxy?)`;
@@ -183,7 +187,8 @@ export function probe(o: ProbeOptions): Promise<ProbeReport> {
       if (stage !== 'join') return;
       let msg: SignalResponse;
       try {
-        msg = kind === FrameKind.LiveKitText ? SignalResponse.fromJsonString(fromUtf8(payload), { ignoreUnknownFields: true }) : SignalResponse.fromBinary(payload);
+        msg =
+          kind === FrameKind.LiveKitText ? SignalResponse.fromJsonString(fromUtf8(payload), { ignoreUnknownFields: true }) : SignalResponse.fromBinary(payload);
       } catch {
         fail({ message: 'LiveKit sent a message that is not a SignalResponse' });
         return closeSoon(1000, 'probe failed');
@@ -207,7 +212,10 @@ export function probe(o: ProbeOptions): Promise<ProbeReport> {
       report.participant = { identity: join.participant?.identity ?? '', sid: join.participant?.sid ?? '' };
       stage = 'leave';
       const leave = new SignalRequest({
-        message: { case: 'leave', value: new LeaveRequest({ canReconnect: false, reason: DisconnectReason.CLIENT_INITIATED, action: LeaveRequest_Action.DISCONNECT }) },
+        message: {
+          case: 'leave',
+          value: new LeaveRequest({ canReconnect: false, reason: DisconnectReason.CLIENT_INITIATED, action: LeaveRequest_Action.DISCONNECT }),
+        },
       });
       ws.send(session.seal(leave.toBinary()));
       closeSoon(1000, 'probe done');
@@ -298,7 +306,12 @@ export function formatReport(r: ProbeReport): string {
     ['connect', r.connectMs !== undefined ? `${r.connectMs.toFixed(1)} ms` : undefined],
     ['handshake', r.handshakeMs !== undefined ? `${r.handshakeMs.toFixed(1)} ms` : undefined],
     ['JoinResponse', r.joinMs !== undefined ? `${r.joinMs.toFixed(1)} ms after dial` : undefined],
-    ['LiveKit', r.server ? `${r.server.version} (protocol ${r.server.protocol}, edition ${r.server.edition}${r.server.region ? `, region ${r.server.region}` : ''}, node ${r.server.nodeId})` : undefined],
+    [
+      'LiveKit',
+      r.server
+        ? `${r.server.version} (protocol ${r.server.protocol}, edition ${r.server.edition}${r.server.region ? `, region ${r.server.region}` : ''}, node ${r.server.nodeId})`
+        : undefined,
+    ],
     ['room', r.room ? `${r.room.name} (${r.room.sid})` : undefined],
     ['participant', r.participant ? `${r.participant.identity} (${r.participant.sid})` : undefined],
     ['closed', r.closed ? `${r.closed.code}${r.closed.reason ? ` ${r.closed.reason}` : ''}` : undefined],
@@ -322,11 +335,13 @@ interface ProbeCliOptions extends KeyOptions {
 /** Options → probe settings: mints a token when none is given, picks mode and algorithm, checks the binding. */
 async function resolveOptions(url: string, opts: ProbeCliOptions): Promise<ProbeOptions> {
   const timeoutMs = parseDuration(opts.timeout, '--timeout') * 1000;
-  if (opts.token !== undefined && (opts.room || opts.identity || opts.key || opts.config)) throw new UsageError('--token: --room, --identity, --key and --config mint a token; give one or the other');
+  if (opts.token !== undefined && (opts.room || opts.identity || opts.key || opts.config))
+    throw new UsageError('--token: --room, --identity, --key and --config mint a token; give one or the other');
   const keyFile = opts.bindKey ? readKemKeyFile(opts.bindKey, { needSecret: true, option: '--bind-key' }) : undefined;
   const mode: ClientMode = opts.mode ?? (keyFile ? 'token-bound' : 'in-band');
   if (mode === 'in-band' && keyFile) throw new UsageError('--bind-key: only with --mode token-bound');
-  if (keyFile && opts.algorithm && opts.algorithm !== keyFile.algorithm) throw new UsageError(`--algorithm ${opts.algorithm}: the key in --bind-key is ${keyFile.algorithm}`);
+  if (keyFile && opts.algorithm && opts.algorithm !== keyFile.algorithm)
+    throw new UsageError(`--algorithm ${opts.algorithm}: the key in --bind-key is ${keyFile.algorithm}`);
   const algorithm = keyFile?.algorithm ?? opts.algorithm ?? 'ML-KEM-768';
   probeSignalUrl(url, ''); // a bad URL is a usage error before any key work
   let keyPair = keyFile?.keyPair;
@@ -345,7 +360,9 @@ async function resolveOptions(url: string, opts: ProbeCliOptions): Promise<Probe
       ttlSeconds: MINTED_TTL_S,
       // Invisible to the room's participants, and asks for nothing but the join.
       grant: { hidden: true, canPublish: false, canSubscribe: false, canPublishData: false },
-      ...(keyPair && mode === 'token-bound' ? { bind: { algorithm, publicKey: keyPair.publicKey, keyExpiry: Math.floor(Date.now() / 1000) + MINTED_TTL_S } } : {}),
+      ...(keyPair && mode === 'token-bound'
+        ? { bind: { algorithm, publicKey: keyPair.publicKey, keyExpiry: Math.floor(Date.now() / 1000) + MINTED_TTL_S } }
+        : {}),
     });
   } else if (mode === 'token-bound' && keyPair) {
     const payload = peekTokenPayload(token);
@@ -355,7 +372,8 @@ async function resolveOptions(url: string, opts: ProbeCliOptions): Promise<Probe
     } catch {
       bound = null;
     }
-    if (!bound || !equalBytes(bound.publicKey, keyPair.publicKey)) throw new UsageError('--token: not bound to the public key in --bind-key (video.pqPublicKey)');
+    if (!bound || !equalBytes(bound.publicKey, keyPair.publicKey))
+      throw new UsageError('--token: not bound to the public key in --bind-key (video.pqPublicKey)');
   }
   return { url, token, mode, algorithm, ...(keyPair ? { keyPair } : {}), timeoutMs };
 }

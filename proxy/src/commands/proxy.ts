@@ -59,10 +59,7 @@ export function registerProxy(program: Command): Command {
       const proxy = await startProxy(config, log);
       const stop = (signal: string) => {
         log.info({ event: 'signal', signal }, 'shutting down');
-        proxy.close().then(
-          () => process.exit(EXIT.ok),
-          crash('shutdown'),
-        );
+        proxy.close().then(() => process.exit(EXIT.ok), crash('shutdown'));
       };
       process.once('SIGTERM', () => stop('SIGTERM'));
       process.once('SIGINT', () => stop('SIGINT'));

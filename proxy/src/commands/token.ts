@@ -161,7 +161,12 @@ export function registerToken(program: Command): Command {
     .option('--public-key <base64url>', 'bind to this KEM public key')
     .addOption(new Option('-a, --algorithm <name>', 'algorithm of --public-key (default: from its length)').choices(KEM_ALGORITHMS))
     .option('--key-ttl <duration>', 'how long the bound key may be used (video.pqKeyExpiry; default: --ttl)')
-    .option('-g, --grant <name=value>', 'video grant field, e.g. canPublish=false, canPublishSources=camera,microphone (repeatable; merged over roomJoin=true and room)', collect, [])
+    .option(
+      '-g, --grant <name=value>',
+      'video grant field, e.g. canPublish=false, canPublishSources=camera,microphone (repeatable; merged over roomJoin=true and room)',
+      collect,
+      [],
+    )
     .addHelpText(
       'after',
       `
@@ -180,7 +185,11 @@ Examples:
       const keyTtl = opts.keyTtl === undefined ? ttlSeconds : parseDuration(opts.keyTtl, '--key-ttl');
       if (opts.algorithm && !opts.publicKey) throw new UsageError('--algorithm: only with --public-key (a key file names its algorithm)');
       if (opts.keyTtl && !opts.publicKey && !opts.bindKey) throw new UsageError('--key-ttl: only with --bind-key or --public-key');
-      const key = opts.bindKey ? readKemKeyFile(opts.bindKey, { needSecret: false, option: '--bind-key' }) : opts.publicKey ? publicKeyBinding(opts.publicKey, opts.algorithm) : undefined;
+      const key = opts.bindKey
+        ? readKemKeyFile(opts.bindKey, { needSecret: false, option: '--bind-key' })
+        : opts.publicKey
+          ? publicKeyBinding(opts.publicKey, opts.algorithm)
+          : undefined;
       const grant = parseGrants(opts.grant);
       const attrs = attributes(opts.attribute);
       const { keyId, secret } = signingKey(opts);

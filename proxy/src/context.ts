@@ -43,7 +43,7 @@ export async function dial(ctx: Context, mode: Mode, req: IncomingMessage, path:
     'x-forwarded-for': [xff, remoteOf(req)].filter(Boolean).join(', '),
     'user-agent': String(req.headers['user-agent'] ?? 'volly-pq'),
   };
-  const r = await dialUpstream(upstreamUrl(ctx, path, query), { headers, maxPayload: ctx.config.limits.maxFrameBytes * 16, timeoutMs: ctx.config.limits.handshakeTimeoutMs });
+  const r = await dialUpstream(upstreamUrl(ctx, path, query), { headers, maxPayload: ctx.config.limits.maxFrameBytes * 16, timeoutMs: Math.max(ctx.config.limits.handshakeTimeoutMs, 5000) });
   ctx.metrics.upstreamDialSeconds.observe({ mode }, (performance.now() - started) / 1000);
   if (!r.ok) ctx.metrics.upstreamErrors.inc({ mode, status: r.status === 0 ? 'unreachable' : String(r.status) });
   return r;

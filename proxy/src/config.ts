@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { KEM_ALGORITHMS, type KemAlgorithm } from '@volly/shared';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { checkGroups, checkPair, readPair, TLS_VERSIONS, type TlsSettings } from './tls.js';
 
 export class ConfigError extends Error {
   readonly code = 'ERR_CONFIG';
@@ -34,6 +35,16 @@ const SETTINGS = {
   token_leeway_s: { env: 'VOLLY_TOKEN_LEEWAY_S', schema: z.coerce.number().int().min(0).max(300), default: 10 },
   log_level: { env: 'VOLLY_LOG_LEVEL', schema: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']), default: 'info' },
   demo: { env: 'VOLLY_DEMO', schema: z.stringbool(), default: 'false' },
+  // TLS on the public listener (tls.ts): both files or neither; without them, plain HTTP.
+  tls_cert: { env: 'VOLLY_TLS_CERT', schema: z.string().min(1), default: undefined },
+  tls_key: { env: 'VOLLY_TLS_KEY', schema: z.string().min(1), default: undefined },
+  tls_min_version: { env: 'VOLLY_TLS_MIN_VERSION', schema: z.enum(TLS_VERSIONS), default: 'TLSv1.2' },
+  tls_groups: {
+    env: 'VOLLY_TLS_GROUPS',
+    schema: z.string().regex(/^[?*]?[A-Za-z0-9_-]+(?:[:/][?*]?[A-Za-z0-9_-]+)*$/, 'expected OpenSSL group names separated by ":" (e.g. X25519MLKEM768:X25519:P-256)'),
+    default: 'X25519MLKEM768:X25519:P-256:P-384',
+  },
+  tls_reload_interval_ms: { env: 'VOLLY_TLS_RELOAD_INTERVAL_MS', schema: positive, default: 10_000 },
 } as const;
 type Name = keyof typeof SETTINGS;
 
@@ -62,6 +73,8 @@ export interface Config {
   readonly limits: Limits;
   readonly logLevel: string;
   readonly demo: boolean;
+  /** TLS on the public listener; undefined: plain HTTP (TLS ends in front of the proxy). */
+  readonly tls?: TlsSettings;
 }
 
 function splitHostPort(s: string): { host: string; port: number } {
@@ -135,6 +148,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, configFile?: st
     .filter(Boolean);
   for (const a of algorithms) if (!(KEM_ALGORITHMS as readonly string[]).includes(a)) throw new ConfigError(`VOLLY_PQ_ALGORITHMS: unknown algorithm "${a}" (known: ${KEM_ALGORITHMS.join(', ')})`);
   if (algorithms.length === 0) throw new ConfigError('VOLLY_PQ_ALGORITHMS: at least one algorithm is required');
+  const tls = tlsSettings(get, read('tls_cert', env, file) !== undefined, read('tls_key', env, file) !== undefined);
   return {
     listen: splitHostPort(get('listen')),
     adminListen: splitHostPort(get('admin_listen')),
@@ -154,7 +168,36 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, configFile?: st
     },
     logLevel: get('log_level'),
     demo: get('demo'),
+    ...(tls ? { tls } : {}),
   };
+}
+
+/** The TLS settings, checked as the listener will load them: groups this OpenSSL knows, files that load as a pair. */
+function tlsSettings(get: <N extends Name>(n: N) => z.infer<(typeof SETTINGS)[N]['schema']>, hasCert: boolean, hasKey: boolean): TlsSettings | undefined {
+  const minVersion = get('tls_min_version');
+  const groups = get('tls_groups');
+  const reloadIntervalMs = get('tls_reload_interval_ms');
+  if (hasCert !== hasKey) throw new ConfigError('VOLLY_TLS_CERT and VOLLY_TLS_KEY go together: set both (TLS) or neither (plain HTTP)');
+  if (!hasCert) return undefined;
+  const tls: TlsSettings = { certFile: get('tls_cert'), keyFile: get('tls_key'), minVersion, groups, reloadIntervalMs };
+  const fileError = (err: unknown) => new ConfigError(`VOLLY_TLS_CERT/VOLLY_TLS_KEY: ${(err as Error).message.split('\n')[0]}`);
+  let pair: ReturnType<typeof readPair>;
+  try {
+    pair = readPair(tls);
+  } catch (err) {
+    throw fileError(err);
+  }
+  try {
+    checkGroups(groups);
+  } catch (err) {
+    throw new ConfigError(`VOLLY_TLS_GROUPS (or "tls_groups" in the config file): ${(err as Error).message}`);
+  }
+  try {
+    checkPair(tls, pair);
+  } catch (err) {
+    throw fileError(err);
+  }
+  return tls;
 }
 
 /** Env names of every setting, for `--help` and docs. */

@@ -37,6 +37,17 @@ export function createMetrics() {
     upstreamErrors: new Counter({ name: 'volly_upstream_errors_total', help: 'Upstream dials that failed, by HTTP status or "unreachable"', labelNames: ['mode', 'status'], ...reg }),
     tokenRewrites: new Counter({ name: 'volly_token_rewrites_total', help: 'Tokens from LiveKit rewritten for the client', labelNames: ['kind'], ...reg }),
     httpProxied: new Counter({ name: 'volly_http_requests_total', help: 'Non-signaling HTTP requests proxied to LiveKit', labelNames: ['route', 'status'], ...reg }),
+    // TLS on the proxy's own listener (tls.ts); tls_kex pq | classical | none (plain HTTP: TLS ends before the proxy).
+    sessionsTls: new Counter({
+      name: 'volly_sessions_tls_total',
+      help: 'Sessions ended, by mode and algorithm (volly-pq.v1) and by the TLS version and key-exchange group of the client connection',
+      labelNames: ['mode', 'algorithm', 'tls_version', 'tls_group', 'tls_kex'],
+      ...reg,
+    }),
+    tlsHandshakes: new Counter({ name: 'volly_tls_handshakes_total', help: 'TLS handshakes completed on the public listener', labelNames: ['tls_version', 'tls_group', 'tls_kex'], ...reg }),
+    tlsErrors: new Counter({ name: 'volly_tls_handshake_errors_total', help: 'TLS handshakes that failed, by error code', labelNames: ['code'], ...reg }),
+    tlsReloads: new Counter({ name: 'volly_tls_certificate_reloads_total', help: 'Changed certificate/key files seen, by result (ok: now served; error: kept the old pair)', labelNames: ['result'], ...reg }),
+    tlsCertificateExpiry: new Gauge({ name: 'volly_tls_certificate_expiry_timestamp_seconds', help: 'notAfter of the served certificate (unix seconds)', ...reg }),
   };
 }
 export type Metrics = ReturnType<typeof createMetrics>;

@@ -2,8 +2,8 @@
  * Wires the pipeline: accept → handshake → authorize → dial → relay on the
  * public listener, the admin listener beside it, and draining on shutdown.
  */
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer } from 'node:http';
+import type { AddressInfo, Server } from 'node:net';
 import { CloseCode } from '@volly/shared';
 import { createAcceptor } from './accept.js';
 import { createAdmin } from './admin.js';
@@ -14,6 +14,7 @@ import type { Context } from './context.js';
 import { createLogger, type Logger } from './log.js';
 import { createMetrics } from './metrics.js';
 import { createPassthrough } from './passthrough.js';
+import { createTlsListener, withTlsFacts } from './tls.js';
 
 export interface RunningProxy {
   readonly ctx: Context;
@@ -38,20 +39,22 @@ function listen(server: Server, host: string, port: number): Promise<number> {
 
 export async function startProxy(config: Config, log: Logger = createLogger(config.logLevel)): Promise<RunningProxy> {
   const ctx: Context = { config, auth: new Authorizer(config), log, metrics: createMetrics(), live: new Set(), handshakes: 0, draining: false };
-  const server = createServer();
+  // TLS when a certificate is set (tls.ts); plain HTTP behind an ingress otherwise.
+  const tls = config.tls ? createTlsListener(config.tls, { log, metrics: ctx.metrics, handshakeTimeoutMs: config.limits.handshakeTimeoutMs }) : undefined;
+  const server = tls?.server ?? createServer();
   const passthrough = createPassthrough(ctx);
   const demo = config.demo ? createDemo(ctx) : undefined;
   server.on('request', async (req, res) => {
     if (demo && (await demo(req, res))) return;
     await passthrough(req, res);
   });
-  server.on('upgrade', createAcceptor(ctx));
+  server.on('upgrade', withTlsFacts(createAcceptor(ctx)));
   server.headersTimeout = 10_000;
   server.requestTimeout = 30_000;
   const admin = createAdmin(ctx);
   const port = await listen(server, config.listen.host, config.listen.port);
   const adminPort = await listen(admin, config.adminListen.host, config.adminListen.port);
-  log.info({ event: 'listening', port, adminPort, upstream: config.upstreamUrl.origin, policy: config.policy, algorithms: config.algorithms }, 'volly-pq proxy listening');
+  log.info({ event: 'listening', port, adminPort, tls: Boolean(tls), upstream: config.upstreamUrl.origin, policy: config.policy, algorithms: config.algorithms }, 'volly-pq proxy listening');
 
   let drained: Promise<void> | undefined;
   const drain = (deadlineMs = config.limits.drainTimeoutMs): Promise<void> => {
@@ -59,6 +62,7 @@ export async function startProxy(config: Config, log: Logger = createLogger(conf
       ctx.draining = true;
       log.info({ event: 'drain', sessions: ctx.live.size, deadlineMs }, 'draining');
       server.close();
+      tls?.stop();
       const grace = Math.min(2000, deadlineMs / 2);
       for (const s of [...ctx.live]) s.drain ? s.drain(grace) : s.end(CloseCode.GoingAway, 'proxy draining; reconnect');
       const until = performance.now() + deadlineMs;

@@ -6,6 +6,7 @@
 import { CloseCode } from '@volly/shared';
 import type { Logger } from './log.js';
 import type { Metrics, Mode } from './metrics.js';
+import { currentTlsFacts, type TlsFacts, tlsLabels } from './tls.js';
 
 export type Outcome = 'closed' | 'refused' | 'malformed' | 'timeout' | 'upstream_error' | 'drained' | 'error';
 
@@ -38,6 +39,9 @@ export interface SessionFacts {
   room?: string;
   identity?: string;
   flow?: 'in-band' | 'token-bound';
+  /** The client connection's TLS, when the proxy terminates it (absent behind an ingress). */
+  tlsVersion?: string;
+  tlsGroup?: string;
 }
 
 export class SessionRecord {
@@ -46,6 +50,8 @@ export class SessionRecord {
   #relaying = false;
   #ended = false;
   readonly framesIn = { count: 0 };
+  /** The TLS of the connection this session arrived on (tls.ts withTlsFacts). */
+  readonly tls: TlsFacts | undefined = currentTlsFacts();
 
   constructor(
     readonly mode: Mode,
@@ -53,7 +59,9 @@ export class SessionRecord {
     readonly remote: string,
     private readonly log: Logger,
     private readonly metrics: Metrics,
-  ) {}
+  ) {
+    if (this.tls) Object.assign(this.facts, { tlsVersion: this.tls.version, tlsGroup: this.tls.group });
+  }
 
   get algorithm(): string {
     return this.facts.algorithm ?? 'none';
@@ -74,6 +82,7 @@ export class SessionRecord {
     const labels = { mode: this.mode, algorithm: this.algorithm };
     if (this.#relaying) this.metrics.sessionsActive.dec(labels);
     this.metrics.sessionsTotal.inc({ ...labels, outcome });
+    this.metrics.sessionsTls.inc({ ...labels, ...tlsLabels(this.tls) });
     if (outcome !== 'closed' && outcome !== 'drained') this.metrics.failures.inc({ ...labels, code: String(code) });
     const line = { event: 'session_end', mode: this.mode, path: this.path, remote: this.remote, ...this.facts, outcome, code, reason: reason.slice(0, 120), detail, durationMs: this.#elapsed(), relayed: this.#relaying };
     if (outcome === 'closed' || outcome === 'drained') this.log.info(line, 'session end');

@@ -50,6 +50,11 @@ describe('setting names', () => {
       token_leeway_s: 'VOLLY_TOKEN_LEEWAY_S',
       log_level: 'VOLLY_LOG_LEVEL',
       demo: 'VOLLY_DEMO',
+      tls_cert: 'VOLLY_TLS_CERT',
+      tls_key: 'VOLLY_TLS_KEY',
+      tls_min_version: 'VOLLY_TLS_MIN_VERSION',
+      tls_groups: 'VOLLY_TLS_GROUPS',
+      tls_reload_interval_ms: 'VOLLY_TLS_RELOAD_INTERVAL_MS',
     });
   });
 
@@ -142,6 +147,12 @@ describe('a bad value of every setting: a ConfigError naming it', () => {
     VOLLY_TOKEN_LEEWAY_S: [{ VOLLY_TOKEN_LEEWAY_S: '301' }, { VOLLY_TOKEN_LEEWAY_S: '-1' }],
     VOLLY_LOG_LEVEL: [{ VOLLY_LOG_LEVEL: 'loud' }],
     VOLLY_DEMO: [{ VOLLY_DEMO: 'perhaps' }],
+    // TLS (with files that load: test/tls/settings.test.ts).
+    VOLLY_TLS_CERT: [{ VOLLY_TLS_CERT: '/etc/volly/tls.crt' }, { VOLLY_TLS_CERT: '/nonexistent/tls.crt', VOLLY_TLS_KEY: '/nonexistent/tls.key' }],
+    VOLLY_TLS_KEY: [{ VOLLY_TLS_KEY: '/etc/volly/tls.key' }],
+    VOLLY_TLS_MIN_VERSION: [{ VOLLY_TLS_MIN_VERSION: 'TLSv1.1' }],
+    VOLLY_TLS_GROUPS: [{ VOLLY_TLS_GROUPS: 'X25519MLKEM768,X25519' }],
+    VOLLY_TLS_RELOAD_INTERVAL_MS: [{ VOLLY_TLS_RELOAD_INTERVAL_MS: '0' }],
   };
 
   it('every setting has a bad-value case here', () => {

@@ -1,0 +1,163 @@
+// Shared by the test/tls suites: the proxy with TLS on its listener (in this
+// process, its log lines captured), and volly-pq.v1 / classical clients over
+// wss:// whose TLS options (trusted CA, offered groups, versions) the test sets.
+
+import type { TLSSocket } from 'node:tls';
+import { type Config, type createLogger, loadConfig, type RunningProxy, startProxy } from '@volly/proxy';
+import { addPqClaims } from '@volly/shared';
+import { AccessToken } from 'livekit-server-sdk';
+import WebSocket, { type ClientOptions } from 'ws';
+import { generateApiKeyPair, type LiveKitServer } from '../harness/livekit.ts';
+import { connectPq, type PqConnectOptions, type PqSignal } from '../harness/pq-signal.ts';
+
+export type LogLine = Record<string, unknown> & { event?: string };
+
+export interface TlsProxy {
+  readonly proxy: RunningProxy;
+  readonly config: Config;
+  readonly port: number;
+  readonly adminUrl: string;
+  readonly apiKey: string;
+  readonly apiSecret: string;
+  readonly logs: LogLine[];
+  token(room: string, identity: string, bind?: Parameters<typeof addPqClaims>[1]): Promise<string>;
+  /** The proxy's Prometheus text. */
+  metrics(): Promise<string>;
+  close(): Promise<void>;
+}
+
+/** The proxy in front of `livekit` with the given certificate; settings in `env` override. */
+export async function startTlsProxy(livekit: LiveKitServer, cert: { certPath: string; keyPath: string }, env: Record<string, string> = {}): Promise<TlsProxy> {
+  const client = generateApiKeyPair();
+  const config = loadConfig({
+    VOLLY_LISTEN: '127.0.0.1:0',
+    VOLLY_ADMIN_LISTEN: '127.0.0.1:0',
+    VOLLY_UPSTREAM_URL: livekit.url,
+    LIVEKIT_KEYS: `${client.apiKey}: ${client.apiSecret}`,
+    VOLLY_UPSTREAM_KEY: livekit.apiKey,
+    VOLLY_UPSTREAM_SECRET: livekit.apiSecret,
+    VOLLY_TLS_CERT: cert.certPath,
+    VOLLY_TLS_KEY: cert.keyPath,
+    VOLLY_LOG_LEVEL: 'info',
+    ...env,
+  });
+  const logs: LogLine[] = [];
+  const proxy = await startProxy(config, capturingLogger(logs));
+  const adminUrl = `http://127.0.0.1:${proxy.adminPort}`;
+  return {
+    proxy,
+    config,
+    port: proxy.port,
+    adminUrl,
+    apiKey: client.apiKey,
+    apiSecret: client.apiSecret,
+    logs,
+    async token(room, identity, bind) {
+      const at = new AccessToken(client.apiKey, client.apiSecret, { identity, ttl: '10m' });
+      at.addGrant({ roomJoin: true, room, canPublish: true, canSubscribe: true, canPublishData: true });
+      if (bind) addPqClaims(at, bind);
+      return at.toJwt();
+    },
+    metrics: async () => (await fetch(`${adminUrl}/metrics`)).text(),
+    close: () => proxy.close(),
+  };
+}
+
+/** A logger with pino's call shape, log(obj, msg), that keeps every line in `logs` (level in `level`). */
+function capturingLogger(logs: LogLine[]): ReturnType<typeof createLogger> {
+  const logger: object = new Proxy(
+    {},
+    {
+      get: (_t, level) => (level === 'child' ? () => logger : (obj: object, msg?: string) => void logs.push({ level: String(level), ...obj, msg })),
+    },
+  );
+  return logger as ReturnType<typeof createLogger>;
+}
+
+/** TLS options of a test client: the test CA, and what it offers. */
+export interface ClientTls {
+  ca: string;
+  /** OpenSSL group list the client offers (`*` marks the ones it sends key shares for). */
+  ecdhCurve?: string;
+  minVersion?: 'TLSv1.2' | 'TLSv1.3';
+  maxVersion?: 'TLSv1.2' | 'TLSv1.3';
+}
+
+/** The `ws` WebSocket with these TLS options, as a browser-like constructor, remembering each socket it opens. */
+function tlsWebSocket(tls: ClientTls, opened: WebSocket[]): typeof globalThis.WebSocket {
+  class TlsWebSocket extends WebSocket {
+    constructor(url: string | URL, protocols?: string | string[]) {
+      super(url, protocols, { ...tls, perMessageDeflate: false } as ClientOptions);
+      opened.push(this);
+    }
+  }
+  return TlsWebSocket as unknown as typeof globalThis.WebSocket;
+}
+
+/** The client side's view of a TLS connection. */
+export interface ClientView {
+  readonly version: string | null;
+  /** getEphemeralKeyInfo().name, spelled as OpenSSL group names (prime256v1 → P-256). */
+  readonly group: string | undefined;
+  readonly fingerprint256: string | undefined;
+}
+
+const CURVE_ALIASES: Record<string, string> = { prime256v1: 'P-256', secp256r1: 'P-256', secp384r1: 'P-384', secp521r1: 'P-521' };
+
+export function clientView(socket: TLSSocket): ClientView {
+  const name = socket.getEphemeralKeyInfo()?.name;
+  return {
+    version: socket.getProtocol(),
+    group: name === undefined ? undefined : (CURVE_ALIASES[name] ?? name),
+    fingerprint256: socket.getPeerX509Certificate()?.fingerprint256,
+  };
+}
+
+/**
+ * A sealed volly-pq.v1 join over wss:// through harness/pq-signal.ts's
+ * connectPq (PqWebSocket, as browsers use it) on the `ws` package with these
+ * TLS options. connectPq builds its PqWebSocket on the global WebSocket and
+ * reads it only while constructing, so the swap below lasts one synchronous call.
+ */
+export async function connectPqTls(url: string, token: string, tls: ClientTls, opts: PqConnectOptions = {}): Promise<{ sig: PqSignal; client: ClientView }> {
+  const opened: WebSocket[] = [];
+  const native = globalThis.WebSocket;
+  let pending: Promise<PqSignal>;
+  globalThis.WebSocket = tlsWebSocket(tls, opened);
+  try {
+    pending = connectPq(url, token, opts);
+  } finally {
+    globalThis.WebSocket = native;
+  }
+  const sig = await pending;
+  const socket = (opened[0] as unknown as { _socket: TLSSocket })._socket;
+  return { sig, client: clientView(socket) };
+}
+
+/** The session lines the proxy logged for one identity. */
+export function sessionLines(logs: LogLine[], identity: string): { start: LogLine | undefined; end: LogLine | undefined } {
+  const mine = logs.filter((l) => l.identity === identity);
+  return { start: mine.find((l) => l.event === 'session_start'), end: mine.find((l) => l.event === 'session_end') };
+}
+
+/** One sample of a Prometheus text exposition (labels in any order), or 0. */
+export function metricValue(text: string, name: string, labels: Record<string, string>): number {
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(`${name}{`)) continue;
+    const body = line.slice(name.length + 1, line.lastIndexOf('}'));
+    const got = Object.fromEntries([...body.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1], m[2]]));
+    if (Object.entries(labels).every(([k, v]) => got[k] === v) && Object.keys(got).length === Object.keys(labels).length)
+      return Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return 0;
+}
+
+export async function waitUntil<T>(what: string, probe: () => T | undefined | Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

@@ -36,7 +36,9 @@ type Kind = 'valid' | 'expired' | 'no-room-join' | 'other-room';
 async function makeToken(kind: Kind, key: { apiKey: string; apiSecret: string }, identity: string, bind?: Parameters<typeof addPqClaims>[1]): Promise<string> {
   const at = new AccessToken(key.apiKey, key.apiSecret, { identity, ttl: kind === 'expired' ? -600 : '10m' });
   const grant: VideoGrant =
-    kind === 'no-room-join' ? { room: ROOM, canPublish: true, canSubscribe: true } : { roomJoin: true, room: kind === 'other-room' ? 'no-such-room' : ROOM, canPublish: true, canSubscribe: true };
+    kind === 'no-room-join'
+      ? { room: ROOM, canPublish: true, canSubscribe: true }
+      : { roomJoin: true, room: kind === 'other-room' ? 'no-such-room' : ROOM, canPublish: true, canSubscribe: true };
   at.addGrant(grant);
   if (bind) addPqClaims(at, bind);
   return at.toJwt();
@@ -126,10 +128,19 @@ describe('refusals through the proxy match LiveKit', () => {
     for (const way of ['in-band', 'token-bound'] as const) {
       const a = await attempt('expired', way);
       const viaProxy = errorOf(a);
-      expect(viaProxy, way).toMatchObject({ isConnectionError: true, name: direct.name, reason: direct.reason, reasonOf: 'NotAllowed', reasonName: direct.reasonName, status: direct.status });
+      expect(viaProxy, way).toMatchObject({
+        isConnectionError: true,
+        name: direct.name,
+        reason: direct.reason,
+        reasonOf: 'NotAllowed',
+        reasonName: direct.reasonName,
+        status: direct.status,
+      });
       expect(viaProxy.message).toMatch(/expired/);
       expectNothingLeft(a, way);
-      process.stderr.write(`[e2e] expired token, ${way}: ${JSON.stringify(viaProxy.message)}; direct: ${JSON.stringify(direct.message.replace(/invalid token: [^,]+/, 'invalid token: <jwt>'))}\n`);
+      process.stderr.write(
+        `[e2e] expired token, ${way}: ${JSON.stringify(viaProxy.message)}; direct: ${JSON.stringify(direct.message.replace(/invalid token: [^,]+/, 'invalid token: <jwt>'))}\n`,
+      );
     }
   });
 
@@ -145,7 +156,7 @@ describe('refusals through the proxy match LiveKit', () => {
     }
   });
 
-  it('token for a room that does not exist: LiveKit\'s own 404, identical through the proxy', async () => {
+  it("token for a room that does not exist: LiveKit's own 404, identical through the proxy", async () => {
     const direct = errorOf(await attempt('other-room', 'direct'));
     expect(direct).toMatchObject({ isConnectionError: true, reasonOf: 'NotAllowed', status: 404, message: `${SIGNAL_FAILED}requested room does not exist` });
     for (const way of ['in-band', 'token-bound'] as const) {

@@ -11,8 +11,8 @@ import { AccessToken } from 'livekit-server-sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LiveKitServer, startLiveKit } from '../harness/livekit.ts';
 import { startTestProxy, type TestProxy } from '../harness/proxy.ts';
-import { type E2E, startE2E, type TestPage, until } from './support.ts';
 import type { Snapshot, TrackStats } from './page/app.ts';
+import { type E2E, startE2E, type TestPage, until } from './support.ts';
 
 let livekit: LiveKitServer;
 let proxy: TestProxy;
@@ -64,15 +64,24 @@ async function received(page: TestPage, from: string): Promise<Record<string, Tr
 
 /** Waits until `page` receives audio and video from `from` with bytes and decoded frames/samples growing. */
 async function expectMediaFlowing(page: TestPage, from: string, timeoutMs = 20_000): Promise<Record<string, TrackStats>> {
-  const before = await until(`${page.name} to receive audio and video from ${from}`, async () => {
-    const r = await received(page, from);
-    return r.audio && r.video && r.video.decoded > 0 && r.audio.bytesReceived > 0 ? r : undefined;
-  }, timeoutMs);
-  return until(`${page.name}'s media from ${from} to keep flowing`, async () => {
-    const r = await received(page, from);
-    const grew = (k: 'audio' | 'video') => !!r[k] && r[k].bytesReceived > (before[k] as TrackStats).bytesReceived && r[k].decoded > (before[k] as TrackStats).decoded;
-    return grew('audio') && grew('video') ? r : undefined;
-  }, timeoutMs);
+  const before = await until(
+    `${page.name} to receive audio and video from ${from}`,
+    async () => {
+      const r = await received(page, from);
+      return r.audio && r.video && r.video.decoded > 0 && r.audio.bytesReceived > 0 ? r : undefined;
+    },
+    timeoutMs,
+  );
+  return until(
+    `${page.name}'s media from ${from} to keep flowing`,
+    async () => {
+      const r = await received(page, from);
+      const grew = (k: 'audio' | 'video') =>
+        !!r[k] && r[k].bytesReceived > (before[k] as TrackStats).bytesReceived && r[k].decoded > (before[k] as TrackStats).decoded;
+      return grew('audio') && grew('video') ? r : undefined;
+    },
+    timeoutMs,
+  );
 }
 
 async function expectData(from: TestPage, to: TestPage, fromIdentity: string, text: string): Promise<void> {
@@ -141,10 +150,14 @@ describe('two browsers through the PQ proxy', () => {
         const [old] = sessionsOf('alice');
         const socketsBefore = (await alice.snapshot()).sockets.length;
         old?.end(endCode, endCode === CloseCode.GoingAway ? 'proxy draining; reconnect' : 'test: upstream lost');
-        const after = await until('alice to reconnect', async () => {
-          const s = await alice.snapshot();
-          return names(s).includes('reconnected') ? s : undefined;
-        }, 30_000);
+        const after = await until(
+          'alice to reconnect',
+          async () => {
+            const s = await alice.snapshot();
+            return names(s).includes('reconnected') ? s : undefined;
+          },
+          30_000,
+        );
         // A resume (signal reconnect, same participant), not a full reconnect.
         expect(names(after), JSON.stringify(after.events)).toContain('signalReconnecting');
         expect(names(after)).not.toContain('reconnecting');

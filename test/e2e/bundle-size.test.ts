@@ -23,7 +23,9 @@ describe('@volly/shared browser bundle', () => {
     const shim = (await measureShared(ENTRIES['installPqWebSocket only'])) as Measure;
     for (const m of [all, shim]) {
       expect(m.inputs.some((f) => f.endsWith('shared/dist/browser.js'))).toBe(true);
-      expect(m.inputs.filter((f) => f.endsWith('shared/dist/index.js') || /backend\/node\.js$|kem\/native\.js$|aead\/sodium\.js$|sodium-native|^node:/.test(f))).toEqual([]);
+      expect(
+        m.inputs.filter((f) => f.endsWith('shared/dist/index.js') || /backend\/node\.js$|kem\/native\.js$|aead\/sodium\.js$|sodium-native|^node:/.test(f)),
+      ).toEqual([]);
       expect(m.gzipped).toBeLessThan(GZIP_BUDGET);
     }
     process.stderr.write(

@@ -3,7 +3,17 @@
 
 import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
-import { bundlePage, type Handler, launchBrowser, PAGE_HTML, type NetworkRecord, recordNetwork, type StaticServer, serveStatic, type TestBrowser } from '../harness/browser.ts';
+import {
+  bundlePage,
+  type Handler,
+  launchBrowser,
+  type NetworkRecord,
+  PAGE_HTML,
+  recordNetwork,
+  type StaticServer,
+  serveStatic,
+  type TestBrowser,
+} from '../harness/browser.ts';
 import type { JoinOptions, JoinResult, Snapshot, TrackStats, Vt } from './page/app.ts';
 
 export const PAGE_ENTRY = fileURLToPath(new URL('./page/app.ts', import.meta.url));
@@ -108,7 +118,8 @@ export async function until<T>(what: string, check: () => Promise<T | undefined 
     } catch (err) {
       last = err;
     }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last: ${last instanceof Error ? last.message : JSON.stringify(last)}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last: ${last instanceof Error ? last.message : JSON.stringify(last)}`);
     await new Promise((r) => setTimeout(r, intervalMs));
   }
 }

@@ -229,7 +229,8 @@ export async function serveStatic(files: Record<string, StaticRoute>, handlers: 
 }
 
 /** A minimal HTML page that loads `/app.js` as a module. */
-export const PAGE_HTML = '<!doctype html><html><head><meta charset="utf-8"><title>volly e2e</title></head><body><script type="module" src="/app.js"></script></body></html>';
+export const PAGE_HTML =
+  '<!doctype html><html><head><meta charset="utf-8"><title>volly e2e</title></head><body><script type="module" src="/app.js"></script></body></html>';
 
 // ---------------------------------------------------------------------------
 // Network recording

@@ -86,7 +86,14 @@ function describe(err: unknown): ErrorInfo {
     name: e?.name ?? typeof err,
     message: e?.message ?? String(err),
     isConnectionError: err instanceof ConnectionError,
-    ...(err instanceof ConnectionError ? { reason: err.reason, reasonOf: ConnectionErrorReason[err.reason], reasonName: err.reasonName, ...(err.status !== undefined ? { status: err.status } : {}) } : {}),
+    ...(err instanceof ConnectionError
+      ? {
+          reason: err.reason,
+          reasonOf: ConnectionErrorReason[err.reason],
+          reasonName: err.reasonName,
+          ...(err.status !== undefined ? { status: err.status } : {}),
+        }
+      : {}),
   };
 }
 

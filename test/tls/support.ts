@@ -143,6 +143,7 @@ export function sessionLines(logs: LogLine[], identity: string): { start: LogLin
 /** One sample of a Prometheus text exposition (labels in any order), or 0. */
 export function metricValue(text: string, name: string, labels: Record<string, string>): number {
   for (const line of text.split('\n')) {
+    if (line.startsWith(`${name} `) && Object.keys(labels).length === 0) return Number(line.slice(name.length + 1));
     if (!line.startsWith(`${name}{`)) continue;
     const body = line.slice(name.length + 1, line.lastIndexOf('}'));
     const got = Object.fromEntries([...body.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1], m[2]]));

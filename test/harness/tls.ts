@@ -160,7 +160,10 @@ const VERSION_NAMES: Record<number, string> = { 769: 'TLSv1', 770: 'TLSv1.1', 77
 
 class Reader {
   at = 0;
-  constructor(readonly b: Buffer) {}
+  readonly b: Buffer;
+  constructor(b: Buffer) {
+    this.b = b;
+  }
   #take(n: number): number {
     const at = this.at;
     this.at += n;
@@ -224,10 +227,12 @@ class HandshakeStream {
   #records = Buffer.alloc(0);
   #messages = Buffer.alloc(0);
   done = false;
-  constructor(
-    private readonly onMessage: (type: number, body: Buffer) => 'continue' | 'stop',
-    private readonly onChangeCipherSpec: () => 'continue' | 'stop' = () => 'continue',
-  ) {}
+  private readonly onMessage: (type: number, body: Buffer) => 'continue' | 'stop';
+  private readonly onChangeCipherSpec: () => 'continue' | 'stop';
+  constructor(onMessage: (type: number, body: Buffer) => 'continue' | 'stop', onChangeCipherSpec: () => 'continue' | 'stop' = () => 'continue') {
+    this.onMessage = onMessage;
+    this.onChangeCipherSpec = onChangeCipherSpec;
+  }
 
   push(chunk: Buffer): void {
     if (this.done) return;

@@ -1,5 +1,6 @@
 // Small, strict readers for what `docker compose` does before validating a
-// file: .env parsing, ${VAR} interpolation and the ports syntaxes.
+// file: .env parsing, ${VAR} interpolation, the ports syntaxes, and the
+// merge of an override file (`-f a.yml -f b.yml`).
 
 /** KEY=VALUE lines; `#` comments, blank lines, optional single or double quotes. */
 export function parseDotEnv(text: string): Record<string, string> {
@@ -112,4 +113,33 @@ export function publishedPorts(ports: unknown[] | undefined): PublishedPort[] {
     }
   }
   return out;
+}
+
+/** The container path of a short-syntax volume ("src:target[:mode]") or a long-syntax one ({ target }). */
+function mountTarget(v: unknown): string {
+  if (typeof v === 'string') return v.split(':')[1] ?? v;
+  return String((v as { target?: unknown }).target);
+}
+
+/**
+ * `docker compose -f base -f override`: mappings merge key by key (the
+ * override wins), `volumes`/`devices` merge by container path, other
+ * sequences (ports, expose, ...) are joined without duplicates, as the
+ * Compose Specification's merge rules say for the keys these files use.
+ */
+export function mergeCompose(base: unknown, override: unknown, key = ''): unknown {
+  if (Array.isArray(base) && Array.isArray(override)) {
+    if (key === 'volumes' || key === 'devices') {
+      const byTarget = new Map(base.map((v) => [mountTarget(v), v] as const));
+      for (const v of override) byTarget.set(mountTarget(v), v);
+      return [...byTarget.values()];
+    }
+    return [...base, ...override.filter((v) => !base.some((b) => JSON.stringify(b) === JSON.stringify(v)))];
+  }
+  if (base && override && typeof base === 'object' && typeof override === 'object' && !Array.isArray(base) && !Array.isArray(override)) {
+    const out: Record<string, unknown> = { ...(base as Record<string, unknown>) };
+    for (const [k, v] of Object.entries(override)) out[k] = k in out ? mergeCompose(out[k], v, k) : v;
+    return out;
+  }
+  return override;
 }

@@ -7,15 +7,17 @@
 // Then the layout rules: LiveKit's signaling port 7780 is published nowhere,
 // the proxy publishes 7880, LiveKit's image is the version the tests run.
 
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { loadConfig, SETTING_ENV_NAMES } from '../../proxy/src/config.ts';
 import { LIVEKIT_VERSION } from '../harness/livekit.ts';
+import { createTestPki } from '../harness/tls.ts';
 import { goModuleDir } from '../harness/tools.ts';
-import { interpolate, parseDotEnv, type PublishedPort, publishedPorts } from './compose-lib.ts';
+import { interpolate, mergeCompose, type PublishedPort, parseDotEnv, publishedPorts } from './compose-lib.ts';
 
 /** compose-go release whose schema/compose-spec.json is the reference. */
 const COMPOSE_GO_MODULE = 'github.com/compose-spec/compose-go/v2@v2.16.2';
@@ -43,6 +45,10 @@ const livekitConfig = parseYaml(readFileSync(join(COMPOSE_DIR, 'livekit.yaml'), 
   rtc: { tcp_port: number; udp_port: number };
   redis?: { address: string };
 };
+
+/** `docker compose -f docker-compose.yml -f docker-compose.tls.yml`, interpolated the same way. */
+const rawTls = parseYaml(readFileSync(join(COMPOSE_DIR, 'docker-compose.tls.yml'), 'utf8')) as Json;
+const composeTls = interpolate(mergeCompose(raw, rawTls), env) as Json & { services: Record<string, Service & { volumes?: string[] }> };
 
 function environment(svc: Service): Record<string, string> {
   const e = svc.environment ?? {};
@@ -72,6 +78,12 @@ describe('compose/docker-compose.yml against the Compose Specification schema', 
 
   it('is valid once interpolated with .env.example', () => {
     const result = validate(compose);
+    expect(result.errors).toBe('No errors');
+    expect(result.ok).toBe(true);
+  });
+
+  it('with docker-compose.tls.yml over it (TLS at the proxy), still valid', () => {
+    const result = validate(composeTls);
     expect(result.errors).toBe('No errors');
     expect(result.ok).toBe(true);
   });
@@ -142,9 +154,7 @@ describe('compose layout', () => {
   it('LiveKit holds only the upstream key; the client keys go to the proxy alone', () => {
     expect(livekitConfig).not.toHaveProperty('keys');
     expect(livekitConfig).not.toHaveProperty('key_file');
-    expect(environment(service('livekit')).LIVEKIT_KEYS).toBe(
-      `${env.VOLLY_UPSTREAM_KEY}: ${env.VOLLY_UPSTREAM_SECRET}`,
-    );
+    expect(environment(service('livekit')).LIVEKIT_KEYS).toBe(`${env.VOLLY_UPSTREAM_KEY}: ${env.VOLLY_UPSTREAM_SECRET}`);
     const p = environment(service('proxy'));
     expect(p.LIVEKIT_KEYS).toBe(env.LIVEKIT_KEYS);
     expect(p.VOLLY_UPSTREAM_KEY).toBe(env.VOLLY_UPSTREAM_KEY);
@@ -175,5 +185,56 @@ describe('compose layout', () => {
     expect(build).toEqual({ context: '..', dockerfile: 'proxy/Dockerfile' });
     const dockerfile = readFileSync(join(resolve(COMPOSE_DIR, build?.context ?? ''), build?.dockerfile ?? ''), 'utf8');
     expect(dockerfile).toMatch(/^FROM /m);
+  });
+});
+
+describe('compose/docker-compose.tls.yml: the proxy serves wss:// itself', () => {
+  const proxy = () => composeTls.services.proxy as Service & { volumes?: string[] };
+
+  it('changes only the proxy: its TLS settings and a read-only certificate directory', () => {
+    expect(Object.keys((rawTls as { services: object }).services)).toEqual(['proxy']);
+    const e = environment(proxy());
+    expect(e.VOLLY_TLS_CERT).toBe('/etc/volly/tls/tls.crt');
+    expect(e.VOLLY_TLS_KEY).toBe('/etc/volly/tls/tls.key');
+    expect(e.VOLLY_TLS_GROUPS?.split(':')[0]).toBe('X25519MLKEM768');
+    expect(e.VOLLY_TLS_MIN_VERSION).toBe('TLSv1.2');
+    // A directory, not the two files: a renewal that replaces them is seen in the container.
+    expect(proxy().volumes).toEqual([`${env.VOLLY_TLS_DIR}:/etc/volly/tls:ro`]);
+    // Everything else is the base file's.
+    expect(publishedPorts(proxy().ports)).toEqual(publishedPorts(service('proxy').ports));
+    expect(environment(proxy()).LIVEKIT_KEYS).toBe(env.LIVEKIT_KEYS);
+    expect(composeTls.services.livekit).toEqual(compose.services.livekit);
+  });
+
+  it('the defaults hold without .env entries', () => {
+    const bare = interpolate(mergeCompose(raw, rawTls), { LIVEKIT_KEYS: 'k', VOLLY_UPSTREAM_KEY: 'u', VOLLY_UPSTREAM_SECRET: 's' }) as typeof composeTls;
+    const svc = bare.services.proxy as Service & { volumes?: string[] };
+    expect(svc.volumes).toEqual(['./tls:/etc/volly/tls:ro']);
+    expect(environment(svc).VOLLY_TLS_GROUPS).toBe('X25519MLKEM768:X25519:P-256:P-384');
+  });
+
+  it('the proxy loads a certificate pair from the mounted directory with the environment compose gives it', () => {
+    const [source, target] = (proxy().volumes?.[0] ?? '').split(':') as [string, string];
+    expect(source).toBe('./tls');
+    const pki = createTestPki();
+    const mounted = mkdtempSync(join(tmpdir(), 'volly-compose-tls-'));
+    try {
+      writeFileSync(join(mounted, 'tls.crt'), pki.server.certPem);
+      writeFileSync(join(mounted, 'tls.key'), pki.server.keyPem);
+      const e = Object.fromEntries(
+        Object.entries(environment(proxy())).map(([k, v]) => [k, v.startsWith(`${target}/`) ? join(mounted, v.slice(target.length + 1)) : v]),
+      );
+      const config = loadConfig(e);
+      expect(config.tls).toMatchObject({
+        certFile: join(mounted, 'tls.crt'),
+        keyFile: join(mounted, 'tls.key'),
+        groups: 'X25519MLKEM768:X25519:P-256:P-384',
+        minVersion: 'TLSv1.2',
+      });
+      // The healthcheck stays on the plain-HTTP admin port.
+      expect(JSON.stringify(proxy().healthcheck)).toContain('http://127.0.0.1:9880/healthz');
+    } finally {
+      rmSync(mounted, { recursive: true, force: true });
+    }
   });
 });

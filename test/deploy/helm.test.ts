@@ -12,9 +12,10 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isMap, parse as parseYaml, parseAllDocuments, parseDocument, type YAMLMap } from 'yaml';
+import { isMap, parseAllDocuments, parseDocument, parse as parseYaml, type YAMLMap } from 'yaml';
 import { loadConfig, SETTING_ENV_NAMES } from '../../proxy/src/config.ts';
 import { LIVEKIT_VERSION } from '../harness/livekit.ts';
+import { createTestPki } from '../harness/tls.ts';
 import { ensureHelm, ensureKubeconform, GO_TOOL_TIMEOUT_MS } from '../harness/tools.ts';
 import { ensureKubernetesSchemas, schemaLocation } from './k8s-schemas.ts';
 
@@ -60,7 +61,12 @@ const SCENARIOS: Scenario[] = [
       'replicaCount=2',
     ],
   },
+  {
+    name: 'TLS at the proxy from a kubernetes.io/tls Secret',
+    set: ['proxy.tls.enabled=true', 'proxy.tls.secretName=volly-tls', 'proxy.tls.minVersion=TLSv1.3', 'proxy.tls.groups=X25519MLKEM768/X25519:P-256'],
+  },
 ];
+const TLS_SCENARIO = SCENARIOS[3] as Scenario;
 
 let helm: string;
 let kubeconform: string;
@@ -138,13 +144,16 @@ function livekitYaml(objs: Obj[]): Obj {
   return parseYaml(find(objs, 'ConfigMap', `${FULLNAME}-livekit`).data['livekit.yaml']) as Obj;
 }
 
-beforeAll(async () => {
-  [helm, kubeconform] = await Promise.all([ensureHelm(), ensureKubeconform()]);
-  await ensureKubernetesSchemas(KUBE_VERSIONS);
-}, GO_TOOL_TIMEOUT_MS + 10 * 60_000);
+beforeAll(
+  async () => {
+    [helm, kubeconform] = await Promise.all([ensureHelm(), ensureKubeconform()]);
+    await ensureKubernetesSchemas(KUBE_VERSIONS);
+  },
+  GO_TOOL_TIMEOUT_MS + 10 * 60_000,
+);
 
 describe('helm lint', () => {
-  for (const s of SCENARIOS.slice(0, 2)) {
+  for (const s of [...SCENARIOS.slice(0, 2), TLS_SCENARIO]) {
     it(`passes --strict with ${s.name}`, () => {
       const args = ['lint', CHART, '--strict', '--namespace', NAMESPACE];
       for (const v of s.set) args.push('--set', v);
@@ -175,10 +184,7 @@ describe('helm template | kubeconform -strict', () => {
   }
 
   it('the schemas are really applied: an unknown field and a wrong type are rejected', () => {
-    const bad = template([]).replace(
-      'terminationGracePeriodSeconds: 60',
-      'terminationGracePeriodSeconds: "sixty"\n      notAPodField: true',
-    );
+    const bad = template([]).replace('terminationGracePeriodSeconds: 60', 'terminationGracePeriodSeconds: "sixty"\n      notAPodField: true');
     const { status, resources } = kubeconformCheck(bad, KUBE_VERSIONS[0]);
     const deployment = resources.find((r) => r.kind === 'Deployment');
     expect(deployment?.status).toBe('statusInvalid');
@@ -390,13 +396,7 @@ describe('chart layout', () => {
   it('no Redis, no ServiceMonitor, no metrics Service by default', () => {
     const kinds = defaults().map((o) => `${o.kind}/${o.metadata.name}`);
     expect(kinds.sort()).toEqual(
-      [
-        `ConfigMap/${FULLNAME}-livekit`,
-        `Deployment/${FULLNAME}`,
-        `Secret/${FULLNAME}-keys`,
-        `Service/${FULLNAME}`,
-        `ServiceAccount/${FULLNAME}`,
-      ].sort(),
+      [`ConfigMap/${FULLNAME}-livekit`, `Deployment/${FULLNAME}`, `Secret/${FULLNAME}-keys`, `Service/${FULLNAME}`, `ServiceAccount/${FULLNAME}`].sort(),
     );
   });
 
@@ -409,10 +409,77 @@ describe('chart layout', () => {
       [['keys.upstreamSecret=short'], /at least 32/],
       [['proxy.pq.policy=maybe'], /prefer or require/],
       [['livekit.port=7880'], /must differ/],
+      [['proxy.tls.enabled=true'], /proxy\.tls\.secretName/],
+      [['proxy.tls.enabled=true', 'proxy.tls.secretName=t', 'proxy.tls.minVersion=TLSv1.1'], /TLSv1\.2 or TLSv1\.3/],
     ];
     for (const [set, message] of failing) {
       expect(() => template(set), set.join(' ')).toThrow(message);
     }
+  });
+});
+
+describe('TLS at the proxy (proxy.tls)', () => {
+  it('off by default: no certificate volume, no VOLLY_TLS_* variable', () => {
+    const objs = docs(template([]));
+    expect(podSpec(objs).volumes.map((v: Obj) => v.name)).not.toContain('proxy-tls');
+    expect(Object.keys(envOf(container(objs, 'proxy'))).filter((k) => k.startsWith('VOLLY_TLS_'))).toEqual([]);
+  });
+
+  it('mounts the Secret read-only as a directory (no subPath, so renewals arrive) and the proxy loads the pair from it', () => {
+    const objs = docs(template(TLS_SCENARIO.set));
+    const proxy = container(objs, 'proxy');
+    const volume = podSpec(objs).volumes.find((v: Obj) => v.name === 'proxy-tls');
+    expect(volume).toEqual({ name: 'proxy-tls', secret: { secretName: 'volly-tls', defaultMode: 0o440 } });
+    const mount = proxy.volumeMounts.find((m: Obj) => m.name === 'proxy-tls');
+    expect(mount).toEqual({ name: 'proxy-tls', mountPath: '/etc/volly/tls', readOnly: true });
+    // The LiveKit container does not see the key.
+    expect(container(objs, 'livekit').volumeMounts.map((m: Obj) => m.name)).not.toContain('proxy-tls');
+
+    // The kubelet's view of a kubernetes.io/tls Secret: files tls.crt and tls.key under the mount path.
+    const pki = createTestPki();
+    const mounted = mkdtempSync(join(tmpdir(), 'volly-tls-mount-'));
+    try {
+      writeFileSync(join(mounted, 'tls.crt'), pki.server.certPem);
+      writeFileSync(join(mounted, 'tls.key'), pki.server.keyPem);
+      const secret = find(objs, 'Secret', `${FULLNAME}-keys`);
+      const env: Record<string, string> = {};
+      for (const e of proxy.env as Obj[]) {
+        const ref = e.valueFrom?.secretKeyRef;
+        const value: string = ref ? Buffer.from(secret.data[ref.key], 'base64').toString('utf8') : e.value;
+        env[e.name] = value.startsWith(`${mount.mountPath}/`) ? join(mounted, value.slice(mount.mountPath.length + 1)) : value;
+      }
+      expect(env.VOLLY_TLS_CERT).toBe(join(mounted, 'tls.crt'));
+      expect(env.VOLLY_TLS_KEY).toBe(join(mounted, 'tls.key'));
+      const config = loadConfig(env);
+      expect(config.tls).toMatchObject({ minVersion: 'TLSv1.3', groups: 'X25519MLKEM768/X25519:P-256' });
+    } finally {
+      rmSync(mounted, { recursive: true, force: true });
+    }
+  });
+
+  it("docs/deploy.md's Ingress for TLS at the ingress is valid and reaches the chart's signal port", () => {
+    const doc = readFileSync(join(ROOT, 'docs', 'deploy.md'), 'utf8');
+    const ingress = [...doc.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1] as string).find((y) => /^kind: Ingress$/m.test(y));
+    expect(ingress).toBeDefined();
+    for (const kv of KUBE_VERSIONS) {
+      const { status, resources, raw } = kubeconformCheck(ingress as string, kv);
+      expect(
+        resources.map((r) => `${r.kind}: ${r.status}`),
+        raw,
+      ).toEqual(['Ingress: statusValid']);
+      expect(status).toBe(0);
+    }
+    const backend = (parseYaml(ingress as string) as Obj).spec.rules[0].http.paths[0].backend.service;
+    // The docs install the release as "volly"; the tests render it as RELEASE.
+    expect(backend.name).toBe(FULLNAME.replace(`${RELEASE}-`, 'volly-'));
+    const service = find(docs(template([])), 'Service', FULLNAME);
+    expect(service.spec.ports.map((p: Obj) => p.name)).toContain(backend.port.name);
+  });
+
+  it('the default groups put X25519MLKEM768 first', () => {
+    const env = envOf(container(docs(template(['proxy.tls.enabled=true', 'proxy.tls.secretName=volly-tls'])), 'proxy'));
+    expect(env.VOLLY_TLS_GROUPS?.value).toBe('X25519MLKEM768:X25519:P-256:P-384');
+    expect(env.VOLLY_TLS_MIN_VERSION?.value).toBe('TLSv1.2');
   });
 });
 
@@ -426,10 +493,7 @@ describe('NOTES.txt', () => {
     const notes = readFileSync(join(copy, 'templates', 'NOTES.txt'), 'utf8');
     rmSync(join(copy, 'templates', 'NOTES.txt'));
     writeFileSync(join(copy, 'templates', '_notes_under_test.tpl'), `{{- define "notes-under-test" -}}\n${notes}{{- end -}}\n`);
-    writeFileSync(
-      join(copy, 'templates', 'notes-under-test.yaml'),
-      'notes: |\n  {{- include "notes-under-test" . | nindent 2 }}\n',
-    );
+    writeFileSync(join(copy, 'templates', 'notes-under-test.yaml'), 'notes: |\n  {{- include "notes-under-test" . | nindent 2 }}\n');
   });
   afterAll(() => {
     if (copy) rmSync(copy, { recursive: true, force: true });
@@ -453,5 +517,8 @@ describe('NOTES.txt', () => {
     const withSecret = notes(['keys.existingSecret=my-keys', 'service.type=LoadBalancer']);
     expect(withSecret).toContain('existing Secret my-keys');
     expect(withSecret).not.toContain('media is not');
+    const withTls = notes(TLS_SCENARIO.set);
+    expect(withTls).toContain(`wss://${FULLNAME}.${NAMESPACE}.svc:7880`);
+    expect(withTls).toContain('Secret volly-tls');
   });
 });

@@ -117,6 +117,12 @@ comes from the Secret through the container's environment.
 {{- if and (not .Values.keys.existingSecret) .Values.keys.upstreamSecret (lt (len .Values.keys.upstreamSecret) 32) }}
 {{- fail "keys.upstreamSecret must be at least 32 characters" }}
 {{- end }}
+{{- if and .Values.proxy.tls.enabled (not .Values.proxy.tls.secretName) }}
+{{- fail "proxy.tls.enabled needs proxy.tls.secretName: a kubernetes.io/tls Secret with tls.crt and tls.key" }}
+{{- end }}
+{{- if not (has .Values.proxy.tls.minVersion (list "TLSv1.2" "TLSv1.3")) }}
+{{- fail "proxy.tls.minVersion must be TLSv1.2 or TLSv1.3" }}
+{{- end }}
 {{- if eq (int .Values.livekit.port) (int .Values.proxy.port) }}
 {{- fail "livekit.port and proxy.port must differ: both share the pod's network" }}
 {{- end }}

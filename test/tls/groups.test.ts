@@ -6,6 +6,8 @@
 // getEphemeralKeyInfo()) and the group on the wire (ServerHello key_share in
 // TLS 1.3, ServerKeyExchange curve in TLS 1.2, read by a TCP tap in between).
 
+import { once } from 'node:events';
+import { createConnection } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LiveKitServer, startLiveKit } from '../harness/livekit.ts';
 import { connectSignal } from '../harness/signal.ts';
@@ -153,6 +155,26 @@ describe('the group the proxy records is the group the client negotiated', () =>
     });
     expect(err.message).toMatch(/handshake failure|alert/);
     await waitUntil('tls error metric', async () => (await proxy.metrics()).includes('volly_tls_handshake_errors_total{code='));
+  });
+});
+
+describe('a TCP client that never starts TLS', () => {
+  it('is closed at VOLLY_HANDSHAKE_TIMEOUT_MS and counted', async () => {
+    const quick = await startTlsProxy(livekit, pki.server, { VOLLY_HANDSHAKE_TIMEOUT_MS: '300' });
+    try {
+      const started = performance.now();
+      const socket = createConnection({ host: '127.0.0.1', port: quick.port });
+      await once(socket, 'close');
+      const ms = performance.now() - started;
+      expect(ms).toBeGreaterThanOrEqual(250);
+      expect(ms).toBeLessThan(3000);
+      await waitUntil(
+        'the timeout counted',
+        async () => metricValue(await quick.metrics(), 'volly_tls_handshake_errors_total', { code: 'ERR_TLS_HANDSHAKE_TIMEOUT' }) === 1 || undefined,
+      );
+    } finally {
+      await quick.close();
+    }
   });
 });
 

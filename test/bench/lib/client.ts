@@ -155,18 +155,36 @@ export function openSession(opts: OpenOptions): Promise<BenchSession> {
   });
 }
 
+export interface RetryLog {
+  count: number;
+  /** Failed attempts by reason ("HTTP 429", "4502 LiveKit unreachable: ...", "timeout"). */
+  reasons: Record<string, number>;
+}
+
+function reasonOf(err: unknown): string {
+  if (err instanceof HttpRefused) return `HTTP ${err.status}`;
+  const m = err instanceof Error ? err.message : String(err);
+  return m
+    .replace(/\d+ ms/, 'N ms')
+    .replace(/^sealed session failed: /, '')
+    .slice(0, 80);
+}
+
 /**
- * Opens a session, retrying an HTTP 429/503 refusal (what livekit-client does
- * with its backoff) after a jittered 50-250 ms, up to `deadline`.
+ * Opens a session, trying again after a jittered 50-250 ms (livekit-client
+ * retries with its backoff) until `deadline`: on HTTP 429/503 only, or on
+ * any failure when `retryOn` is 'any'.
  */
-export async function openWithRetry(opts: OpenOptions, deadline: number, retries: { count: number }): Promise<BenchSession> {
+export async function openWithRetry(opts: OpenOptions, deadline: number, log: RetryLog, retryOn: 'busy' | 'any' = 'busy'): Promise<BenchSession> {
   for (;;) {
     try {
       return await openSession(opts);
     } catch (err) {
       const busy = err instanceof HttpRefused && (err.status === 429 || err.status === 503);
-      if (!busy || performance.now() > deadline) throw err;
-      retries.count++;
+      if ((!busy && retryOn !== 'any') || performance.now() > deadline) throw err;
+      log.count++;
+      const reason = reasonOf(err);
+      log.reasons[reason] = (log.reasons[reason] ?? 0) + 1;
       await new Promise((r) => setTimeout(r, 50 + Math.random() * 200));
     }
   }

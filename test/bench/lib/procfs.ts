@@ -49,6 +49,11 @@ export function schedCpuMicros(pid: number): number {
   return ns / 1000;
 }
 
+/** stime alone (CPU spent in the kernel on the process's behalf), in microseconds. */
+export function kernelMicros(pid: number): number {
+  return (Number(statFields(pid)[12]) * 1e6) / clockTicks();
+}
+
 /** Resident set size in KiB (VmRSS). */
 export function rssKiB(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -80,6 +85,13 @@ export function overTree(pid: number, measure: (pid: number) => number): number 
     }
   }
   return total;
+}
+
+/** CPU time the whole machine spent busy (all cores, every process), in microseconds, from /proc/stat. */
+export function machineBusyMicros(): number {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '';
+  const [, user, nice, system, , , irq, softirq, steal] = line.trim().split(/\s+/).map(Number);
+  return (((user ?? 0) + (nice ?? 0) + (system ?? 0) + (irq ?? 0) + (softirq ?? 0) + (steal ?? 0)) * 1e6) / clockTicks();
 }
 
 /** Open-file limit of a process: { soft, hard } from /proc/<pid>/limits. */

@@ -127,6 +127,7 @@ export function scenarioTables(r: Results): string {
         [
           'target',
           'relay CPU us / frame',
+          'of which kernel',
           'same from schedstat',
           'relay CPU, % of a core',
           'RTT p50 ms',
@@ -139,6 +140,7 @@ export function scenarioTables(r: Results): string {
         r.relay.rows.map((x) => [
           x.target,
           x.cpuUsPerFrame ? fig(x.cpuUsPerFrame, 1) : '—',
+          x.kernelUsPerFrame ? fig(x.kernelUsPerFrame, 1) : '—',
           x.schedCpuUsPerFrame ? fig(x.schedCpuUsPerFrame, 1) : '—',
           x.relayCoreShare
             ? fig({ ...x.relayCoreShare, median: x.relayCoreShare.median * 100, min: x.relayCoreShare.min * 100, max: x.relayCoreShare.max * 100 }, 1)
@@ -186,7 +188,7 @@ export function scenarioTables(r: Results): string {
     );
     out.push(
       `\nBaseline proxy RSS ${fmt(s.baselineRssKiB.median / 1024, 1)} MiB. Linear fit of RSS over sessions: ${fmt(s.fit.slopeKiB, 1)} KiB/session, R² ${fmt(s.fit.r2, 4)}. ` +
-        `Reached ${s.reached} sessions${s.shortfall ? ` (stopped: ${s.shortfall})` : ''}; ${s.failures} joins failed, ${s.retries} retried after 429/503. ` +
+        `Reached ${s.reached} sessions${s.shortfall ? ` (stopped: ${s.shortfall})` : ''}; ${s.failures} joins failed, ${s.retries} retried after 429/503. Keepalive: one pingReq per session every ${s.pingIntervalS} s. ` +
         "Event-loop delay is prom-client's monitorEventLoopDelay at 10 ms resolution: the figures include that 10 ms sampling interval, so ~10 ms means no delay.",
     );
   }
@@ -194,7 +196,7 @@ export function scenarioTables(r: Results): string {
     out.push('\n### 5. Reconnect storm\n');
     out.push(
       table(
-        ['target', 'all joined after s', 'join p50 ms', 'join p99 ms', 'retries (429/503)', 'failed'],
+        ['target', 'all joined after s', 'join p50 ms', 'join p99 ms', 'failed attempts, retried', 'no JoinResponse by the deadline'],
         r.storm.rows.map((x) => [
           x.target === 'sealed' ? 'proxy (sealed ML-KEM-768 in-band)' : x.target,
           fig(x.allJoinedS),
@@ -205,6 +207,12 @@ export function scenarioTables(r: Results): string {
         ]),
       ),
     );
+  }
+  if (r.storm) {
+    for (const x of r.storm.rows) {
+      const reasons = Object.entries(x.retryReasons).sort((a, b) => b[1] - a[1]);
+      if (reasons.length) out.push(`\nRetried attempts, ${x.target}, all rounds: ${reasons.map(([k, v]) => `${v} × ${k}`).join('; ')}.`);
+    }
   }
   return out.join('\n');
 }

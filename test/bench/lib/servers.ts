@@ -4,17 +4,18 @@
 // and Debian's nginx. LiveKit comes from the test harness (startLiveKit).
 
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 import { generateApiKeyPair, type LiveKitServer } from '../../harness/livekit.ts';
 import { getFreePort, LOOPBACK } from '../../harness/ports.ts';
 import { type ManagedProcess, makeTempDir, spawnManaged, waitFor } from '../../harness/process.ts';
-import { cpuMicros, overTree, rssKiB, schedCpuMicros } from './procfs.ts';
+import { cpuMicros, kernelMicros, overTree, rssKiB, schedCpuMicros } from './procfs.ts';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-export const PROXY_BIN = join(ROOT, 'proxy/bin/volly-pq.js');
+/** The proxy to run; VOLLY_BENCH_PROXY_BIN measures another build (e.g. a prototype of a change). */
+export const PROXY_BIN = process.env.VOLLY_BENCH_PROXY_BIN ?? join(ROOT, 'proxy/bin/volly-pq.js');
 export const NGINX_BIN = process.env.VOLLY_NGINX_BIN ?? '/usr/sbin/nginx';
 const NGINX_TEMPLATE = fileURLToPath(new URL('../nginx.conf.template', import.meta.url));
 
@@ -22,6 +23,8 @@ export interface Measured {
   readonly pid: number;
   /** utime+stime in microseconds (nginx: master and workers). */
   cpuMicros(): number;
+  /** Of which stime (kernel). */
+  kernelMicros(): number;
   /** The same from schedstat (ns resolution, live threads only): a cross-check. */
   schedCpuMicros(): number;
   rssKiB(): number;
@@ -38,6 +41,8 @@ export interface BenchProxy extends Measured {
   metrics(): Promise<Map<string, number>>;
   /** Full GC through the inspector (only when started with `inspect`). */
   collectGarbage(): Promise<void>;
+  /** A V8 heap snapshot written to `file` (only when started with `inspect`). */
+  heapSnapshot(file: string): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -92,7 +97,7 @@ export async function startBenchProxy(livekit: LiveKitServer, opts: ProxyOptions
 
   let inspector: Promise<WebSocket> | undefined;
   let seq = 0;
-  const callInspector = async (method: string): Promise<void> => {
+  const callInspector = async (method: string, onEvent?: (m: { method?: string; params?: Record<string, unknown> }) => void): Promise<void> => {
     inspector ??= (async () => {
       const list = (await (await fetch(`http://${LOOPBACK}:${inspectPort}/json/list`)).json()) as Array<{ webSocketDebuggerUrl: string }>;
       const ws = new WebSocket(list[0]?.webSocketDebuggerUrl ?? '', { perMessageDeflate: false });
@@ -107,7 +112,8 @@ export async function startBenchProxy(livekit: LiveKitServer, opts: ProxyOptions
     await new Promise<void>((resolve, reject) => {
       const t = setTimeout(() => reject(new Error(`inspector ${method} timed out`)), 60_000);
       const onMessage = (data: Buffer) => {
-        const m = JSON.parse(data.toString()) as { id?: number };
+        const m = JSON.parse(data.toString()) as { id?: number; method?: string; params?: Record<string, unknown> };
+        if (m.id === undefined) onEvent?.(m);
         if (m.id !== id) return;
         clearTimeout(t);
         ws.off('message', onMessage);
@@ -126,6 +132,7 @@ export async function startBenchProxy(livekit: LiveKitServer, opts: ProxyOptions
     apiKey: client.apiKey,
     apiSecret: client.apiSecret,
     cpuMicros: () => cpuMicros(proc.pid),
+    kernelMicros: () => kernelMicros(proc.pid),
     schedCpuMicros: () => schedCpuMicros(proc.pid),
     rssKiB: () => rssKiB(proc.pid),
     async metrics() {
@@ -135,6 +142,17 @@ export async function startBenchProxy(livekit: LiveKitServer, opts: ProxyOptions
     async collectGarbage() {
       if (!opts.inspect) throw new Error('proxy started without inspect');
       await callInspector('HeapProfiler.collectGarbage');
+    },
+    async heapSnapshot(file: string) {
+      if (!opts.inspect) throw new Error('proxy started without inspect');
+      const fd = openSync(file, 'w');
+      try {
+        await callInspector('HeapProfiler.takeHeapSnapshot', (m) => {
+          if (m.method === 'HeapProfiler.addHeapSnapshotChunk') writeSync(fd, String(m.params?.chunk ?? ''));
+        });
+      } finally {
+        closeSync(fd);
+      }
     },
     async stop() {
       if (inspector) (await inspector.catch(() => undefined))?.terminate();
@@ -148,6 +166,35 @@ export interface BenchNginx extends Measured {
   readonly wsUrl: string;
   readonly version: string;
   stop(): Promise<void>;
+}
+
+const NODE_WS_RELAY = fileURLToPath(new URL('../node-ws-relay.mjs', import.meta.url));
+
+/** The bare Node.js + ws relay (node-ws-relay.mjs): the floor of a relay on Node.js. */
+export async function startNodeWsRelay(livekit: LiveKitServer): Promise<BenchNginx> {
+  const port = await getFreePort();
+  const dir = makeTempDir(`bench-node-ws-${port}`);
+  const proc = spawnManaged({
+    name: `node-ws-relay:${port}`,
+    command: process.execPath,
+    args: [NODE_WS_RELAY, String(port), livekit.wsUrl],
+    logFile: join(dir, 'relay.log'),
+    cwd: dir,
+  });
+  const url = `http://${LOOPBACK}:${port}`;
+  await waitFor(`node-ws-relay on ${url}`, async () => (await fetch(`${url}/`)).ok, { timeoutMs: 15_000, intervalMs: 50, proc });
+  return {
+    pid: proc.pid,
+    wsUrl: `ws://${LOOPBACK}:${port}`,
+    version: `node ${process.version}`,
+    cpuMicros: () => cpuMicros(proc.pid),
+    kernelMicros: () => kernelMicros(proc.pid),
+    schedCpuMicros: () => schedCpuMicros(proc.pid),
+    rssKiB: () => rssKiB(proc.pid),
+    async stop() {
+      await proc.stop({ signal: 'SIGTERM', graceMs: 5_000 });
+    },
+  };
 }
 
 export function nginxAvailable(): boolean {
@@ -179,6 +226,7 @@ export async function startNginx(livekit: LiveKitServer): Promise<BenchNginx> {
     wsUrl: `ws://${LOOPBACK}:${port}`,
     version,
     cpuMicros: () => overTree(proc.pid, cpuMicros),
+    kernelMicros: () => overTree(proc.pid, kernelMicros),
     schedCpuMicros: () => overTree(proc.pid, schedCpuMicros),
     rssKiB: () => overTree(proc.pid, rssKiB),
     async stop() {

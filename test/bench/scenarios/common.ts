@@ -10,9 +10,11 @@ export interface Servers {
   readonly livekit: LiveKitServer;
   readonly proxy: BenchProxy;
   readonly nginx: BenchNginx | undefined;
+  /** The bare Node.js + ws relay (the floor of a Node.js relay). */
+  readonly nodeWs?: BenchNginx | undefined;
 }
 
-export type TargetName = 'direct' | 'nginx' | 'classical' | 'sealed';
+export type TargetName = 'direct' | 'nginx' | 'node-ws' | 'classical' | 'sealed';
 
 export interface Target {
   readonly name: TargetName;
@@ -28,6 +30,9 @@ export function target(s: Servers, name: TargetName): Target {
     case 'nginx':
       if (!s.nginx) throw new Error('nginx is not running');
       return { name, baseUrl: s.nginx.wsUrl, creds: s.livekit };
+    case 'node-ws':
+      if (!s.nodeWs) throw new Error('the node-ws relay is not running');
+      return { name, baseUrl: s.nodeWs.wsUrl, creds: s.livekit };
     case 'classical':
       return { name, baseUrl: s.proxy.wsUrl, creds: s.proxy };
     case 'sealed':

@@ -1,7 +1,8 @@
 // Scenario 1: join latency — time from opening the socket (and, in-band, the
 // client's key generation) to the decoded JoinResponse, over N sequential
 // joins per configuration and round: direct to LiveKit, through nginx, through
-// the proxy classical, and sealed (in-band and token-bound, per algorithm).
+// a bare Node.js + ws relay (the floor of a Node.js relay), through the proxy
+// classical, and sealed (in-band and token-bound, per algorithm).
 // Each session leaves (LeaveRequest, close) before the next one starts. The
 // proxy process's CPU per session (join + leave) is taken over each batch.
 
@@ -45,6 +46,7 @@ interface Config {
 function configs(s: Servers): Config[] {
   const out: Config[] = [{ name: 'direct', target: target(s, 'direct') }];
   if (s.nginx) out.push({ name: 'nginx', target: target(s, 'nginx'), cpu: s.nginx.cpuMicros });
+  if (s.nodeWs) out.push({ name: 'bare Node.js + ws relay', target: target(s, 'node-ws'), cpu: s.nodeWs.cpuMicros });
   out.push({ name: 'proxy classical', target: target(s, 'classical'), cpu: s.proxy.cpuMicros });
   const base = target(s, 'sealed');
   for (const algorithm of KEM_ALGORITHMS) {

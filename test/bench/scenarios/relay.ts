@@ -1,7 +1,9 @@
 // Scenario 3: relay cost per frame. One fixed signaling workload — S sessions
 // in rooms of 10, each sending a pingReq and an UpdateTrackSettings
 // alternately every `intervalMs` — run direct to LiveKit, through nginx (one
-// worker), and through the proxy classical and sealed (ML-KEM-768 in-band).
+// worker), through a bare Node.js + ws relay (node-ws-relay.mjs: the floor
+// of any relay on Node.js), and through the proxy classical and sealed
+// (ML-KEM-768 in-band).
 // Per round and target: open the sessions, warm up, then over a window take
 // the relay process's CPU (utime+stime of the OS process from /proc) per frame
 // relayed (frames the clients sent + received in the window), and the
@@ -26,6 +28,8 @@ export interface RelayRow {
   readonly target: TargetName;
   /** Relay process CPU microseconds per relayed frame; undefined for direct. */
   readonly cpuUsPerFrame: Figure | undefined;
+  /** Of which in the kernel (stime): loopback TCP is processed inside the sender's write(). */
+  readonly kernelUsPerFrame: Figure | undefined;
   readonly rttP50Ms: Figure;
   readonly rttP99Ms: Figure;
   /** Added round trip over direct, per round (ms). */
@@ -47,6 +51,7 @@ export interface RelayResults {
 
 interface RoundStats {
   cpuPerFrame?: number;
+  kernelPerFrame?: number;
   schedPerFrame?: number;
   p50: number;
   p99: number;
@@ -104,7 +109,7 @@ async function oneRound(s: Servers, name: TargetName, r: number, o: RelayOptions
     );
   });
   await sleep(o.warmupMs);
-  const relay = name === 'direct' ? undefined : name === 'nginx' ? s.nginx : s.proxy;
+  const relay = name === 'direct' ? undefined : name === 'nginx' ? s.nginx : name === 'node-ws' ? s.nodeWs : s.proxy;
   const proxyFrames = async () => {
     const m = await s.proxy.metrics();
     let n = 0;
@@ -114,6 +119,7 @@ async function oneRound(s: Servers, name: TargetName, r: number, o: RelayOptions
   const countsProxy = name === 'classical' || name === 'sealed';
   const pf0 = countsProxy ? await proxyFrames() : 0;
   const c0 = relay?.cpuMicros() ?? 0;
+  const k0 = relay?.kernelMicros() ?? 0;
   const sc0 = relay?.schedCpuMicros() ?? 0;
   const f0 = counters.sent + counters.received;
   const w0 = performance.now();
@@ -121,6 +127,7 @@ async function oneRound(s: Servers, name: TargetName, r: number, o: RelayOptions
   await sleep(o.windowMs);
   measuring = false;
   const c1 = relay?.cpuMicros() ?? 0;
+  const k1 = relay?.kernelMicros() ?? 0;
   const sc1 = relay?.schedCpuMicros() ?? 0;
   const f1 = counters.sent + counters.received;
   const w1 = performance.now();
@@ -132,7 +139,9 @@ async function oneRound(s: Servers, name: TargetName, r: number, o: RelayOptions
   await within(Promise.all(sessions.map((x) => x.closed)), 5_000);
   const frames = f1 - f0;
   return {
-    ...(relay ? { cpuPerFrame: (c1 - c0) / frames, schedPerFrame: (sc1 - sc0) / frames, share: (c1 - c0) / 1000 / (w1 - w0) } : {}),
+    ...(relay
+      ? { cpuPerFrame: (c1 - c0) / frames, kernelPerFrame: (k1 - k0) / frames, schedPerFrame: (sc1 - sc0) / frames, share: (c1 - c0) / 1000 / (w1 - w0) }
+      : {}),
     ...(countsProxy ? { proxyCountRatio: (pf1 - pf0) / frames } : {}),
     p50: median(rtts),
     p99: p99(rtts),
@@ -141,7 +150,7 @@ async function oneRound(s: Servers, name: TargetName, r: number, o: RelayOptions
 }
 
 export async function runRelay(s: Servers, o: RelayOptions, log: (line: string) => void): Promise<RelayResults> {
-  const names: TargetName[] = ['direct', ...(s.nginx ? (['nginx'] as const) : []), 'classical', 'sealed'];
+  const names: TargetName[] = ['direct', ...(s.nginx ? (['nginx'] as const) : []), ...(s.nodeWs ? (['node-ws'] as const) : []), 'classical', 'sealed'];
   const stats = new Map<TargetName, RoundStats[]>(names.map((n) => [n, []]));
   for (let r = 0; r < o.rounds; r++) {
     for (const name of rotate(names, r)) {
@@ -163,6 +172,7 @@ export async function runRelay(s: Servers, o: RelayOptions, log: (line: string) 
       target: name,
       cpuUsPerFrame: name === 'direct' ? undefined : figure(cpu),
       schedCpuUsPerFrame: name === 'direct' ? undefined : figure(st.map((x) => x.schedPerFrame ?? Number.NaN)),
+      kernelUsPerFrame: name === 'direct' ? undefined : figure(st.map((x) => x.kernelPerFrame ?? Number.NaN)),
       rttP50Ms: figure(st.map((x) => x.p50)),
       rttP99Ms: figure(st.map((x) => x.p99)),
       addedP50Ms: figure(st.map((x, i) => x.p50 - (direct[i]?.p50 ?? Number.NaN))),

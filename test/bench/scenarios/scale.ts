@@ -1,15 +1,16 @@
 // Scenario 4: scale — idle sealed sessions (ML-KEM-768 in-band) held open
 // through one proxy process, in rooms of 10, stepping up through the levels
 // (e.g. 1k, 5k, 10k). "Idle" = signaling only, a keepalive pingReq every
-// `pingIntervalMs` per session (livekit-client pings every 5 s, the
-// JoinResponse's ping_interval). At each level, after a full GC of the proxy
+// `pingIntervalMs` per session (under the proxy's 30 s idle timeout;
+// livekit-client pings every 5 s, its JoinResponse's ping_interval). At each level, after a full GC of the proxy
 // (through its inspector), RSS is sampled `samples` times; the proxy's
 // event-loop delay comes from its own /metrics (prom-client's
 // volly_nodejs_eventloop_lag_*, reset at every scrape, so one scrape opens
 // the window and the next reads it).
 
+import { join } from 'node:path';
 import type { LiveKitServer } from '../../harness/livekit.ts';
-import { type BenchSession, openWithRetry, pool } from '../lib/client.ts';
+import { type BenchSession, openWithRetry, pool, type RetryLog } from '../lib/client.ts';
 import { rssKiB } from '../lib/procfs.ts';
 import type { BenchProxy } from '../lib/servers.ts';
 import { type Figure, figure, linearFit } from '../lib/stats.ts';
@@ -24,6 +25,8 @@ export interface ScaleOptions {
   readonly lagWindowMs: number;
   /** Give up ramping (and report the level reached) after this long. */
   readonly rampBudgetMs: number;
+  /** Write heap snapshots here: at the baseline and at the first level (profiling runs). */
+  readonly heapSnapshotDir?: string;
 }
 
 export interface ScaleLevel {
@@ -54,6 +57,7 @@ export interface ScaleResults {
   readonly failures: number;
   readonly retries: number;
   readonly fdLimit: number;
+  readonly pingIntervalS: number;
 }
 
 async function sampleMemory(proxy: BenchProxy, samples: number): Promise<{ rss: number[]; heap: number[] }> {
@@ -93,13 +97,14 @@ export async function runScale(
     : undefined;
   if (capped) log(`scale: ${capped}`);
   const base = await sampleMemory(proxy, o.samples);
+  if (o.heapSnapshotDir) await proxy.heapSnapshot(join(o.heapSnapshotDir, 'scale-0.heapsnapshot'));
   const baseRss = figure(base.rss);
   const baseHeap = figure(base.heap);
   log(`scale baseline: proxy RSS ${(baseRss.median / 1024).toFixed(1)} MiB, heap ${(baseHeap.median / 1024).toFixed(1)} MiB`);
   const sessions: BenchSession[] = [];
   const timers: Array<ReturnType<typeof setInterval>> = [];
   const levels: ScaleLevel[] = [];
-  const retries = { count: 0 };
+  const retries: RetryLog = { count: 0, reasons: {} };
   let failures = 0;
   let shortfall: string | undefined;
   const started = performance.now();
@@ -149,6 +154,7 @@ export async function runScale(
       await proxy.metrics();
       await sleep(o.lagWindowMs);
       const m = await proxy.metrics();
+      if (o.heapSnapshotDir && levels.length === 0) await proxy.heapSnapshot(join(o.heapSnapshotDir, `scale-${open}.heapsnapshot`));
       const rss = figure(mem.rss);
       const heap = figure(mem.heap);
       const row: ScaleLevel = {
@@ -195,5 +201,6 @@ export async function runScale(
     failures,
     retries: retries.count,
     fdLimit,
+    pingIntervalS: o.pingIntervalMs / 1000,
   };
 }

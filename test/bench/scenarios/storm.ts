@@ -3,11 +3,13 @@
 // reconnect at the same instant with the same identities — LiveKit replaces
 // each stale participant. Measured: the time from the reconnect until every
 // client has its JoinResponse, direct to LiveKit vs through the proxy
-// (sealed, ML-KEM-768 in-band). Clients refused with HTTP 429 (the proxy's
-// concurrent-handshake limit) or 503 retry after 50-250 ms, as livekit-client
-// retries with its backoff.
+// (sealed, ML-KEM-768 in-band). A client whose attempt fails — HTTP 429 (the
+// proxy's concurrent-handshake limit), a 4502 from the proxy (LiveKit did not
+// answer its dial in time), a timeout — tries again after 50-250 ms until
+// the storm's deadline, as livekit-client retries with its backoff; the
+// failures are counted by reason.
 
-import { type BenchSession, openWithRetry, pool } from '../lib/client.ts';
+import { type BenchSession, openWithRetry, pool, type RetryLog } from '../lib/client.ts';
 import { type Figure, figure, median, p99 } from '../lib/stats.ts';
 import { mintToken } from '../lib/tokens.ts';
 import { rotate, type Servers, sleep, type TargetName, target, within } from './common.ts';
@@ -26,6 +28,9 @@ export interface StormRow {
   readonly joinP50Ms: Figure;
   readonly joinP99Ms: Figure;
   readonly retries: Figure;
+  /** Failed attempts (each retried) by reason, summed over rounds. */
+  readonly retryReasons: Record<string, number>;
+  /** Clients that had no JoinResponse by the deadline, summed over rounds. */
   readonly failures: number;
 }
 
@@ -39,23 +44,29 @@ interface RoundStats {
   p50: number;
   p99: number;
   retries: number;
+  reasons: Record<string, number>;
   failures: number;
 }
 
 async function oneStorm(s: Servers, name: TargetName, r: number, o: StormOptions): Promise<RoundStats> {
   const t = target(s, name);
   const tokens = await Promise.all(Array.from({ length: o.clients }, (_, i) => mintToken(t.creds, `storm-${name}-r${r}-${Math.floor(i / 10)}`, `c${i}`)));
-  const open = (i: number, deadline: number, retries: { count: number }) =>
-    openWithRetry({ baseUrl: t.baseUrl, token: tokens[i] as string, ...(t.sealed ? { sealed: t.sealed } : {}), timeoutMs: o.timeoutMs }, deadline, retries);
+  const open = (i: number, deadline: number, retries: RetryLog) =>
+    openWithRetry(
+      { baseUrl: t.baseUrl, token: tokens[i] as string, ...(t.sealed ? { sealed: t.sealed } : {}), timeoutMs: o.timeoutMs },
+      deadline,
+      retries,
+      'any',
+    );
   // Everyone joins, paced.
-  const setupRetries = { count: 0 };
+  const setupRetries: RetryLog = { count: 0, reasons: {} };
   const first = await pool(o.clients, 64, (i) => open(i, performance.now() + o.timeoutMs, setupRetries).catch(() => undefined));
   await sleep(1000);
   // The network drops every connection at once...
   for (const c of first) c?.terminate();
   await sleep(50);
   // ...and every client reconnects at the same instant.
-  const retries = { count: 0 };
+  const retries: RetryLog = { count: 0, reasons: {} };
   let failures = 0;
   const t0 = performance.now();
   const deadline = t0 + o.timeoutMs;
@@ -78,7 +89,7 @@ async function oneStorm(s: Servers, name: TargetName, r: number, o: StormOptions
   for (const c of second) c?.close();
   await within(Promise.all(second.map((c) => c?.closed)), 10_000);
   for (const c of second) c?.terminate();
-  return { all: failures > 0 ? Number.NaN : all, p50: median(joins), p99: p99(joins), retries: retries.count, failures };
+  return { all: failures > 0 ? Number.NaN : all, p50: median(joins), p99: p99(joins), retries: retries.count, reasons: retries.reasons, failures };
 }
 
 export async function runStorm(s: Servers, o: StormOptions, log: (line: string) => void): Promise<StormResults> {
@@ -102,6 +113,10 @@ export async function runStorm(s: Servers, o: StormOptions, log: (line: string) 
       joinP50Ms: figure(st.map((x) => x.p50)),
       joinP99Ms: figure(st.map((x) => x.p99)),
       retries: figure(st.map((x) => x.retries)),
+      retryReasons: st.reduce<Record<string, number>>((acc, x) => {
+        for (const [k, v] of Object.entries(x.reasons)) acc[k] = (acc[k] ?? 0) + v;
+        return acc;
+      }, {}),
       failures: st.reduce((a, x) => a + x.failures, 0),
     };
   });

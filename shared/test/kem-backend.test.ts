@@ -24,7 +24,7 @@ describe.each([
   ['browser', browser],
 ] as const)('backend/%s', (_name, backend) => {
   test('exports exactly the backend API', () => {
-    expect(Object.keys(backend).sort()).toEqual(['aeadBackends', 'getAead', 'getKem', 'kemBackends', 'randomBytes']);
+    expect(Object.keys(backend).sort()).toEqual(['aeadBackends', 'getAead', 'getKem', 'getSigner', 'kemBackends', 'randomBytes', 'sigBackends']);
   });
 
   test('getKem defaults to the first listed backend and returns one instance per pair', () => {
@@ -79,6 +79,6 @@ test('browser backend bundles for the browser platform with no Node import', asy
     logLevel: 'silent',
   });
   const inputs = Object.keys(result.metafile.inputs);
-  expect(inputs.some((path) => path.includes('@noble/post-quantum'))).toBe(true);
-  expect(inputs.filter((path) => /^node:|sodium-native|kem\/native|aead\/sodium/.test(path))).toEqual([]);
+  expect(inputs.some((path) => path.includes('@noble/post-quantum/ml-dsa'))).toBe(true);
+  expect(inputs.filter((path) => /^node:|sodium-native|kem\/native|aead\/sodium|sig\/native/.test(path))).toEqual([]);
 });

@@ -1,6 +1,6 @@
 /**
- * Crypto backends for Node. KEM: native (node:crypto, Node >= 24) preferred,
- * noble (pure JS) everywhere. AEAD: sodium (sodium-native, optional
+ * Crypto backends for Node. KEM and signature (ML-DSA-65): native
+ * (node:crypto, Node >= 24) preferred, noble (pure JS) everywhere. AEAD: sodium (sodium-native, optional
  * dependency) preferred, noble everywhere. Availability is probed once, on
  * first use, never at import.
  */
@@ -10,12 +10,16 @@ import type { Aead, AeadBackendName } from '../aead/types.js';
 import { nativeKemAvailable, nativeKems } from '../kem/native.js';
 import { nobleMlKem768, nobleXWing } from '../kem/noble.js';
 import type { Kem, KemAlgorithm, KemBackendName } from '../kem/types.js';
-import { type AeadTable, type KemTable, selectAead, selectKem } from './select.js';
+import { nativeSigAvailable, nativeSigners } from '../sig/native.js';
+import { nobleMlDsa65 } from '../sig/noble.js';
+import type { SigAlgorithm, SigBackendName, Signer } from '../sig/types.js';
+import { type AeadTable, type KemTable, type SigTable, selectAead, selectKem, selectSigner } from './select.js';
 
 export { randomBytes } from './random.js';
 
 let kems: KemTable | undefined;
 let aeads: AeadTable | undefined;
+let signers: SigTable | undefined;
 
 function kemTable(): KemTable {
   if (kems === undefined) {
@@ -28,6 +32,14 @@ function kemTable(): KemTable {
     }
   }
   return kems;
+}
+
+function sigTable(): SigTable {
+  if (signers === undefined) {
+    const noble = { 'ML-DSA-65': nobleMlDsa65 };
+    signers = nativeSigAvailable() ? { native: { 'ML-DSA-65': nativeSigners().mlDsa65 }, noble } : { noble };
+  }
+  return signers;
 }
 
 function aeadTable(): AeadTable {
@@ -52,4 +64,12 @@ export function kemBackends(): KemBackendName[] {
 
 export function aeadBackends(): AeadBackendName[] {
   return Object.keys(aeadTable()) as AeadBackendName[];
+}
+
+export function getSigner(algorithm: SigAlgorithm, backend?: SigBackendName): Signer {
+  return selectSigner(sigTable(), algorithm, backend);
+}
+
+export function sigBackends(): SigBackendName[] {
+  return Object.keys(sigTable()) as SigBackendName[];
 }

@@ -1,8 +1,13 @@
 // Throughput of the crypto backends this runtime has: keygen, encapsulate and
 // decapsulate for each KEM x backend, seal and open of a 300-byte frame for
-// each AEAD backend. Runs on the built package: `npm run bench:crypto`.
-import { aeadBackends, getAead, getKem, kemBackends, randomBytes } from '../dist/backend/node.js';
+// each AEAD backend, and ML-DSA-65 keygen / sign / verify of a transcript hash
+// for each signature backend (server authentication: the proxy signs once per
+// handshake, a pinning client verifies once). Runs on the built package:
+// `npm run bench:crypto`.
+import { aeadBackends, getAead, getKem, getSigner, kemBackends, randomBytes, sigBackends } from '../dist/backend/node.js';
 import { KEM_ALGORITHMS } from '../dist/kem/types.js';
+import { SERVER_AUTH_CONTEXT } from '../dist/sig/server-auth.js';
+import { SIG_ALGORITHMS } from '../dist/sig/types.js';
 
 const FRAME = 300;
 const MIN_MS = 400;
@@ -50,11 +55,27 @@ for (const backend of aeadBackends()) {
   });
 }
 
+for (const algorithm of SIG_ALGORITHMS) {
+  for (const backend of sigBackends()) {
+    const signer = getSigner(algorithm, backend);
+    const { publicKey, secretKey } = signer.keygen();
+    const th = randomBytes(32);
+    const signature = signer.sign(th, secretKey, SERVER_AUTH_CONTEXT);
+    row(algorithm, backend, 'keygen', () => signer.keygen());
+    row(algorithm, backend, 'sign th (server, per handshake)', () => signer.sign(th, secretKey, SERVER_AUTH_CONTEXT));
+    row(algorithm, backend, 'verify th (client, per handshake)', () => {
+      if (!signer.verify(signature, th, publicKey, SERVER_AUTH_CONTEXT)) throw new Error('verify failed');
+    });
+  }
+}
+
 const header = ['primitive', 'backend', 'operation', 'ops/s', 'us/op'];
 const lines = rows.map((r) => [r.primitive, r.backend, r.operation, Math.round(r.opsPerSec).toLocaleString('en-US'), r.usPerOp.toFixed(1)]);
 const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
 const fmt = (cells) => `| ${cells.map((c, i) => (i >= 3 ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join(' | ')} |`;
-console.log(`Node ${process.version} ${process.platform}-${process.arch}; KEM backends: ${kemBackends().join(', ')}; AEAD backends: ${aeadBackends().join(', ')}`);
+console.log(
+  `Node ${process.version} ${process.platform}-${process.arch}; KEM backends: ${kemBackends().join(', ')}; AEAD backends: ${aeadBackends().join(', ')}; signature backends: ${sigBackends().join(', ')}`,
+);
 console.log(fmt(header));
 console.log(`|${widths.map((w, i) => (i >= 3 ? `${'-'.repeat(w + 1)}:` : `:${'-'.repeat(w + 1)}`)).join('|')}|`);
 for (const l of lines) console.log(fmt(l));

@@ -11,24 +11,33 @@
  * eseed). Every fixed input is derived from a label, so rerunning the script
  * reproduces the files byte for byte; shared/test/vectors.test.ts recomputes
  * every value from the inputs and compares.
+ *
+ * It also writes server-auth-ml-dsa-65.json: the proxy's ML-DSA-65 signature
+ * over the transcript hash of each of those handshakes (key from a fixed
+ * seed, deterministic signing: FIPS 204 rnd = 32 zero bytes, with
+ * @noble/post-quantum), checked by shared/test/server-auth.test.ts.
  */
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Pong, SignalResponse } from '@livekit/protocol';
 import { sha256, sha512 } from '@noble/hashes/sha2.js';
 import { ml_kem768_x25519 } from '@noble/post-quantum/hybrid.js';
+import { ml_dsa65 } from '@noble/post-quantum/ml-dsa.js';
 import { ml_kem768 } from '@noble/post-quantum/ml-kem.js';
 import {
   ClientSession,
   concatBytes,
   FrameKind,
   fingerprint,
+  fromHex,
   getAead,
   getKem,
   pqGrant,
   randomBytes,
+  SERVER_AUTH_CONTEXT,
   sealedChannel,
   serverHandshake,
+  serverKeyId,
   toBase64Url,
   toHex,
   transcriptHash,
@@ -148,10 +157,55 @@ function vector(algorithm, mode) {
   };
 }
 
+/** The server's identity key (seed ξ from a label) and its deterministic transcript signer. */
+function serverIdentity() {
+  const seed = fixed('ML-DSA-65 server identity key', 32);
+  const { publicKey, secretKey } = ml_dsa65.keygen(seed);
+  const signer = { keyId: serverKeyId(publicKey), sign: (th) => ml_dsa65.sign(th, secretKey, { context: SERVER_AUTH_CONTEXT, extraEntropy: false }) };
+  return { seed, publicKey, signer };
+}
+
+/** Server authentication over each handshake vector: the signed message, the signature and the signed response frame. */
+function serverAuthVector(handshakes) {
+  const { seed, publicKey, signer } = serverIdentity();
+  return {
+    protocol: 'volly-pq.v1',
+    algorithm: 'ML-DSA-65',
+    inputs: {
+      key_seed: toHex(seed),
+      context: toHex(SERVER_AUTH_CONTEXT),
+      signing: 'deterministic (FIPS 204 ML-DSA.Sign with rnd = 32 zero bytes)',
+    },
+    outputs: { public_key: toHex(publicKey), key_id: toHex(signer.keyId) },
+    handshakes: handshakes.map(({ file, v }) => {
+      const { algorithm, inputs: i, outputs: o } = v;
+      const th = fromHex(o.transcript_hash);
+      const kem = getKem(algorithm, 'noble');
+      const pk = fromHex(o.client_public_key);
+      const randomness = fromHex(i.encapsulation_randomness);
+      const { response, result } = serverHandshake(deterministicKem(kem, randomness), i.session_id, pk, signer);
+      if (toHex(result.transcriptHash) !== o.transcript_hash) throw new Error(`${file}: transcript hash differs`);
+      const signedMessage = concatBytes(Uint8Array.of(0, SERVER_AUTH_CONTEXT.length), SERVER_AUTH_CONTEXT, th);
+      return {
+        handshake: file,
+        transcript_hash: o.transcript_hash,
+        signed_message: toHex(signedMessage),
+        signature: toHex(signer.sign(th)),
+        response_frame: toHex(response),
+      };
+    }),
+  };
+}
+
+const handshakes = [];
 for (const algorithm of ['ML-KEM-768', 'X-Wing']) {
   for (const mode of ['in-band', 'token-bound']) {
     const file = `${algorithm.toLowerCase()}-${mode}.json`;
-    writeFileSync(`${OUT}${file}`, `${JSON.stringify(vector(algorithm, mode), null, 2)}\n`);
+    const v = vector(algorithm, mode);
+    handshakes.push({ file, v });
+    writeFileSync(`${OUT}${file}`, `${JSON.stringify(v, null, 2)}\n`);
     console.log(`wrote shared/test-vectors/${file}`);
   }
 }
+writeFileSync(`${OUT}server-auth-ml-dsa-65.json`, `${JSON.stringify(serverAuthVector(handshakes), null, 2)}\n`);
+console.log('wrote shared/test-vectors/server-auth-ml-dsa-65.json');

@@ -1,12 +1,12 @@
 /**
- * @volly/shared for browsers: pure-JS ML-KEM / X-Wing (noble) and
+ * @volly/shared for browsers: pure-JS ML-KEM / X-Wing / ML-DSA-65 (noble) and
  * ChaCha20-Poly1305 (noble ciphers). Bundled with esbuild for pages.
  */
-import { aeadBackends, getAead, getKem, kemBackends, randomBytes } from './backend/browser.js';
+import { aeadBackends, getAead, getKem, getSigner, kemBackends, randomBytes, sigBackends } from './backend/browser.js';
 import { createInstaller } from './client/install.js';
 
 export * from './common.js';
-export { aeadBackends, getAead, getKem, kemBackends, randomBytes };
+export { aeadBackends, getAead, getKem, getSigner, kemBackends, randomBytes, sigBackends };
 
 /** Makes livekit-client (via the global WebSocket) use volly-pq.v1 for signaling URLs. Returns an uninstall function. */
-export const installPqWebSocket = createInstaller({ getKem: (a) => getKem(a), aead: getAead(), randomBytes });
+export const installPqWebSocket = createInstaller({ getKem: (a) => getKem(a), aead: getAead(), randomBytes, getSigner: (a) => getSigner(a) });

@@ -21,5 +21,13 @@ export const CloseCode = {
   Busy: 4429,
   /** LiveKit unreachable or it refused the upstream dial. */
   Upstream: 4502,
+  /**
+   * The client could not authenticate the server: it pins server keys and the
+   * pq_response carried no signature, one by a key it does not pin, or one that
+   * does not verify. Sent by the client (the proxy never sends it), before any
+   * token or query left the client. Mirrors HTTP 526 ("invalid SSL
+   * certificate": the origin's identity could not be verified).
+   */
+  ServerAuth: 4526,
 } as const;
 export type CloseCodeValue = (typeof CloseCode)[keyof typeof CloseCode];

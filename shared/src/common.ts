@@ -9,4 +9,6 @@ export * from './handshake.js';
 export * from './kem/types.js';
 export * from './messages.js';
 export * from './schedule.js';
+export * from './sig/server-auth.js';
+export * from './sig/types.js';
 export * from './token.js';

@@ -65,6 +65,16 @@ export class TokenError extends VollyError {
   }
 }
 
+/** Pinned server keys and a pq_response that is not signed by one of them (docs/PROTOCOL.md, "Server authentication"). */
+export class ServerAuthError extends VollyError {
+  readonly code: 'ERR_SERVER_AUTH_MISSING' | 'ERR_SERVER_AUTH_UNKNOWN_KEY' | 'ERR_SERVER_AUTH_INVALID';
+  override readonly closeCode = CloseCode.ServerAuth;
+  constructor(code: ServerAuthError['code'], message: string) {
+    super(message);
+    this.code = code;
+  }
+}
+
 /** The peer ended the handshake with an error (pq_response.success=false or a sealed VollyError). */
 export class RemoteError extends VollyError {
   readonly code = 'ERR_REMOTE';

@@ -1,23 +1,28 @@
 /**
  * The KEM step of volly-pq.v1 for both ends, free of any transport.
- * Server: encapsulate to the client's key and derive the direction keys.
- * Client: check the server's answer against what it asked for, decapsulate,
- * derive the same keys. The shared secret is wiped once keys are derived.
+ * Server: encapsulate to the client's key, derive the direction keys, and
+ * (with an identity key) sign the transcript hash.
+ * Client: check the server's answer against what it asked for, (with pinned
+ * server keys) verify the signature over the transcript, decapsulate, derive
+ * the same keys. The shared secret is wiped once keys are derived.
  */
 import type { Aead } from './aead/types.js';
 import { toHex } from './bytes.js';
-import { ProtocolError, RemoteError } from './errors.js';
+import { CloseCode } from './close-codes.js';
+import { KeyFormatError, ProtocolError, RemoteError } from './errors.js';
 import { FrameOpener, FrameSealer } from './frame.js';
 import type { Kem, KemAlgorithm, KemKeyPair } from './kem/types.js';
 import { checkSessionId, encodeResponse, type PqResponse } from './messages.js';
-import { CloseCode } from './close-codes.js';
 import { type DirectionKeys, deriveKeys, transcriptHash } from './schedule.js';
+import { type ServerAuthCheck, type ServerKey, type TranscriptSigner, verifyTranscript } from './sig/server-auth.js';
 
 export interface HandshakeResult {
   readonly algorithm: KemAlgorithm;
   readonly sessionId: string;
   readonly transcriptHash: Uint8Array;
   readonly keys: DirectionKeys;
+  /** Client side, with pinned keys: the pinned server key whose signature over th verified. */
+  readonly serverKey?: ServerKey;
 }
 
 /** A short, public identifier of the keyed session (first 8 bytes of th, hex): safe to log and show. */
@@ -30,25 +35,39 @@ function keyed(algorithm: KemAlgorithm, sessionId: string, pk: Uint8Array, ct: U
   return { algorithm, sessionId, transcriptHash: th, keys };
 }
 
-/** Server side: returns the encoded `VollySignalResponse{pq_response}` frame and the keys. */
-export function serverHandshake(kem: Kem, sessionId: string, clientPublicKey: Uint8Array): { response: Uint8Array; result: HandshakeResult } {
+/**
+ * Server side: returns the encoded `VollySignalResponse{pq_response}` frame and the keys.
+ * With `auth`, the response carries its key id and its signature over th.
+ */
+export function serverHandshake(kem: Kem, sessionId: string, clientPublicKey: Uint8Array, auth?: TranscriptSigner): { response: Uint8Array; result: HandshakeResult } {
   const { ciphertext, sharedSecret } = kem.encapsulate(clientPublicKey);
   const result = keyed(kem.algorithm, sessionId, clientPublicKey, ciphertext, sharedSecret);
-  return { response: encodeResponse({ success: true, algorithm: kem.algorithm, sessionId, ciphertext }), result };
+  const signed = auth ? { serverKeyId: auth.keyId, serverSignature: auth.sign(result.transcriptHash) } : {};
+  return { response: encodeResponse({ success: true, algorithm: kem.algorithm, sessionId, ciphertext, ...signed }), result };
 }
 
 /**
  * Client side. `expectedSessionId` is the one the client sent (in-band) or
  * undefined (token-bound: the server picks it). A response naming another
- * algorithm is refused: that is a downgrade or substitution attempt.
+ * algorithm is refused: that is a downgrade or substitution attempt. With
+ * `auth` (pinned server keys), the signature over th must verify under a
+ * pinned key before anything is decapsulated (else ServerAuthError, 4526).
  */
-export function clientHandshake(kem: Kem, keyPair: KemKeyPair, response: PqResponse, expectedSessionId?: string): HandshakeResult {
+export function clientHandshake(kem: Kem, keyPair: KemKeyPair, response: PqResponse, expectedSessionId?: string, auth?: ServerAuthCheck): HandshakeResult {
   if (!response.success) throw new RemoteError(CloseCode.Malformed, response.error || 'handshake refused by the server');
   if (response.algorithm !== kem.algorithm) throw new ProtocolError(`server answered with ${JSON.stringify(response.algorithm.slice(0, 32))}, not ${kem.algorithm}`);
   const sessionId = checkSessionId(response.sessionId);
   if (expectedSessionId !== undefined && sessionId !== expectedSessionId) throw new ProtocolError('server answered for another session_id');
+  let serverKey: ServerKey | undefined;
+  if (auth) {
+    // th's unprefixed tail pk ‖ ct is unambiguous only at the fixed ciphertext length.
+    if (response.ciphertext.length !== kem.ciphertextLength) throw new KeyFormatError(`${kem.algorithm} ciphertext must be ${kem.ciphertextLength} bytes, got ${response.ciphertext.length}`);
+    const th = transcriptHash(kem.algorithm, sessionId, keyPair.publicKey, response.ciphertext);
+    serverKey = verifyTranscript(auth, th, response.serverKeyId, response.serverSignature);
+  }
   const ss = kem.decapsulate(response.ciphertext, keyPair.secretKey);
-  return keyed(kem.algorithm, sessionId, keyPair.publicKey, response.ciphertext, ss);
+  const result = keyed(kem.algorithm, sessionId, keyPair.publicKey, response.ciphertext, ss);
+  return serverKey ? { ...result, serverKey } : result;
 }
 
 export interface SealedChannel {

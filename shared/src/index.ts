@@ -1,12 +1,12 @@
 /**
- * @volly/shared for Node.js: native ML-KEM (node:crypto, Node 24+) and
+ * @volly/shared for Node.js: native ML-KEM and ML-DSA (node:crypto, Node 24+) and
  * libsodium ChaCha20-Poly1305 (sodium-native) where present, pure JS otherwise.
  */
-import { aeadBackends, getAead, getKem, kemBackends, randomBytes } from './backend/node.js';
+import { aeadBackends, getAead, getKem, getSigner, kemBackends, randomBytes, sigBackends } from './backend/node.js';
 import { createInstaller } from './client/install.js';
 
 export * from './common.js';
-export { aeadBackends, getAead, getKem, kemBackends, randomBytes };
+export { aeadBackends, getAead, getKem, getSigner, kemBackends, randomBytes, sigBackends };
 
 /** Makes livekit-client (via the global WebSocket) use volly-pq.v1 for signaling URLs. Returns an uninstall function. */
-export const installPqWebSocket = createInstaller({ getKem: (a) => getKem(a), aead: getAead(), randomBytes });
+export const installPqWebSocket = createInstaller({ getKem: (a) => getKem(a), aead: getAead(), randomBytes, getSigner: (a) => getSigner(a) });

@@ -13,6 +13,11 @@ export { VollyErrorMsg };
 
 /** Largest handshake message: an X-Wing key (1216 bytes) plus small fields, with headroom. */
 export const MAX_HANDSHAKE_BYTES = 4096;
+/**
+ * Largest pq_response: an X-Wing ciphertext (1120 bytes), an ML-DSA-65
+ * signature (3309) and its key id (8) plus small fields, with headroom.
+ */
+export const MAX_RESPONSE_BYTES = 8192;
 /** Largest VollyControl plaintext: a token and a query string (LiveKit's join_request can carry an SDP offer). */
 export const MAX_CONTROL_BYTES = 256 * 1024;
 /** Session ids: 16..64 characters of base64url (128 bits or more when random). */
@@ -63,22 +68,41 @@ export interface PqResponse {
   readonly sessionId: string;
   readonly ciphertext: Uint8Array;
   readonly error: string;
+  /** Server authentication: the signing key's id and the signature over th; empty when the server did not sign. */
+  readonly serverKeyId: Uint8Array;
+  readonly serverSignature: Uint8Array;
 }
 
 export function encodeResponse(r: Partial<PqResponse> & { success: boolean }): Uint8Array {
   return new VollySignalResponse({
     message: {
       case: 'pqResponse',
-      value: new VollyPQResponse({ success: r.success, algorithm: r.algorithm ?? '', sessionId: r.sessionId ?? '', kemCiphertext: Uint8Array.from(r.ciphertext ?? []), error: r.error ?? '' }),
+      value: new VollyPQResponse({
+        success: r.success,
+        algorithm: r.algorithm ?? '',
+        sessionId: r.sessionId ?? '',
+        kemCiphertext: Uint8Array.from(r.ciphertext ?? []),
+        error: r.error ?? '',
+        serverKeyId: Uint8Array.from(r.serverKeyId ?? []),
+        serverSignature: Uint8Array.from(r.serverSignature ?? []),
+      }),
     },
   }).toBinary();
 }
 
 export function decodeResponse(bytes: Uint8Array): PqResponse {
-  const res = parse('pq_response', MAX_HANDSHAKE_BYTES, bytes, () => VollySignalResponse.fromBinary(bytes, READ));
+  const res = parse('pq_response', MAX_RESPONSE_BYTES, bytes, () => VollySignalResponse.fromBinary(bytes, READ));
   if (res.message.case !== 'pqResponse') throw new ProtocolError('first server frame is not a pq_response');
   const v = res.message.value;
-  return { success: v.success, algorithm: v.algorithm, sessionId: v.sessionId, ciphertext: v.kemCiphertext, error: v.error };
+  return {
+    success: v.success,
+    algorithm: v.algorithm,
+    sessionId: v.sessionId,
+    ciphertext: v.kemCiphertext,
+    error: v.error,
+    serverKeyId: v.serverKeyId,
+    serverSignature: v.serverSignature,
+  };
 }
 
 export type Control = { case: 'connect'; accessToken: string; query: string } | { case: 'error'; code: number; message: string };

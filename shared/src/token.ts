@@ -3,16 +3,21 @@
  *   video.pqPublicKey   base64url of the client's KEM public key
  *   video.pqAlgorithm   "ML-KEM-768" | "X-Wing"
  *   video.pqKeyExpiry   unix seconds after which the key must not be used
+ * and, independent of those three, the pins of server authentication:
+ *   video.pqServerKeys  base64url of the proxy's ML-DSA-65 public keys (a list)
  * The claims live in the `video` grant so that livekit-server-sdk's
  * AccessToken.addGrant carries them without changes, and LiveKit, which
  * ignores unknown grant fields, never sees them anyway: the proxy strips them.
  */
 import { fromBase64Url, toBase64Url } from './bytes.js';
-import { TokenError } from './errors.js';
-import { isKemAlgorithm } from './messages.js';
+import { KeyFormatError, TokenError } from './errors.js';
 import type { KemAlgorithm } from './kem/types.js';
+import { isKemAlgorithm } from './messages.js';
+import { type ServerKey, type ServerKeyPin, serverKeys } from './sig/server-auth.js';
 
 export const PQ_CLAIMS = ['pqPublicKey', 'pqAlgorithm', 'pqKeyExpiry'] as const;
+/** The server-key pins claim (docs/PROTOCOL.md, "Server authentication"); not a binding claim. */
+export const SERVER_KEYS_CLAIM = 'pqServerKeys';
 
 const PUBLIC_KEY_LENGTH: Record<KemAlgorithm, number> = { 'ML-KEM-768': 1184, 'X-Wing': 1216 };
 
@@ -55,13 +60,54 @@ export function pqGrant(c: PqClaims): { pqPublicKey: string; pqAlgorithm: KemAlg
   return { pqPublicKey: toBase64Url(c.publicKey), pqAlgorithm: c.algorithm, pqKeyExpiry: c.keyExpiry };
 }
 
-/** A copy of the payload without the PQ claims; every other claim is kept as it was. */
+/**
+ * The server keys a token pins (`video.pqServerKeys`), read without verifying
+ * the token; null when the claim is absent. A claim that is present but not a
+ * list of base64url ML-DSA-65 public keys throws TokenError (ERR_TOKEN_CLAIMS):
+ * a client must then fail closed, not connect unauthenticated.
+ */
+export function readServerKeyClaims(payload: Payload): ServerKey[] | null {
+  const v = videoOf(payload);
+  if (!v || !(SERVER_KEYS_CLAIM in v)) return null;
+  const pins = v[SERVER_KEYS_CLAIM];
+  if (!Array.isArray(pins) || pins.length === 0 || !pins.every((p) => typeof p === 'string')) {
+    throw new TokenError('ERR_TOKEN_CLAIMS', `video.${SERVER_KEYS_CLAIM} is not a non-empty list of base64url public keys`);
+  }
+  try {
+    return serverKeys(pins as string[]);
+  } catch (err) {
+    if (err instanceof KeyFormatError) throw new TokenError('ERR_TOKEN_CLAIMS', `video.${SERVER_KEYS_CLAIM}: ${err.message}`);
+    throw err;
+  }
+}
+
+/** The pins as they go into a `video` grant. */
+export function serverKeysGrant(pins: readonly ServerKeyPin[]): { pqServerKeys: string[] } {
+  const keys = serverKeys(pins);
+  if (keys.length === 0) throw new TokenError('ERR_TOKEN_CLAIMS', 'at least one server key is required');
+  return { [SERVER_KEYS_CLAIM]: keys.map((k) => toBase64Url(k.publicKey)) } as { pqServerKeys: string[] };
+}
+
+/** A copy of the payload without the PQ claims and the server-key pins; every other claim is kept as it was. */
 export function downgradeClaims<T extends Payload>(payload: T): T {
   const v = videoOf(payload);
   if (!v) return { ...payload };
   const video = { ...v };
   for (const c of PQ_CLAIMS) delete video[c];
+  delete video[SERVER_KEYS_CLAIM];
   return { ...payload, video };
+}
+
+/**
+ * A copy of `payload` carrying the server-key pins of `from` (a session's own
+ * token), unchanged; `payload` as it is when `from` pins nothing. The proxy
+ * keeps the pins in the tokens it rewrites, so a reconnect with a refreshed
+ * token stays as authenticated as the session that delivered it.
+ */
+export function withServerKeyClaims<T extends Payload>(payload: T, from: Payload): T {
+  const pins = videoOf(from)?.[SERVER_KEYS_CLAIM];
+  if (pins === undefined) return payload;
+  return { ...payload, video: { ...(videoOf(payload) ?? {}), [SERVER_KEYS_CLAIM]: pins } };
 }
 
 /** A copy of the payload with the given PQ claims set (used to rewrite refreshed tokens). */
@@ -77,11 +123,27 @@ export interface GrantableToken {
 /**
  * Binds a livekit-server-sdk AccessToken to a client's KEM public key:
  * `addPqClaims(at, { algorithm: 'ML-KEM-768', publicKey, keyExpiry })` before `at.toJwt()`.
- * `keyExpiry` defaults to 10 minutes from now.
+ * `keyExpiry` defaults to 10 minutes from now. `serverKeys` also pins the
+ * proxy's server keys (as `addServerKeys`).
  */
-export function addPqClaims<T extends GrantableToken>(token: T, c: { algorithm: KemAlgorithm; publicKey: Uint8Array; keyExpiry?: number }): T {
+export function addPqClaims<T extends GrantableToken>(
+  token: T,
+  c: { algorithm: KemAlgorithm; publicKey: Uint8Array; keyExpiry?: number; serverKeys?: readonly ServerKeyPin[] },
+): T {
   const claims: PqClaims = { algorithm: c.algorithm, publicKey: c.publicKey, keyExpiry: c.keyExpiry ?? Math.floor(Date.now() / 1000) + 600 };
   if (c.publicKey.length !== PUBLIC_KEY_LENGTH[c.algorithm]) throw new TokenError('ERR_TOKEN_CLAIMS', `public key is not a ${c.algorithm} public key`);
-  token.addGrant(pqGrant(claims));
+  const pins = c.serverKeys?.length ? serverKeysGrant(c.serverKeys) : {};
+  token.addGrant({ ...pqGrant(claims), ...pins });
+  return token;
+}
+
+/**
+ * Pins the proxy's server keys in a livekit-server-sdk AccessToken (bound or
+ * not): `addServerKeys(at, keys)` with the keys from the proxy's admin
+ * `GET /server-keys` (the JSON objects, base64url strings or raw bytes). The
+ * client then refuses any proxy that cannot sign with one of them.
+ */
+export function addServerKeys<T extends GrantableToken>(token: T, pins: readonly ServerKeyPin[]): T {
+  token.addGrant(serverKeysGrant(pins));
   return token;
 }

@@ -19,6 +19,7 @@ import {
   isKemAlgorithm,
   MAX_CONTROL_BYTES,
   MAX_HANDSHAKE_BYTES,
+  MAX_RESPONSE_BYTES,
 } from '../src/messages.js';
 
 const SID = 'abcdefghijklmnopqrstuvwxyz012345';
@@ -48,9 +49,17 @@ describe('round trips', () => {
 
   test('successful and refused pq_response', () => {
     const ok = decodeResponse(encodeResponse({ success: true, algorithm: 'ML-KEM-768', sessionId: SID, ciphertext: ct }));
-    expect(ok).toEqual({ success: true, algorithm: 'ML-KEM-768', sessionId: SID, ciphertext: ct, error: '' });
+    const unsigned = { serverKeyId: new Uint8Array(0), serverSignature: new Uint8Array(0) };
+    expect(ok).toEqual({ success: true, algorithm: 'ML-KEM-768', sessionId: SID, ciphertext: ct, error: '', ...unsigned });
     const refused = decodeResponse(encodeResponse({ success: false, error: 'KEM algorithm X-Wing is not allowed here' }));
-    expect(refused).toEqual({ success: false, algorithm: '', sessionId: '', ciphertext: new Uint8Array(0), error: 'KEM algorithm X-Wing is not allowed here' });
+    expect(refused).toEqual({
+      success: false,
+      algorithm: '',
+      sessionId: '',
+      ciphertext: new Uint8Array(0),
+      error: 'KEM algorithm X-Wing is not allowed here',
+      ...unsigned,
+    });
   });
 
   test('control: connect and error', () => {
@@ -102,7 +111,9 @@ describe('strict decoding', () => {
   test('oversize input is refused before parsing, even when it is valid protobuf', () => {
     const bigKey = new Uint8Array(MAX_HANDSHAKE_BYTES);
     expectProtocolError(() => decodeHandshake(encodeHandshake({ algorithm: 'ML-KEM-768', publicKey: bigKey, sessionId: SID })));
-    expectProtocolError(() => decodeResponse(encodeResponse({ success: true, algorithm: 'X-Wing', sessionId: SID, ciphertext: bigKey })));
+    expectProtocolError(() =>
+      decodeResponse(encodeResponse({ success: true, algorithm: 'X-Wing', sessionId: SID, ciphertext: new Uint8Array(MAX_RESPONSE_BYTES) })),
+    );
     expectProtocolError(() => decodeControl(encodeControl({ case: 'connect', accessToken: 'x'.repeat(MAX_CONTROL_BYTES), query: '' })));
     expect(caught(() => decodeHandshake(new Uint8Array(MAX_HANDSHAKE_BYTES + 1))).message).toMatch(/exceeds 4096/);
     // At the bound itself a valid message still decodes.

@@ -8,6 +8,7 @@
  */
 import { CloseCode } from '../close-codes.js';
 import type { KemAlgorithm, KemKeyPair } from '../kem/types.js';
+import { type ServerKeyPin, serverKeys } from '../sig/server-auth.js';
 import type { SessionFailure } from './session.js';
 import { isSignalPath, isValidatePath } from './url.js';
 import { PqWebSocket, type PqWebSocketOptions } from './websocket.js';
@@ -19,13 +20,20 @@ export interface InstallOptions {
   readonly algorithm?: KemAlgorithm;
   /** Key pairs that tokens may be bound to (token-bound mode). */
   readonly keyPairs?: readonly KemKeyPair[];
+  /**
+   * Pinned server keys (the proxy's ML-DSA-65 public keys, e.g. from its admin
+   * `GET /server-keys` via the app's backend): every PQ socket then refuses a
+   * proxy that cannot sign its handshake with one of them (close 4526). Without
+   * them, sockets use the pins of their token's `video.pqServerKeys`, if any.
+   */
+  readonly serverKeys?: readonly ServerKeyPin[];
   /** Called with every PQ socket opened (diagnostics, the demo's session panel). */
   readonly onSocket?: (ws: PqWebSocket) => void;
   /** Where to install (default globalThis). */
   readonly target?: { WebSocket: typeof WebSocket; fetch: typeof fetch };
 }
 
-type Backend = Pick<PqWebSocketOptions, 'getKem' | 'aead' | 'randomBytes'>;
+type Backend = Pick<PqWebSocketOptions, 'getKem' | 'aead' | 'randomBytes' | 'getSigner'>;
 
 const HTTP_STATUS: Record<number, number> = {
   [CloseCode.Malformed]: 400,
@@ -36,6 +44,7 @@ const HTTP_STATUS: Record<number, number> = {
   [CloseCode.Busy]: 429,
   [CloseCode.Upstream]: 502,
   [CloseCode.GoingAway]: 503,
+  [CloseCode.ServerAuth]: 526,
 };
 
 /** A status a Response can carry (the Fetch standard refuses anything outside 200-599 with a RangeError). */
@@ -58,7 +67,16 @@ export function createInstaller(backend: Backend) {
       failures.set(token, f);
       if (failures.size > MAX_REMEMBERED) failures.delete(failures.keys().next().value as string);
     };
-    const pqOptions: PqWebSocketOptions = { ...backend, WebSocket: NativeWebSocket, onFailure: remember, ...(opts.algorithm ? { algorithm: opts.algorithm } : {}), ...(opts.keyPairs ? { keyPairs: opts.keyPairs } : {}) };
+    // Malformed pins are the app's bug: refuse them here, not on some later connect.
+    const pins = opts.serverKeys?.length ? serverKeys(opts.serverKeys) : undefined;
+    const pqOptions: PqWebSocketOptions = {
+      ...backend,
+      WebSocket: NativeWebSocket,
+      onFailure: remember,
+      ...(opts.algorithm ? { algorithm: opts.algorithm } : {}),
+      ...(opts.keyPairs ? { keyPairs: opts.keyPairs } : {}),
+      ...(pins ? { serverKeys: pins } : {}),
+    };
 
     // A constructor that returns another object: PQ for matching URLs, native otherwise.
     const Switching = function WebSocket(this: unknown, url: string | URL, protocols?: string | string[]) {

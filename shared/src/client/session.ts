@@ -8,8 +8,9 @@
  *                         └──────── any error ──────┴──────────────────────────┴──▶ failed
  *
  * Invariants: no token or query leaves the client before the server's
- * response decapsulated (in-band sends only a public key); after one failure
- * nothing is delivered or sealed again.
+ * response decapsulated (in-band sends only a public key) and, with pinned
+ * server keys, before its signature verified under one of them; after one
+ * failure nothing is delivered or sealed again.
  */
 import type { Aead } from '../aead/types.js';
 import { fromUtf8, toBase64Url, utf8 } from '../bytes.js';
@@ -19,6 +20,8 @@ import { FrameKind } from '../frame.js';
 import { clientHandshake, type HandshakeResult, type SealedChannel, sealedChannel } from '../handshake.js';
 import type { Kem, KemKeyPair } from '../kem/types.js';
 import { decodeControl, decodeResponse, encodeControl, encodeHandshake } from '../messages.js';
+import { type ServerAuthCheck, type ServerKeyPin, serverKeys } from '../sig/server-auth.js';
+import type { Signer } from '../sig/types.js';
 
 export type ClientMode = 'in-band' | 'token-bound';
 export type ClientState = 'new' | 'handshaking' | 'keyed' | 'open' | 'failed' | 'closed';
@@ -36,6 +39,14 @@ export interface ClientSessionOptions {
   /** In-band only: the session id to propose (random when absent). */
   readonly sessionId?: string;
   readonly randomBytes: (n: number) => Uint8Array;
+  /**
+   * Pinned server keys (ML-DSA-65 public keys). When non-empty, the pq_response
+   * must carry a signature over the transcript by one of them, or the session
+   * fails with 4526 before anything is sealed. Empty or absent: no server authentication.
+   */
+  readonly serverKeys?: readonly ServerKeyPin[];
+  /** Verifies the server's signature; required with `serverKeys`. */
+  readonly signer?: Signer;
 }
 
 /** A failure that ends the session: the close code, and LiveKit's HTTP status when the upstream refused. */
@@ -43,6 +54,8 @@ export interface SessionFailure {
   readonly closeCode: number;
   readonly status?: number;
   readonly message: string;
+  /** The VollyError code when the client itself detected the failure (e.g. ERR_SERVER_AUTH_UNKNOWN_KEY). */
+  readonly code?: string;
 }
 
 export type ClientOutput =
@@ -71,11 +84,15 @@ export class ClientSession {
   #result: HandshakeResult | undefined;
   readonly #keyPair: KemKeyPair;
   readonly #sessionId: string | undefined;
+  readonly #auth: ServerAuthCheck | undefined;
   #sealed = 0;
   #opened = 0;
 
   constructor(private readonly opts: ClientSessionOptions) {
     if (opts.mode === 'token-bound' && !opts.keyPair) throw new ProtocolError('token-bound mode needs the key pair the token is bound to');
+    const keys = serverKeys(opts.serverKeys ?? []);
+    if (keys.length > 0 && !opts.signer) throw new ProtocolError('pinned server keys need a signer to verify with');
+    this.#auth = keys.length > 0 ? { keys, signer: opts.signer as Signer } : undefined;
     this.#keyPair = opts.keyPair ?? opts.kem.keygen();
     this.#sessionId = opts.mode === 'in-band' ? (opts.sessionId ?? toBase64Url(opts.randomBytes(24))) : undefined;
   }
@@ -116,7 +133,7 @@ export class ClientSession {
           return [];
       }
     } catch (err) {
-      return [this.#fail(err instanceof VollyError ? { closeCode: err.closeCode, message: err.message } : { closeCode: CloseCode.Malformed, message: 'internal error' })];
+      return [this.#fail(err instanceof VollyError ? { closeCode: err.closeCode, message: err.message, code: err.code } : { closeCode: CloseCode.Malformed, message: 'internal error' })];
     }
   }
 
@@ -143,7 +160,7 @@ export class ClientSession {
   #onResponse(data: Uint8Array): ClientOutput[] {
     const res = decodeResponse(data);
     if (!res.success) return [this.#fail({ closeCode: CloseCode.Malformed, message: res.error || 'handshake refused' })];
-    const result = clientHandshake(this.opts.kem, this.#keyPair, res, this.#sessionId);
+    const result = clientHandshake(this.opts.kem, this.#keyPair, res, this.#sessionId, this.#auth);
     this.#result = result;
     this.#channel = sealedChannel(result, 'client', this.opts.aead);
     this.#state = 'keyed';

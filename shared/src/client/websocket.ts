@@ -10,15 +10,21 @@
  *   for the validate shim (install.ts) to answer livekit-client's follow-up
  *   `/rtc/validate` fetch with LiveKit's real status and reason;
  * - `protocol` is '' (the application asked for no subprotocol); `pq` tells
- *   the session's algorithm, id, fingerprint and frame counts.
+ *   the session's algorithm, id, fingerprint and frame counts;
+ * - with pinned server keys (`serverKeys`, else `video.pqServerKeys` of the
+ *   URL's token) a pq_response not signed by one of them fails the socket
+ *   with 4526 before the token or query is sealed; malformed pins in the
+ *   token fail it the same way before anything is sent.
  */
 import type { Aead } from '../aead/types.js';
-import { equalBytes, fromUtf8 } from '../bytes.js';
+import { equalBytes, fromUtf8, toHex } from '../bytes.js';
 import { CloseCode } from '../close-codes.js';
 import { FrameKind } from '../frame.js';
 import { fingerprint } from '../handshake.js';
 import type { Kem, KemAlgorithm, KemKeyPair } from '../kem/types.js';
-import { readPqClaims } from '../token.js';
+import { type ServerKey, type ServerKeyPin, serverKeys } from '../sig/server-auth.js';
+import type { SigAlgorithm, Signer } from '../sig/types.js';
+import { readPqClaims, readServerKeyClaims } from '../token.js';
 import { ClientSession, type ClientOutput, type SessionFailure } from './session.js';
 import { peekTokenPayload, SUBPROTOCOL, splitSignalUrl } from './url.js';
 
@@ -33,6 +39,13 @@ export interface PqWebSocketOptions {
   readonly WebSocket: typeof globalThis.WebSocket;
   /** Called with every failure before `error`/`close` fire (the validate shim records it here). */
   readonly onFailure?: (accessToken: string, failure: SessionFailure) => void;
+  /**
+   * Pinned server keys: the proxy must sign each handshake with one of them.
+   * Absent or empty: the pins in the token's `video.pqServerKeys`, if any.
+   */
+  readonly serverKeys?: readonly ServerKeyPin[];
+  /** Signature backend for server authentication (needed when keys are pinned). */
+  readonly getSigner?: (algorithm: SigAlgorithm) => Signer;
 }
 
 export interface PqSessionInfo {
@@ -42,6 +55,10 @@ export interface PqSessionInfo {
   readonly fingerprint: string | undefined;
   readonly framesSealed: number;
   readonly framesOpened: number;
+  /** Where the pins came from: explicit options, the URL's token, or none (server not authenticated). */
+  readonly serverKeysFrom: 'options' | 'token' | 'none';
+  /** Hex key id of the pinned server key that signed this session's handshake. */
+  readonly serverKeyId: string | undefined;
 }
 
 /** The token's PQ binding, read without verifying (the client only looks for its own key); null when absent or malformed. */
@@ -52,6 +69,32 @@ function boundClaims(token: string) {
   } catch {
     return null;
   }
+}
+
+type Pins = { from: 'options' | 'token' | 'none'; keys: ServerKey[]; error?: SessionFailure };
+
+/**
+ * The server keys this socket pins: the app's own when it gave any (malformed
+ * ones throw: an app bug), else its token's (the token came from the app's
+ * token server before this socket existed, not through the proxy). Token pins
+ * that are malformed, or pins without a signature backend, fail closed.
+ */
+function resolvePins(opts: PqWebSocketOptions, token: string): Pins {
+  if (opts.serverKeys?.length) {
+    const keys = serverKeys(opts.serverKeys);
+    if (!opts.getSigner) throw new TypeError('PqWebSocket: serverKeys need getSigner');
+    return { from: 'options', keys };
+  }
+  const payload = token ? peekTokenPayload(token) : null;
+  let keys: ServerKey[] | null;
+  try {
+    keys = payload ? readServerKeyClaims(payload) : null;
+  } catch (err) {
+    return { from: 'token', keys: [], error: { closeCode: CloseCode.ServerAuth, message: (err as Error).message, code: 'ERR_TOKEN_CLAIMS' } };
+  }
+  if (!keys) return { from: 'none', keys: [] };
+  if (!opts.getSigner) return { from: 'token', keys: [], error: { closeCode: CloseCode.ServerAuth, message: 'the token pins server keys but no signature backend is configured' } };
+  return { from: 'token', keys };
 }
 
 type Handler = ((this: PqWebSocket, ev: Event) => unknown) | null;
@@ -89,6 +132,7 @@ export class PqWebSocket extends EventTarget {
   readonly #accessToken: string;
   readonly #mode: 'in-band' | 'token-bound';
   readonly #algorithm: KemAlgorithm;
+  readonly #pins: Pins;
   #failure: SessionFailure | undefined;
   #failTimer: ReturnType<typeof setTimeout> | undefined;
 
@@ -110,6 +154,8 @@ export class PqWebSocket extends EventTarget {
     const split = splitSignalUrl(this.url, this.#mode);
     this.#accessToken = token;
     const kem = opts.getKem(algorithm);
+    this.#pins = resolvePins(opts, token);
+    const pinned = this.#pins.keys.length > 0 && opts.getSigner;
     this.#session = new ClientSession({
       kem,
       aead: opts.aead,
@@ -118,10 +164,13 @@ export class PqWebSocket extends EventTarget {
       accessToken: split.accessToken,
       query: split.query,
       randomBytes: opts.randomBytes,
+      ...(pinned ? { serverKeys: this.#pins.keys, signer: opts.getSigner('ML-DSA-65') } : {}),
     });
     this.#inner = new opts.WebSocket(split.socketUrl, SUBPROTOCOL);
     this.#inner.binaryType = 'arraybuffer';
-    this.#inner.onopen = () => this.#apply(this.#session.start());
+    const pinError = this.#pins.error;
+    // Bad pins: nothing is sent; the socket fails as soon as it opens.
+    this.#inner.onopen = () => this.#apply(pinError ? [{ type: 'failed', failure: pinError }] : this.#session.start());
     this.#inner.onmessage = (ev: MessageEvent) => this.#onInnerMessage(ev.data);
     this.#inner.onerror = () => {
       if (!this.#failure) this.#failure = { closeCode: CloseCode.Upstream, message: 'proxy unreachable' };
@@ -146,7 +195,14 @@ export class PqWebSocket extends EventTarget {
       fingerprint: r ? fingerprint(r) : undefined,
       framesSealed: sealed,
       framesOpened: opened,
+      serverKeysFrom: this.#pins.from,
+      serverKeyId: r?.serverKey ? toHex(r.serverKey.keyId) : undefined,
     };
+  }
+
+  /** The failure that ended (or is ending) the session, if any: close code, message, and the client's error code. */
+  get failure(): SessionFailure | undefined {
+    return this.#failure;
   }
 
   send(data: string | ArrayBufferLike | ArrayBufferView | Blob): void {
@@ -218,8 +274,11 @@ export class PqWebSocket extends EventTarget {
   #onFailure(failure: SessionFailure): void {
     this.#failure = failure;
     this.opts.onFailure?.(this.#accessToken, failure);
+    const close = () => this.#inner.close(clientCloseCode(failure.closeCode), failure.message.slice(0, 100));
+    // An unauthenticated server is left at once: it waits for a VollyConnect that never comes.
+    if (failure.closeCode === CloseCode.ServerAuth) close();
     // The proxy closes right after its error; close ourselves if it does not.
-    this.#failTimer = setTimeout(() => this.#inner.close(clientCloseCode(failure.closeCode), failure.message.slice(0, 100)), 1000);
+    else this.#failTimer = setTimeout(close, 1000);
   }
 
   #onInnerClose(ev: CloseEvent): void {

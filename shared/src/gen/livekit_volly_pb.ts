@@ -91,6 +91,23 @@ export class VollyPQResponse extends Message<VollyPQResponse> {
    */
   error = "";
 
+  /**
+   * Server authentication (docs/PROTOCOL.md, "Server authentication"): both
+   * set on a successful response when the proxy holds an ML-DSA-65 identity
+   * key, both absent otherwise (and then the encoding is that of fields 1-5).
+   * server_key_id: first 8 bytes of SHA-256(public key);
+   * server_signature: ML-DSA-65 over the transcript hash th, context
+   * "volly-pq.v1 server-auth" (3309 bytes).
+   *
+   * @generated from field: bytes server_key_id = 6;
+   */
+  serverKeyId = new Uint8Array(0);
+
+  /**
+   * @generated from field: bytes server_signature = 7;
+   */
+  serverSignature = new Uint8Array(0);
+
   constructor(data?: PartialMessage<VollyPQResponse>) {
     super();
     proto3.util.initPartial(data, this);
@@ -104,6 +121,8 @@ export class VollyPQResponse extends Message<VollyPQResponse> {
     { no: 3, name: "session_id", kind: "scalar", T: 9 /* ScalarType.STRING */ },
     { no: 4, name: "success", kind: "scalar", T: 8 /* ScalarType.BOOL */ },
     { no: 5, name: "error", kind: "scalar", T: 9 /* ScalarType.STRING */ },
+    { no: 6, name: "server_key_id", kind: "scalar", T: 12 /* ScalarType.BYTES */ },
+    { no: 7, name: "server_signature", kind: "scalar", T: 12 /* ScalarType.BYTES */ },
   ]);
 
   static fromBinary(bytes: Uint8Array, options?: Partial<BinaryReadOptions>): VollyPQResponse {

@@ -1,14 +1,17 @@
 /**
  * The admin listener: /healthz (the process serves), /readyz (LiveKit answers
  * and we are not draining — a load balancer stops sending new clients when it
- * fails), /metrics (Prometheus). Bound to loopback by default.
+ * fails), /metrics (Prometheus), /server-keys (the public server identity
+ * keys, for token servers to pin in clients). Bound to loopback by default.
  */
 import { createServer, request, type Server } from 'node:http';
 import type { Context } from './context.js';
+import { publishedServerKeys } from './server-keys.js';
 
 const READY_CACHE_MS = 1000;
 
 export function createAdmin(ctx: Context): Server {
+  // Never checked yet: the first ask checks (performance.now() starts near 0 in a new process).
   let last = { at: 0, ok: false };
   const upstreamUp = (): Promise<boolean> => {
     if (performance.now() - last.at < READY_CACHE_MS) return Promise.resolve(last.ok);
@@ -36,6 +39,11 @@ export function createAdmin(ctx: Context): Server {
       const ready = up && !ctx.draining;
       const why = ctx.draining ? 'draining' : up ? 'ready' : 'LiveKit unreachable';
       res.writeHead(ready ? 200 : 503, { 'content-type': 'text/plain' }).end(`${why}\n`);
+    } else if (path === '/server-keys') {
+      // Public keys only: {keys: [{keyId, algorithm, publicKey, signing}]}, [] without VOLLY_SERVER_KEYS.
+      res
+        .writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' })
+        .end(`${JSON.stringify(publishedServerKeys(ctx.config.serverKeys))}\n`);
     } else if (path === '/metrics') {
       res.writeHead(200, { 'content-type': ctx.metrics.registry.contentType }).end(await ctx.metrics.registry.metrics());
     } else {

@@ -7,7 +7,7 @@
  *
  * Error messages name the failed check only; no token or secret is logged.
  */
-import { downgradeClaims, equalBytes, hasPqClaims, type PqClaims, readPqClaims, TokenError, withPqClaims } from '@volly/shared';
+import { downgradeClaims, equalBytes, hasPqClaims, type PqClaims, readPqClaims, TokenError, withPqClaims, withServerKeyClaims } from '@volly/shared';
 import { decodeJwt, decodeProtectedHeader, errors as joseErrors, type JWTPayload, jwtVerify, SignJWT } from 'jose';
 import type { Config } from './config.js';
 
@@ -94,7 +94,8 @@ export class Authorizer {
   /**
    * Turns a token LiveKit issued (signed with the upstream key) into the
    * client-facing one: signed with the session's client key and carrying the
-   * session's PQ claims. Returns null if LiveKit's token does not verify.
+   * session's PQ claims and server-key pins (so a reconnect with it pins the
+   * same keys). Returns null if LiveKit's token does not verify.
    */
   async clientFacing(upstreamToken: string, grant: Grant): Promise<string | null> {
     let payload: JWTPayload;
@@ -105,7 +106,7 @@ export class Authorizer {
     }
     const secret = this.#keys.get(grant.keyId);
     if (!secret) return null;
-    const base = downgradeClaims(payload as Record<string, unknown>);
+    const base = withServerKeyClaims(downgradeClaims(payload as Record<string, unknown>), grant.payload as Record<string, unknown>);
     return this.#sign(grant.pq ? withPqClaims(base, grant.pq) : base, grant.keyId, secret);
   }
 

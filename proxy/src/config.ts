@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { KEM_ALGORITHMS, type KemAlgorithm } from '@volly/shared';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { loadServerKeys, type ServerIdentity } from './server-keys.js';
 import { checkGroups, checkPair, readPair, TLS_VERSIONS, type TlsSettings } from './tls.js';
 
 export class ConfigError extends Error {
@@ -45,6 +46,8 @@ const SETTINGS = {
     default: 'X25519MLKEM768:X25519:P-256:P-384',
   },
   tls_reload_interval_ms: { env: 'VOLLY_TLS_RELOAD_INTERVAL_MS', schema: positive, default: 10_000 },
+  // Server authentication (server-keys.ts): ML-DSA-65 key files, the first signs; unset, handshakes are not signed.
+  server_keys: { env: 'VOLLY_SERVER_KEYS', schema: z.string().min(1), default: undefined },
 } as const;
 type Name = keyof typeof SETTINGS;
 
@@ -75,6 +78,8 @@ export interface Config {
   readonly demo: boolean;
   /** TLS on the public listener; undefined: plain HTTP (TLS ends in front of the proxy). */
   readonly tls?: TlsSettings;
+  /** Server identity keys (ML-DSA-65): the first signs every handshake, all are published; undefined: handshakes are not signed. */
+  readonly serverKeys?: readonly ServerIdentity[];
 }
 
 function splitHostPort(s: string): { host: string; port: number } {
@@ -149,6 +154,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, configFile?: st
   for (const a of algorithms) if (!(KEM_ALGORITHMS as readonly string[]).includes(a)) throw new ConfigError(`VOLLY_PQ_ALGORITHMS: unknown algorithm "${a}" (known: ${KEM_ALGORITHMS.join(', ')})`);
   if (algorithms.length === 0) throw new ConfigError('VOLLY_PQ_ALGORITHMS: at least one algorithm is required');
   const tls = tlsSettings(get, read('tls_cert', env, file) !== undefined, read('tls_key', env, file) !== undefined);
+  const serverKeys = read('server_keys', env, file) === undefined ? undefined : serverKeySettings(get('server_keys'));
   return {
     listen: splitHostPort(get('listen')),
     adminListen: splitHostPort(get('admin_listen')),
@@ -169,7 +175,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, configFile?: st
     logLevel: get('log_level'),
     demo: get('demo'),
     ...(tls ? { tls } : {}),
+    ...(serverKeys ? { serverKeys } : {}),
   };
+}
+
+/** The key files of VOLLY_SERVER_KEYS, each read and checked now, so a bad one stops the proxy before it listens. */
+function serverKeySettings(list: string): ServerIdentity[] {
+  try {
+    return loadServerKeys(list);
+  } catch (err) {
+    throw new ConfigError(`VOLLY_SERVER_KEYS (or "server_keys" in the config file): ${(err as Error).message.split('\n')[0]}`);
+  }
 }
 
 /** The TLS settings, checked as the listener will load them: groups this OpenSSL knows, files that load as a pair. */

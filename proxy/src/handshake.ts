@@ -131,7 +131,8 @@ export class PqHandshake {
   #keyed(algorithm: Parameters<typeof getKem>[0], sessionId: string, publicKey: Uint8Array): void {
     this.record.facts.algorithm = algorithm;
     this.record.facts.sessionId = sessionId;
-    const { response, result } = serverHandshake(getKem(algorithm), sessionId, publicKey);
+    // With VOLLY_SERVER_KEYS the response carries the first key's signature over th (server authentication).
+    const { response, result } = serverHandshake(getKem(algorithm), sessionId, publicKey, this.ctx.config.serverKeys?.[0]?.signer);
     this.#result = result;
     this.#clientKey = publicKey;
     this.#channel = sealedChannel(result, 'server', aead, this.ctx.config.limits.maxFrameBytes);

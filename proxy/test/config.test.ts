@@ -7,6 +7,7 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { getKem, getSigner, toBase64Url, toHex } from '@volly/shared';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig, parseKeys, SETTING_ENV_NAMES } from '../src/config.js';
 
@@ -29,6 +30,22 @@ function yamlFile(text: string): string {
   writeFileSync(file, text);
   return file;
 }
+
+/** Key files as `volly-pq keygen` writes them, for VOLLY_SERVER_KEYS. */
+const keyDir = mkdtempSync(join(tmpdir(), 'volly-server-keys-'));
+function keyFile(name: string, doc: Record<string, unknown>): string {
+  const file = join(keyDir, name);
+  writeFileSync(file, JSON.stringify(doc));
+  return file;
+}
+const serverPair = (() => {
+  const pair = getSigner('ML-DSA-65').keygen();
+  return { algorithm: 'ML-DSA-65', publicKey: toBase64Url(pair.publicKey), secretKey: toBase64Url(pair.secretKey) };
+})();
+const SERVER_KEY = keyFile('a.json', serverPair);
+const SERVER_KEY_PUBLIC = keyFile('b.pub.json', { algorithm: 'ML-DSA-65', publicKey: toBase64Url(getSigner('ML-DSA-65').keygen().publicKey) });
+const KEM_KEY = keyFile('kem.json', { algorithm: 'ML-KEM-768', publicKey: toBase64Url(getKem('ML-KEM-768').keygen().publicKey) });
+const MISMATCHED_KEY = keyFile('mismatch.json', { ...serverPair, publicKey: toBase64Url(getSigner('ML-DSA-65').keygen().publicKey) });
 
 describe('setting names', () => {
   it('each setting has its env name and its name in the config file', () => {
@@ -55,6 +72,7 @@ describe('setting names', () => {
       tls_min_version: 'VOLLY_TLS_MIN_VERSION',
       tls_groups: 'VOLLY_TLS_GROUPS',
       tls_reload_interval_ms: 'VOLLY_TLS_RELOAD_INTERVAL_MS',
+      server_keys: 'VOLLY_SERVER_KEYS',
     });
   });
 
@@ -153,6 +171,15 @@ describe('a bad value of every setting: a ConfigError naming it', () => {
     VOLLY_TLS_MIN_VERSION: [{ VOLLY_TLS_MIN_VERSION: 'TLSv1.1' }],
     VOLLY_TLS_GROUPS: [{ VOLLY_TLS_GROUPS: 'X25519MLKEM768,X25519' }],
     VOLLY_TLS_RELOAD_INTERVAL_MS: [{ VOLLY_TLS_RELOAD_INTERVAL_MS: '0' }],
+    VOLLY_SERVER_KEYS: [
+      { VOLLY_SERVER_KEYS: '/nonexistent/server.json' },
+      { VOLLY_SERVER_KEYS: ' , ' },
+      { VOLLY_SERVER_KEYS: KEM_KEY },
+      { VOLLY_SERVER_KEYS: SERVER_KEY_PUBLIC },
+      { VOLLY_SERVER_KEYS: `${SERVER_KEY},${SERVER_KEY}` },
+      { VOLLY_SERVER_KEYS: MISMATCHED_KEY },
+      { VOLLY_SERVER_KEYS: yamlFile('not json') },
+    ],
   };
 
   it('every setting has a bad-value case here', () => {
@@ -270,5 +297,35 @@ describe('the YAML file (--config)', () => {
     expect(configError(KEYS, yamlFile('pq_polcy: require\n')).message).toMatch(/^--config .*: unknown setting "pq_polcy"$/);
     expect(configError(KEYS, '/nonexistent/volly.yaml').message).toMatch(/^--config \/nonexistent\/volly\.yaml: /);
     expect(configError(KEYS, yamlFile('listen: [unclosed\n')).message).toMatch(/^--config .*: /);
+  });
+});
+
+describe('VOLLY_SERVER_KEYS (server authentication)', () => {
+  it('unset: no server keys, handshakes are not signed', () => {
+    expect(loadConfig(KEYS).serverKeys).toBeUndefined();
+  });
+
+  it('a list of ML-DSA-65 key files: each read and checked, the first signs, public-only files are published only', () => {
+    const { serverKeys } = loadConfig({ ...KEYS, VOLLY_SERVER_KEYS: ` ${SERVER_KEY} , ${SERVER_KEY_PUBLIC}` });
+    expect(serverKeys?.map((k) => [k.file, k.algorithm, k.publicKey.length, !!k.signer])).toEqual([
+      [SERVER_KEY, 'ML-DSA-65', 1952, true],
+      [SERVER_KEY_PUBLIC, 'ML-DSA-65', 1952, false],
+    ]);
+    expect(toHex(serverKeys?.[0]?.signer?.keyId ?? new Uint8Array())).toBe(toHex(serverKeys?.[0]?.keyId ?? new Uint8Array(1)));
+    // The seed lives only in the signer's closure: nothing secret in the settings object.
+    expect(JSON.stringify(serverKeys)).not.toContain(serverPair.secretKey);
+  });
+
+  it('in the YAML file as a list', () => {
+    const c = loadConfig(KEYS, yamlFile(`server_keys: [${SERVER_KEY}, ${SERVER_KEY_PUBLIC}]\n`));
+    expect(c.serverKeys?.map((k) => k.file)).toEqual([SERVER_KEY, SERVER_KEY_PUBLIC]);
+  });
+
+  it('errors name the file and what is wrong, never key bytes', () => {
+    expect(configError({ ...KEYS, VOLLY_SERVER_KEYS: SERVER_KEY_PUBLIC }).message).toMatch(/the first key signs, so its file must hold "secretKey"$/);
+    expect(configError({ ...KEYS, VOLLY_SERVER_KEYS: KEM_KEY }).message).toMatch(/"algorithm" must be ML-DSA-65/);
+    const mismatch = configError({ ...KEYS, VOLLY_SERVER_KEYS: MISMATCHED_KEY }).message;
+    expect(mismatch).toMatch(/"publicKey" is not the public key of "secretKey"$/);
+    expect(mismatch).not.toContain(serverPair.secretKey.slice(0, 12));
   });
 });

@@ -4,6 +4,7 @@
  * line naming it (exit 2). SIGTERM/SIGINT drain the sessions and exit 0; a
  * second signal ends the process at once.
  */
+import { toHex } from '@volly/shared';
 import type { Command } from 'commander';
 import { type Config, loadConfig, SETTING_ENV_NAMES } from '../config.js';
 import { createLogger } from '../log.js';
@@ -31,6 +32,8 @@ function withoutSecrets(c: Config): Record<string, unknown> {
     limits: c.limits,
     log_level: c.logLevel,
     demo: c.demo,
+    // Public halves only: which file, which key id, which one signs.
+    ...(c.serverKeys ? { server_keys: c.serverKeys.map((k, i) => ({ file: k.file, keyId: toHex(k.keyId), signing: i === 0 })) } : {}),
   };
 }
 

@@ -3,6 +3,8 @@
 // from the upstream key LiveKit holds, as in production.
 
 import { type Config, createLogger, loadConfig, type RunningProxy, startProxy } from '@volly/proxy';
+import { addPqClaims } from '@volly/shared';
+import { AccessToken, type VideoGrant } from 'livekit-server-sdk';
 import { generateApiKeyPair, type LiveKitServer } from './livekit.ts';
 
 export interface TestProxy {
@@ -16,10 +18,14 @@ export interface TestProxy {
   /** The client-facing key that tokens are signed with. */
   readonly apiKey: string;
   readonly apiSecret: string;
+  /** A client token for `room`, optionally bound to a PQ key. */
+  token(room: string, identity: string, opts?: { bind?: Parameters<typeof addPqClaims>[1]; grant?: VideoGrant; ttl?: string }): Promise<string>;
+  /** The proxy's Prometheus text. */
+  metrics(): Promise<string>;
   close(): Promise<void>;
 }
 
-export async function startTestProxy(livekit: LiveKitServer, env: Record<string, string> = {}): Promise<TestProxy> {
+export async function startTestProxy(livekit: LiveKitServer, env: Record<string, string> = {}, opts: { logger?: ReturnType<typeof createLogger> } = {}): Promise<TestProxy> {
   const client = generateApiKeyPair();
   const config = loadConfig({
     VOLLY_LISTEN: '127.0.0.1:0',
@@ -31,15 +37,23 @@ export async function startTestProxy(livekit: LiveKitServer, env: Record<string,
     VOLLY_LOG_LEVEL: process.env.VOLLY_TEST_LOG_LEVEL ?? 'warn',
     ...env,
   });
-  const proxy = await startProxy(config, createLogger(config.logLevel));
+  const proxy = await startProxy(config, opts.logger ?? createLogger(config.logLevel));
+  const adminUrl = `http://127.0.0.1:${proxy.adminPort}`;
   return {
     proxy,
     config,
     url: `http://127.0.0.1:${proxy.port}`,
     wsUrl: `ws://127.0.0.1:${proxy.port}`,
-    adminUrl: `http://127.0.0.1:${proxy.adminPort}`,
+    adminUrl,
     apiKey: client.apiKey,
     apiSecret: client.apiSecret,
+    async token(room, identity, t = {}) {
+      const at = new AccessToken(client.apiKey, client.apiSecret, { identity, ttl: t.ttl ?? '10m' });
+      at.addGrant({ roomJoin: true, room, canPublish: true, canSubscribe: true, canPublishData: true, ...t.grant });
+      if (t.bind) addPqClaims(at, t.bind);
+      return at.toJwt();
+    },
+    metrics: async () => (await fetch(`${adminUrl}/metrics`)).text(),
     close: () => proxy.close(),
   };
 }

@@ -3,12 +3,12 @@
 // wss:// whose TLS options (trusted CA, offered groups, versions) the test sets.
 
 import type { TLSSocket } from 'node:tls';
-import { type Config, type createLogger, loadConfig, type RunningProxy, startProxy } from '@volly/proxy';
-import { addPqClaims } from '@volly/shared';
-import { AccessToken } from 'livekit-server-sdk';
+import type { Config, createLogger, RunningProxy } from '@volly/proxy';
+import type { addPqClaims } from '@volly/shared';
 import WebSocket, { type ClientOptions } from 'ws';
-import { generateApiKeyPair, type LiveKitServer } from '../harness/livekit.ts';
+import type { LiveKitServer } from '../harness/livekit.ts';
 import { connectPq, type PqConnectOptions, type PqSignal } from '../harness/pq-signal.ts';
+import { startTestProxy } from '../harness/proxy.ts';
 
 export type LogLine = Record<string, unknown> & { event?: string };
 
@@ -26,41 +26,11 @@ export interface TlsProxy {
   close(): Promise<void>;
 }
 
-/** The proxy in front of `livekit` with the given certificate; settings in `env` override. */
+/** The proxy in front of `livekit` with the given certificate, its log lines kept; settings in `env` override. */
 export async function startTlsProxy(livekit: LiveKitServer, cert: { certPath: string; keyPath: string }, env: Record<string, string> = {}): Promise<TlsProxy> {
-  const client = generateApiKeyPair();
-  const config = loadConfig({
-    VOLLY_LISTEN: '127.0.0.1:0',
-    VOLLY_ADMIN_LISTEN: '127.0.0.1:0',
-    VOLLY_UPSTREAM_URL: livekit.url,
-    LIVEKIT_KEYS: `${client.apiKey}: ${client.apiSecret}`,
-    VOLLY_UPSTREAM_KEY: livekit.apiKey,
-    VOLLY_UPSTREAM_SECRET: livekit.apiSecret,
-    VOLLY_TLS_CERT: cert.certPath,
-    VOLLY_TLS_KEY: cert.keyPath,
-    VOLLY_LOG_LEVEL: 'info',
-    ...env,
-  });
   const logs: LogLine[] = [];
-  const proxy = await startProxy(config, capturingLogger(logs));
-  const adminUrl = `http://127.0.0.1:${proxy.adminPort}`;
-  return {
-    proxy,
-    config,
-    port: proxy.port,
-    adminUrl,
-    apiKey: client.apiKey,
-    apiSecret: client.apiSecret,
-    logs,
-    async token(room, identity, bind) {
-      const at = new AccessToken(client.apiKey, client.apiSecret, { identity, ttl: '10m' });
-      at.addGrant({ roomJoin: true, room, canPublish: true, canSubscribe: true, canPublishData: true });
-      if (bind) addPqClaims(at, bind);
-      return at.toJwt();
-    },
-    metrics: async () => (await fetch(`${adminUrl}/metrics`)).text(),
-    close: () => proxy.close(),
-  };
+  const p = await startTestProxy(livekit, { VOLLY_TLS_CERT: cert.certPath, VOLLY_TLS_KEY: cert.keyPath, VOLLY_LOG_LEVEL: 'info', ...env }, { logger: capturingLogger(logs) });
+  return { ...p, port: p.proxy.port, logs, token: (room, identity, bind) => p.token(room, identity, bind ? { bind } : {}) };
 }
 
 /** A logger with pino's call shape, log(obj, msg), that keeps every line in `logs` (level in `level`). */
@@ -116,20 +86,11 @@ export function clientView(socket: TLSSocket): ClientView {
 /**
  * A sealed volly-pq.v1 join over wss:// through harness/pq-signal.ts's
  * connectPq (PqWebSocket, as browsers use it) on the `ws` package with these
- * TLS options. connectPq builds its PqWebSocket on the global WebSocket and
- * reads it only while constructing, so the swap below lasts one synchronous call.
+ * TLS options.
  */
 export async function connectPqTls(url: string, token: string, tls: ClientTls, opts: PqConnectOptions = {}): Promise<{ sig: PqSignal; client: ClientView }> {
   const opened: WebSocket[] = [];
-  const native = globalThis.WebSocket;
-  let pending: Promise<PqSignal>;
-  globalThis.WebSocket = tlsWebSocket(tls, opened);
-  try {
-    pending = connectPq(url, token, opts);
-  } finally {
-    globalThis.WebSocket = native;
-  }
-  const sig = await pending;
+  const sig = await connectPq(url, token, { ...opts, WebSocket: tlsWebSocket(tls, opened) });
   const socket = (opened[0] as unknown as { _socket: TLSSocket })._socket;
   return { sig, client: clientView(socket) };
 }

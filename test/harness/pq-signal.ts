@@ -3,7 +3,7 @@
 // WebSocket. The Node counterpart of livekit-client's signal connection.
 
 import { type JoinResponse, SignalRequest, SignalResponse } from '@livekit/protocol';
-import { getAead, getKem, type KemAlgorithm, type KemKeyPair, PqWebSocket, randomBytes, type SessionFailure } from '@volly/shared';
+import { getAead, getKem, getSigner, type KemAlgorithm, type KemKeyPair, PqWebSocket, randomBytes, type ServerKeyPin, type SessionFailure } from '@volly/shared';
 import { signalUrl } from './signal.ts';
 
 export interface PqSignal {
@@ -32,6 +32,8 @@ export interface PqConnectOptions {
   path?: '/rtc' | '/rtc/v1';
   extraQuery?: Record<string, string>;
   timeoutMs?: number;
+  /** Pinned server keys (server authentication); without them, the token's video.pqServerKeys if any. */
+  serverKeys?: ServerKeyPin[];
 }
 
 export function connectPq(baseUrl: string, token: string, opts: PqConnectOptions = {}): Promise<PqSignal> {
@@ -44,6 +46,8 @@ export function connectPq(baseUrl: string, token: string, opts: PqConnectOptions
     WebSocket: globalThis.WebSocket,
     ...(opts.algorithm ? { algorithm: opts.algorithm } : {}),
     ...(opts.keyPairs ? { keyPairs: opts.keyPairs } : {}),
+    getSigner: (a) => getSigner(a),
+    ...(opts.serverKeys ? { serverKeys: opts.serverKeys } : {}),
     onFailure: (_t, f) => {
       failure = f;
     },

@@ -94,6 +94,8 @@ beforeAll(async () => {
   plain = await startTestProxy(livekit);
   keysA = await published(proxyA);
   keysRotated = await published(rotated);
+  // The key ids keygen printed are the ones the proxies publish (and send on the wire).
+  expect([keysA.keys[0]?.keyId, keysRotated.keys[0]?.keyId]).toEqual([a.keyId, b.keyId]);
   mitm = new Mitm(proxyA.wsUrl);
   await new Promise((r) => mitm.wss.once('listening', r));
 });

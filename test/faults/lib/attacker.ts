@@ -1,0 +1,336 @@
+// The attacking side of test/faults/resources.test.ts, as a child process of
+// its own (`fork`, IPC), so its thousands of sockets and timers neither share
+// the honest clients' event loop nor their open-file table. It speaks raw
+// TCP: WebSocket upgrades written by hand and frames parsed by hand, so it
+// can do what no WebSocket library does — stop halfway, dribble bytes, drop.
+//
+// Messages (parent → child) and the answer to each (child → parent):
+//   { id, cmd: 'slowloris', port, count, dribble, byteEveryMs, concurrency }
+//       `count` upgrades to /rtc offering volly-pq.v1; `dribble` of them (a
+//       fraction) then send a binary frame header claiming 1200 bytes and one
+//       payload byte every `byteEveryMs`; the others send nothing.
+//       → { opened, statuses: {101: n, 429: n, ...}, errors, ms }
+//   { id, cmd: 'flood', port, count, concurrency, maxMs }
+//       connection churn: connect+close; upgrade with the subprotocol and
+//       drop at the 101; upgrade without it (no token); garbage bytes.
+//       → { done, byKind, errors, ms }
+//   { id, cmd: 'headers', port, count, byteEveryMs }
+//       TCP slowloris on the HTTP request itself: the request line, then one
+//       header byte every `byteEveryMs`, never the blank line.
+//       → { opened }
+//   { id, cmd: 'report' }
+//       → { open, closeCodes: {4408: n, ...}, closedAfterMs: [min, max],
+//           httpReplies: {408: n, ...}, headerClosedAfterMs: [min, max],
+//           headersOpen }
+//   { id, cmd: 'stop' } → destroys every socket; answers {}.
+// Only loopback; every loop is bounded in count and time.
+
+import { randomBytes } from 'node:crypto';
+import { connect, type Socket } from 'node:net';
+
+const HOST = '127.0.0.1';
+const SUBPROTOCOL = 'volly-pq.v1';
+
+interface Half {
+  sock: Socket;
+  openedAt: number;
+  closeCode?: number;
+  closedAt?: number;
+  buf: Buffer;
+  dribble: boolean;
+}
+
+const halves: Half[] = [];
+const headerSocks: Array<{ sock: Socket; openedAt: number; status?: number; closedAt?: number }> = [];
+const all = new Set<Socket>();
+
+function upgradeRequest(port: number, withProtocol: boolean): string {
+  return [
+    'GET /rtc HTTP/1.1',
+    `Host: ${HOST}:${port}`,
+    'Upgrade: websocket',
+    'Connection: Upgrade',
+    `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}`,
+    'Sec-WebSocket-Version: 13',
+    ...(withProtocol ? [`Sec-WebSocket-Protocol: ${SUBPROTOCOL}`] : []),
+    '',
+    '',
+  ].join('\r\n');
+}
+
+function track(sock: Socket): Socket {
+  all.add(sock);
+  sock.on('close', () => all.delete(sock));
+  sock.on('error', () => {});
+  return sock;
+}
+
+/** Parses server frames (unmasked) out of `h.buf`; records a close frame's code. */
+function parseFrames(h: Half): void {
+  for (;;) {
+    const b = h.buf;
+    if (b.length < 2) return;
+    const opcode = (b[0] as number) & 0x0f;
+    let len = (b[1] as number) & 0x7f;
+    let off = 2;
+    if (len === 126) {
+      if (b.length < 4) return;
+      len = b.readUInt16BE(2);
+      off = 4;
+    } else if (len === 127) {
+      if (b.length < 10) return;
+      len = Number(b.readBigUInt64BE(2));
+      off = 10;
+    }
+    if (b.length < off + len) return;
+    if (opcode === 0x8 && h.closeCode === undefined) {
+      h.closeCode = len >= 2 ? b.readUInt16BE(off) : 1005;
+      h.closedAt = performance.now();
+      // Answer like a peer that has had enough: drop the connection.
+      h.sock.destroy();
+    }
+    h.buf = b.subarray(off + len);
+  }
+}
+
+/** One upgrade; resolves with the HTTP status (101, 429, ...) or 0 on error. */
+function openUpgrade(port: number, withProtocol: boolean, keep: boolean, dribble = false): Promise<{ status: number; sock: Socket }> {
+  return new Promise((resolve) => {
+    const sock = track(connect({ host: HOST, port }));
+    let head = Buffer.alloc(0);
+    let settled = false;
+    const done = (status: number) => {
+      if (settled) return;
+      settled = true;
+      resolve({ status, sock });
+    };
+    const onData = (d: Buffer) => {
+      head = Buffer.concat([head, d]);
+      const end = head.indexOf('\r\n\r\n');
+      if (end < 0) return;
+      const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(head.subarray(0, end).toString('latin1'))?.[1] ?? 0);
+      sock.off('data', onData);
+      if (status === 101 && keep) {
+        const h: Half = { sock, openedAt: performance.now(), buf: head.subarray(end + 4), dribble };
+        halves.push(h);
+        sock.on('data', (more: Buffer) => {
+          h.buf = Buffer.concat([h.buf, more]);
+          parseFrames(h);
+        });
+        sock.on('close', () => {
+          if (h.closedAt === undefined) h.closedAt = performance.now();
+        });
+        parseFrames(h);
+      } else if (!keep || status !== 101) {
+        sock.destroy();
+      }
+      done(status);
+    };
+    sock.on('data', onData);
+    sock.once('error', () => done(0));
+    sock.once('close', () => done(0));
+    sock.once('connect', () => sock.write(upgradeRequest(port, withProtocol)));
+  });
+}
+
+async function pool(n: number, concurrency: number, fn: (i: number) => Promise<void>, deadline = Number.POSITIVE_INFINITY): Promise<number> {
+  let next = 0;
+  let done = 0;
+  const worker = async () => {
+    for (;;) {
+      const i = next++;
+      if (i >= n || performance.now() > deadline) return;
+      await fn(i);
+      done++;
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(n, concurrency) }, worker));
+  return done;
+}
+
+let dribbleTimer: ReturnType<typeof setInterval> | undefined;
+let headerTimer: ReturnType<typeof setInterval> | undefined;
+
+/** A masked binary frame header claiming 1200 payload bytes: the parser then waits for them. */
+function frameHeader(): Buffer {
+  return Buffer.concat([Buffer.from([0x82, 0x80 | 126, 0x04, 0xb0]), randomBytes(4)]);
+}
+
+/** Writes one byte to every `1/slices` of the dribbling sockets each tick: `byteEveryMs` per socket. */
+function startDribble(byteEveryMs: number): void {
+  if (dribbleTimer) return;
+  const slices = 20;
+  let slice = 0;
+  dribbleTimer = setInterval(() => {
+    const s = slice++ % slices;
+    for (let i = s; i < halves.length; i += slices) {
+      const h = halves[i] as Half;
+      if (h.dribble && h.closedAt === undefined && !h.sock.destroyed) h.sock.write(Buffer.of(0x41));
+    }
+  }, byteEveryMs / slices);
+}
+
+async function slowloris(m: { port: number; count: number; dribble: number; byteEveryMs: number; concurrency?: number }) {
+  const t0 = performance.now();
+  const statuses: Record<string, number> = {};
+  let errors = 0;
+  await pool(m.count, m.concurrency ?? 64, async (i) => {
+    const dribble = i < m.count * m.dribble;
+    const { status, sock } = await openUpgrade(m.port, true, true, dribble);
+    statuses[status] = (statuses[status] ?? 0) + 1;
+    if (status === 0) errors++;
+    if (status === 101 && dribble) sock.write(frameHeader());
+  });
+  startDribble(m.byteEveryMs);
+  return { opened: statuses[101] ?? 0, statuses, errors, ms: Math.round(performance.now() - t0) };
+}
+
+async function flood(m: { port: number; count: number; concurrency: number; maxMs: number }) {
+  const t0 = performance.now();
+  const byKind: Record<string, number> = {};
+  let errors = 0;
+  const kinds = ['connect-close', 'pq-upgrade-drop', 'classical-no-token', 'garbage'] as const;
+  const done = await pool(
+    m.count,
+    m.concurrency,
+    async (i) => {
+      const kind = kinds[i % kinds.length] as (typeof kinds)[number];
+      byKind[kind] = (byKind[kind] ?? 0) + 1;
+      if (kind === 'pq-upgrade-drop' || kind === 'classical-no-token') {
+        const { status } = await openUpgrade(m.port, kind === 'pq-upgrade-drop', false);
+        if (status === 0) errors++;
+        return;
+      }
+      await new Promise<void>((resolve) => {
+        const sock = track(connect({ host: HOST, port: m.port }));
+        sock.once('connect', () => {
+          if (kind === 'garbage') sock.write(randomBytes(512));
+          sock.destroy();
+          resolve();
+        });
+        sock.once('error', () => {
+          errors++;
+          resolve();
+        });
+      });
+    },
+    t0 + m.maxMs,
+  );
+  return { done, byKind, errors, ms: Math.round(performance.now() - t0) };
+}
+
+async function headers(m: { port: number; count: number; byteEveryMs: number }) {
+  await pool(m.count, 64, async () => {
+    await new Promise<void>((resolve) => {
+      const sock = track(connect({ host: HOST, port: m.port }));
+      const rec: (typeof headerSocks)[number] = { sock, openedAt: performance.now() };
+      headerSocks.push(rec);
+      let reply = '';
+      sock.on('data', (d: Buffer) => {
+        reply += d.toString('latin1');
+        rec.status ??= Number(/^HTTP\/1\.1 (\d{3})/.exec(reply)?.[1] ?? 0) || undefined;
+      });
+      sock.on('close', () => {
+        rec.closedAt = performance.now();
+      });
+      sock.once('connect', () => {
+        rec.openedAt = performance.now();
+        sock.write(
+          `GET /rtc HTTP/1.1\r\nHost: ${HOST}:${m.port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Protocol: ${SUBPROTOCOL}\r\nX-Slow: `,
+        );
+        resolve();
+      });
+      sock.once('error', () => resolve());
+    });
+  });
+  if (!headerTimer) {
+    const slices = 10;
+    let slice = 0;
+    headerTimer = setInterval(() => {
+      const s = slice++ % slices;
+      for (let i = s; i < headerSocks.length; i += slices) {
+        const h = headerSocks[i] as (typeof headerSocks)[number];
+        if (h.closedAt === undefined && !h.sock.destroyed) h.sock.write('a');
+      }
+    }, m.byteEveryMs / slices);
+  }
+  return { opened: headerSocks.length };
+}
+
+function range(xs: number[]): [number, number] | null {
+  return xs.length ? [Math.round(Math.min(...xs)), Math.round(Math.max(...xs))] : null;
+}
+
+/** How many are still open; of the closed, how many per outcome and after how long. */
+function tally(socks: ReadonlyArray<{ openedAt: number; closedAt?: number }>, outcome: (i: number) => number | undefined) {
+  const by: Record<string, number> = {};
+  const after: number[] = [];
+  let open = 0;
+  socks.forEach((s, i) => {
+    if (s.closedAt === undefined) return void open++;
+    const k = String(outcome(i) ?? 'none');
+    by[k] = (by[k] ?? 0) + 1;
+    after.push(s.closedAt - s.openedAt);
+  });
+  return { open, by, after: range(after) };
+}
+
+function report() {
+  const h = tally(halves, (i) => halves[i]?.closeCode);
+  const r = tally(headerSocks, (i) => headerSocks[i]?.status);
+  return {
+    halves: halves.length,
+    open: h.open,
+    closeCodes: h.by,
+    closedAfterMs: h.after,
+    headers: headerSocks.length,
+    headersOpen: r.open,
+    httpReplies: r.by,
+    headerClosedAfterMs: r.after,
+    sockets: all.size,
+  };
+}
+
+function stop() {
+  clearInterval(dribbleTimer);
+  clearInterval(headerTimer);
+  dribbleTimer = headerTimer = undefined;
+  for (const s of all) s.destroy();
+  halves.length = 0;
+  headerSocks.length = 0;
+  return {};
+}
+
+type Msg = { id: number; cmd: string } & Record<string, unknown>;
+process.on('message', async (raw) => {
+  const m = raw as Msg;
+  let out: unknown;
+  try {
+    switch (m.cmd) {
+      case 'slowloris':
+        out = await slowloris(m as never);
+        break;
+      case 'flood':
+        out = await flood(m as never);
+        break;
+      case 'headers':
+        out = await headers(m as never);
+        break;
+      case 'report':
+        out = report();
+        break;
+      case 'stop':
+        out = stop();
+        break;
+      default:
+        throw new Error(`unknown command ${m.cmd}`);
+    }
+    process.send?.({ id: m.id, ok: true, value: out });
+  } catch (err) {
+    process.send?.({ id: m.id, ok: false, error: String((err as Error)?.stack ?? err) });
+  }
+});
+// The parent is gone (or let go of us): leave with it.
+process.on('disconnect', () => process.exit(0));
+// A hard stop in case the parent never says so: no attacker outlives 10 minutes.
+setTimeout(() => process.exit(3), 600_000).unref();

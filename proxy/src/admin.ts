@@ -12,7 +12,7 @@ const READY_CACHE_MS = 1000;
 
 export function createAdmin(ctx: Context): Server {
   // Never checked yet: the first ask checks (performance.now() starts near 0 in a new process).
-  let last = { at: 0, ok: false };
+  let last = { at: Number.NEGATIVE_INFINITY, ok: false };
   const upstreamUp = (): Promise<boolean> => {
     if (performance.now() - last.at < READY_CACHE_MS) return Promise.resolve(last.ok);
     return new Promise((resolve) => {

@@ -36,7 +36,7 @@ export const SIZES = {
     join: { rounds: 3, joins: 150, warmup: 5 },
     relay: { rounds: 3, sessions: 400, intervalMs: 250, warmupMs: 1_500, windowMs: 8_000 },
     storm: { rounds: 3, clients: 2_000, timeoutMs: 60_000 },
-    scale: { levels: [1_000, 5_000, 10_000], concurrency: 32, pingIntervalMs: 15_000, samples: 5, lagWindowMs: 5_000, rampBudgetMs: 240_000 },
+    scale: { levels: [1_000, 5_000, 10_000], concurrency: 64, pingIntervalMs: 15_000, samples: 3, lagWindowMs: 3_000, rampBudgetMs: 52_000 },
   },
   smoke: {
     handshake: { rounds: 2, roundMs: 10 },

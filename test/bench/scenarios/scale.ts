@@ -23,7 +23,7 @@ export interface ScaleOptions {
   readonly pingIntervalMs: number;
   readonly samples: number;
   readonly lagWindowMs: number;
-  /** Give up ramping (and report the level reached) after this long. */
+  /** Give up a level's ramp (and report the level reached) after this long. */
   readonly rampBudgetMs: number;
   /** Write heap snapshots here: at the baseline and at the first level (profiling runs). */
   readonly heapSnapshotDir?: string;
@@ -101,24 +101,23 @@ export async function runScale(
   const baseRss = figure(base.rss);
   const baseHeap = figure(base.heap);
   log(`scale baseline: proxy RSS ${(baseRss.median / 1024).toFixed(1)} MiB, heap ${(baseHeap.median / 1024).toFixed(1)} MiB`);
-  const sessions: BenchSession[] = [];
-  const timers: Array<ReturnType<typeof setInterval>> = [];
   const levels: ScaleLevel[] = [];
   const retries: RetryLog = { count: 0, reasons: {} };
   let failures = 0;
   let shortfall: string | undefined;
-  const started = performance.now();
-  try {
-    for (const level of levelsToRun) {
-      const from = sessions.length;
-      const need = level - from;
-      const t0 = performance.now();
-      const deadline = started + o.rampBudgetMs;
-      let stop = false;
-      await pool(need, o.concurrency, async (k) => {
+  for (const level of levelsToRun) {
+    // Every level starts from zero with fresh participants: LiveKit removes a
+    // participant whose PeerConnection never connected one minute after it
+    // joined (room.go, JoinTimeout), and load clients are signaling-only.
+    const sessions: BenchSession[] = [];
+    const timers: Array<ReturnType<typeof setInterval>> = [];
+    const t0 = performance.now();
+    const deadline = t0 + o.rampBudgetMs;
+    let stop = false;
+    try {
+      await pool(level, o.concurrency, async (i) => {
         if (stop) return;
-        const i = from + k;
-        const token = await mintToken(proxy, `scale-${Math.floor(i / 10)}`, `s${i}`);
+        const token = await mintToken(proxy, `scale-${level}-${Math.floor(i / 10)}`, `s${level}-${i}`);
         try {
           const sess = await openWithRetry(
             { baseUrl: proxy.wsUrl, token, sealed: { algorithm: 'ML-KEM-768', flow: 'in-band' }, timeoutMs: 30_000 },
@@ -128,7 +127,7 @@ export async function runScale(
           sessions.push(sess);
           let n = 0;
           const ping = () => sess.send({ case: 'pingReq', value: { timestamp: BigInt(++n), rtt: 0n } as never });
-          setTimeout(() => timers.push(setInterval(ping, o.pingIntervalMs)), Math.random() * o.pingIntervalMs).unref();
+          timers.push(setTimeout(() => timers.push(setInterval(ping, o.pingIntervalMs)), Math.random() * o.pingIntervalMs));
         } catch (err) {
           failures++;
           if (failures > Math.max(20, level * 0.01) && !stop) {
@@ -138,22 +137,16 @@ export async function runScale(
         }
         if (performance.now() > deadline && !stop) {
           stop = true;
-          shortfall = `ramp time budget (${Math.round(o.rampBudgetMs / 1000)} s) spent at ${sessions.length} sessions`;
+          shortfall = `ramp to ${level} took longer than ${Math.round(o.rampBudgetMs / 1000)} s (LiveKit drops signaling-only participants after 60 s); stopped at ${sessions.length}`;
         }
       });
       const rampSeconds = (performance.now() - t0) / 1000;
-      const open = sessions.filter((x) => x.ws.readyState === x.ws.OPEN).length;
-      if (stop || open < level * 0.99) {
-        shortfall ??= `only ${open} of ${level} sessions open`;
-        log(`scale: stopped before ${level}: ${shortfall}`);
-        break;
-      }
-      await sleep(1000);
       const mem = await sampleMemory(proxy, o.samples);
       // Event-loop delay over a window: the first scrape resets prom-client's histogram.
       await proxy.metrics();
       await sleep(o.lagWindowMs);
       const m = await proxy.metrics();
+      const open = sessions.filter((x) => x.ws.readyState === x.ws.OPEN).length;
       if (o.heapSnapshotDir && levels.length === 0) await proxy.heapSnapshot(join(o.heapSnapshotDir, `scale-${open}.heapsnapshot`));
       const rss = figure(mem.rss);
       const heap = figure(mem.heap);
@@ -168,19 +161,24 @@ export async function runScale(
         lagMaxMs: (m.get('volly_nodejs_eventloop_lag_max_seconds') ?? Number.NaN) * 1000,
         livekitRssKiB: rssKiB(livekit.pid),
         rampSeconds,
-        joinsPerSecond: need / rampSeconds,
+        joinsPerSecond: sessions.length / rampSeconds,
       };
-      levels.push(row);
+      if (open > 0) levels.push(row);
       log(
         `scale ${open} sessions: proxy RSS ${(rss.median / 1024).toFixed(1)} MiB (${row.rssKiBPerSession.median.toFixed(1)} KiB/session, heap ${row.heapKiBPerSession.median.toFixed(1)} KiB/session), ` +
           `loop delay p50 ${row.lagP50Ms.toFixed(1)} p99 ${row.lagP99Ms.toFixed(1)} max ${row.lagMaxMs.toFixed(1)} ms, LiveKit RSS ${(row.livekitRssKiB / 1024).toFixed(0)} MiB, ramp ${rampSeconds.toFixed(1)} s`,
       );
+      if (stop || open < level * 0.99) {
+        shortfall ??= `only ${open} of ${level} sessions open when measured`;
+        log(`scale: not going higher: ${shortfall}`);
+        break;
+      }
+    } finally {
+      for (const t of timers) clearInterval(t);
+      for (const x of sessions) x.close();
+      await within(Promise.all(sessions.map((x) => x.closed)), 20_000);
+      for (const x of sessions) x.terminate();
     }
-  } finally {
-    for (const t of timers) clearInterval(t);
-    for (const s of sessions) s.close();
-    await within(Promise.all(sessions.map((s) => s.closed)), 20_000);
-    for (const s of sessions) s.terminate();
   }
   const xs = [0, ...levels.map((l) => l.sessions)];
   const ys = [baseRss.median, ...levels.map((l) => l.rssKiB.median)];

@@ -12,6 +12,7 @@ import type { IncomingMessage } from 'node:http';
 import {
   CloseCode,
   checkAlgorithm,
+  checkSessionId,
   decodeControl,
   decodeHandshake,
   encodeControl,
@@ -23,6 +24,7 @@ import {
   type HandshakeResult,
   ProtocolError,
   randomBytes,
+  SESSION_ID_PARAM,
   type SealedChannel,
   sealedChannel,
   serverHandshake,
@@ -33,7 +35,7 @@ import {
 import type WebSocket from 'ws';
 import type { Grant } from './authorize.js';
 import { type Context, dial } from './context.js';
-import { Relay, type RelayTransforms, type Message } from './relay.js';
+import { type Message, Relay, type RelayTransforms } from './relay.js';
 import { carriesToken, rewriteToken } from './rewrite.js';
 import { SessionRecord } from './session.js';
 
@@ -119,7 +121,10 @@ export class PqHandshake {
     if (!grant.pq) return; // a plain token in the URL: in-band handshake follows
     if (this.#stage !== 'hello') return;
     this.record.facts.flow = 'token-bound';
-    this.#keyed(checkAlgorithm(grant.pq.algorithm, this.ctx.config.algorithms), toBase64Url(randomBytes(24)), grant.pq.publicKey);
+    // The client's own session id when it sent one (it guards the client against a replayed response).
+    const chosen = this.url.searchParams.get(SESSION_ID_PARAM);
+    const sessionId = chosen === null ? toBase64Url(randomBytes(24)) : checkSessionId(chosen);
+    this.#keyed(checkAlgorithm(grant.pq.algorithm, this.ctx.config.algorithms), sessionId, grant.pq.publicKey);
   }
 
   #inBandHello(data: Buffer): void {
@@ -153,11 +158,15 @@ export class PqHandshake {
     this.ctx.auth.checkBinding(grant, { algorithm: result.algorithm, publicKey: this.#clientKey as Uint8Array });
     Object.assign(this.record.facts, { room: grant.room, identity: grant.identity });
     const query = new URLSearchParams(this.url.search);
+    query.delete(SESSION_ID_PARAM);
     for (const [k, v] of new URLSearchParams(c.query)) query.append(k, v);
     query.set('access_token', await this.ctx.auth.downgrade(grant));
     if (this.#stage !== 'dialing') return;
     clearTimeout(this.#timer);
-    this.ctx.metrics.handshakeSeconds.observe({ algorithm: result.algorithm, flow: this.record.facts.flow ?? 'in-band' }, (performance.now() - this.#started) / 1000);
+    this.ctx.metrics.handshakeSeconds.observe(
+      { algorithm: result.algorithm, flow: this.record.facts.flow ?? 'in-band' },
+      (performance.now() - this.#started) / 1000,
+    );
     const up = await dial(this.ctx, 'pq', this.req, this.url.pathname, query);
     if (this.#stage !== 'dialing') {
       if (up.ok) up.ws.terminate();

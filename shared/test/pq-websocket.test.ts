@@ -10,7 +10,7 @@ import { AccessToken } from 'livekit-server-sdk';
 import { afterAll, beforeAll, beforeEach, describe, expect, test, vi } from 'vitest';
 import WsWebSocket, { WebSocketServer } from 'ws';
 import { toBase64Url, utf8 } from '../src/bytes.js';
-import { PqWebSocket, type PqWebSocketOptions, peekTokenPayload, SUBPROTOCOL } from '../src/client/index.js';
+import { PqWebSocket, type PqWebSocketOptions, peekTokenPayload, SESSION_ID_PARAM, SUBPROTOCOL } from '../src/client/index.js';
 import { CloseCode } from '../src/close-codes.js';
 import { VollyError } from '../src/errors.js';
 import { FrameKind, type OpenedFrame } from '../src/frame.js';
@@ -48,7 +48,8 @@ class Peer {
     if (this.protocol !== SUBPROTOCOL) return;
     const payload = peekTokenPayload(this.url.searchParams.get('access_token') ?? '');
     const claims = payload ? readPqClaims(payload) : null;
-    if (claims) this.#key(claims.algorithm, toBase64Url(randomBytes(24)), claims.publicKey);
+    // Like the proxy: the session id the client chose in the URL (the replay guard).
+    if (claims) this.#key(claims.algorithm, this.url.searchParams.get(SESSION_ID_PARAM) ?? toBase64Url(randomBytes(24)), claims.publicKey);
     ws.on('message', (data: Buffer) => {
       const bytes = new Uint8Array(data);
       try {
@@ -267,7 +268,7 @@ describe.each(impls)('PqWebSocket over %s', (_, Impl) => {
     expect(seen.events[3]?.code).toBe(CloseCode.Malformed);
   });
 
-  test('token-bound: the URL keeps only access_token, the algorithm comes from the token, connect carries no token', async () => {
+  test('token-bound: the URL keeps only access_token and the client-chosen session id, the algorithm comes from the token, connect carries no token', async () => {
     const kem = getKem('X-Wing');
     const keyPair = kem.keygen();
     const at = new AccessToken('APIkey', 'a-secret-of-at-least-32-characters-long', { identity: 'alice' });
@@ -278,9 +279,10 @@ describe.each(impls)('PqWebSocket over %s', (_, Impl) => {
     ws.binaryType = 'arraybuffer';
     const seen = watch(ws);
     const peer = await proxy.peer();
-    expect([...peer.url.searchParams.keys()]).toEqual(['access_token']);
+    expect([...peer.url.searchParams.keys()]).toEqual(['access_token', SESSION_ID_PARAM]);
     expect(peer.url.searchParams.get('access_token')).toBe(jwt);
     expect(await peer.connect).toEqual({ accessToken: '', query: 'auto_subscribe=0' });
+    expect(ws.pq.sessionId).toBe(peer.url.searchParams.get(SESSION_ID_PARAM));
     expect(ws.pq).toMatchObject({ mode: 'token-bound', algorithm: 'X-Wing', fingerprint: peer.fingerprint });
     peer.seal(FrameKind.LiveKitBinary, JOIN);
     await seen.next('open');

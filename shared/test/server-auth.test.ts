@@ -16,7 +16,7 @@ import { AccessToken } from 'livekit-server-sdk';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import WsWebSocket, { WebSocketServer } from 'ws';
 import { fromHex, toBase64Url, toHex, utf8 } from '../src/bytes.js';
-import { PqWebSocket, peekTokenPayload, SUBPROTOCOL } from '../src/client/index.js';
+import { PqWebSocket, peekTokenPayload, SESSION_ID_PARAM, SUBPROTOCOL } from '../src/client/index.js';
 import { type ClientOutput, ClientSession, type ClientSessionOptions } from '../src/client/session.js';
 import { CloseCode } from '../src/close-codes.js';
 import { KeyFormatError, ProtocolError, ServerAuthError, TokenError } from '../src/errors.js';
@@ -405,9 +405,10 @@ class SigningProxy {
         channel = sealedChannel(result, 'server', aead);
         ws.send(response);
       };
-      const payload = peekTokenPayload(new URL(req.url ?? '/', 'http://x').searchParams.get('access_token') ?? '');
+      const params = new URL(req.url ?? '/', 'http://x').searchParams;
+      const payload = peekTokenPayload(params.get('access_token') ?? '');
       const claims = payload ? readPqClaims(payload) : null;
-      if (claims) key(claims.algorithm, toBase64Url(randomBytes(24)), claims.publicKey);
+      if (claims) key(claims.algorithm, params.get(SESSION_ID_PARAM) ?? toBase64Url(randomBytes(24)), claims.publicKey);
       ws.on('message', (data: Buffer) => {
         const bytes = new Uint8Array(data);
         if (!channel) {

@@ -6,7 +6,7 @@
 // browser's own network log shows that in-band mode never puts the token or
 // the join request in any URL.
 
-import { addPqClaims, CloseCode, fromBase64Url, KEM_ALGORITHMS, type KemAlgorithm } from '@volly/shared';
+import { addPqClaims, CloseCode, fromBase64Url, KEM_ALGORITHMS, type KemAlgorithm, SESSION_ID_PARAM } from '@volly/shared';
 import { AccessToken } from 'livekit-server-sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LiveKitServer, startLiveKit } from '../harness/livekit.ts';
@@ -192,8 +192,8 @@ describe('two browsers through the PQ proxy', () => {
         if (mode === 'in-band') {
           expect(urls.filter((u) => LEAKS.test(u))).toEqual([]);
         } else {
-          // Token-bound: the URL carries the (key-bound) token and nothing else.
-          for (const u of wsUrls) expect([...new URL(u).searchParams.keys()]).toEqual(['access_token']);
+          // Token-bound: the URL carries the (key-bound) token and the client's session id, nothing else.
+          for (const u of wsUrls) expect([...new URL(u).searchParams.keys()]).toEqual(['access_token', SESSION_ID_PARAM]);
         }
         process.stderr.write(
           `[e2e] ${algorithm} ${mode}: joined+media+data in ${((tMedia - t0) / 1000).toFixed(1)} s; resumed after close ${endCode} in ${((Date.now() - tMedia) / 1000).toFixed(1)} s; ` +

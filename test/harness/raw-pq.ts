@@ -3,13 +3,26 @@
 // wire (flip bits, replay, reorder) — things the PqWebSocket never does.
 
 import { SignalRequest, SignalResponse } from '@livekit/protocol';
-import { ClientSession, type ClientOutput, getAead, getKem, type KemAlgorithm, type KemKeyPair, randomBytes, SUBPROTOCOL, splitSignalUrl } from '@volly/shared';
+import {
+  type ClientOutput,
+  ClientSession,
+  getAead,
+  getKem,
+  type KemAlgorithm,
+  type KemKeyPair,
+  newSessionId,
+  randomBytes,
+  SUBPROTOCOL,
+  splitSignalUrl,
+} from '@volly/shared';
 import WebSocket from 'ws';
 import { signalUrl } from './signal.ts';
 
 export interface RawPq {
   readonly ws: WebSocket;
   readonly session: ClientSession;
+  /** The session id the client chose (token-bound: sent in the URL, the server must use it). */
+  readonly sessionId: string;
   /** Every LiveKit message opened so far. */
   readonly messages: SignalResponse[];
   /** Every raw frame sent, in order (for replay tests). */
@@ -23,9 +36,14 @@ export interface RawPq {
   waitFor(pred: (m: SignalResponse) => boolean, timeoutMs?: number): Promise<SignalResponse>;
 }
 
-export function openRawPq(baseUrl: string, token: string, opts: { algorithm?: KemAlgorithm; keyPair?: KemKeyPair; path?: '/rtc' | '/rtc/v1' } = {}): Promise<RawPq> {
+export function openRawPq(
+  baseUrl: string,
+  token: string,
+  opts: { algorithm?: KemAlgorithm; keyPair?: KemKeyPair; path?: '/rtc' | '/rtc/v1' } = {},
+): Promise<RawPq> {
   const mode = opts.keyPair ? 'token-bound' : 'in-band';
-  const split = splitSignalUrl(signalUrl(baseUrl, token, undefined, { path: opts.path ?? '/rtc' }), mode);
+  const sessionId = newSessionId(randomBytes);
+  const split = splitSignalUrl(signalUrl(baseUrl, token, undefined, { path: opts.path ?? '/rtc' }), mode, sessionId);
   const session = new ClientSession({
     kem: getKem(opts.algorithm ?? 'ML-KEM-768'),
     aead: getAead(),
@@ -33,6 +51,7 @@ export function openRawPq(baseUrl: string, token: string, opts: { algorithm?: Ke
     ...(opts.keyPair ? { keyPair: opts.keyPair } : {}),
     accessToken: split.accessToken,
     query: split.query,
+    sessionId,
     randomBytes,
   });
   const ws = new WebSocket(split.socketUrl, SUBPROTOCOL);
@@ -83,6 +102,7 @@ export function openRawPq(baseUrl: string, token: string, opts: { algorithm?: Ke
   const raw: RawPq = {
     ws,
     session,
+    sessionId,
     messages,
     sent,
     received,

@@ -5,7 +5,7 @@
 // back client-facing and reconnect.
 
 import { type ParticipantInfo, ParticipantInfo_State } from '@livekit/protocol';
-import { addPqClaims, CloseCode, getKem, hasPqClaims, toBase64Url } from '@volly/shared';
+import { addPqClaims, ClientSession, CloseCode, getAead, getKem, hasPqClaims, newSessionId, randomBytes, toBase64Url } from '@volly/shared';
 import { decodeJwt } from 'jose';
 import { AccessToken, RoomServiceClient, type VideoGrant } from 'livekit-server-sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -35,14 +35,20 @@ afterAll(async () => {
 let n = 0;
 const roomName = (what: string) => `${what}-${++n}-${Date.now().toString(36)}`;
 
-async function token(p: TestProxy, room: string, identity: string, opts: { grant?: VideoGrant; bind?: Parameters<typeof addPqClaims>[1]; ttl?: string } = {}): Promise<string> {
+async function token(
+  p: TestProxy,
+  room: string,
+  identity: string,
+  opts: { grant?: VideoGrant; bind?: Parameters<typeof addPqClaims>[1]; ttl?: string } = {},
+): Promise<string> {
   const at = new AccessToken(p.apiKey, p.apiSecret, { identity, ttl: opts.ttl ?? '10m' });
   at.addGrant({ roomJoin: true, room, canPublish: true, canSubscribe: true, canPublishData: true, canUpdateOwnMetadata: true, ...opts.grant });
   if (opts.bind) addPqClaims(at, opts.bind);
   return at.toJwt();
 }
 
-const listed = async (room: string) => (await direct.listParticipants(room).catch(() => [])).filter((p) => p.state !== ParticipantInfo_State.DISCONNECTED).map((p) => p.identity);
+const listed = async (room: string) =>
+  (await direct.listParticipants(room).catch(() => [])).filter((p) => p.state !== ParticipantInfo_State.DISCONNECTED).map((p) => p.identity);
 const metricValue = async (p: TestProxy, name: string, labels: string) => {
   const text = await (await fetch(`${p.adminUrl}/metrics`)).text();
   const line = text.split('\n').find((l) => l.startsWith(`${name}{`) && l.includes(labels));
@@ -110,7 +116,10 @@ describe('sealed sessions', () => {
   it('LiveKit’s refusal of a token arrives as a sealed error with its HTTP status and reason', async () => {
     const room = roomName('refused');
     const t = await token(proxy, room, 'nojoin', { grant: { roomJoin: false } });
-    const direct401 = await connectSignal(livekit.wsUrl, await new AccessToken(livekit.apiKey, livekit.apiSecret, { identity: 'nojoin' }).toJwt().catch(() => '')).catch((e) => e);
+    const direct401 = await connectSignal(
+      livekit.wsUrl,
+      await new AccessToken(livekit.apiKey, livekit.apiSecret, { identity: 'nojoin' }).toJwt().catch(() => ''),
+    ).catch((e) => e);
     const e = (await connectPq(proxy.wsUrl, t).catch((err) => err)) as PqConnectError;
     expect(e).toBeInstanceOf(PqConnectError);
     expect(e.code).toBe(CloseCode.Upstream);
@@ -210,5 +219,34 @@ describe('classical clients', () => {
       const bad = await fetch(`${proxy.url}${path}?access_token=${await forged.toJwt()}${extra}`);
       expect(bad.status).toBe(401);
     }
+  });
+});
+
+describe('replay protection in token-bound mode', () => {
+  it('the proxy answers with the session id the client put in the URL, so a recorded response cannot be replayed to it', async () => {
+    const room = roomName('replay');
+    const kp = getKem('ML-KEM-768').keygen();
+    const t = await token(proxy, room, 'judy', { bind: { algorithm: 'ML-KEM-768', publicKey: kp.publicKey } });
+    const first = await openRawPq(proxy.wsUrl, t, { keyPair: kp });
+    expect(first.session.result?.sessionId).toBe(first.sessionId);
+    first.ws.close();
+    await first.closed;
+    // A man in the middle replays the recorded pq_response to the same client (same bound key):
+    // the client expects its new session id and refuses before sealing anything.
+    const again = new ClientSession({
+      kem: getKem('ML-KEM-768'),
+      aead: getAead(),
+      mode: 'token-bound',
+      keyPair: kp,
+      query: '',
+      sessionId: newSessionId(randomBytes),
+      randomBytes,
+    });
+    again.start();
+    const out = again.receive(first.received[0] as Uint8Array);
+    expect(out).toEqual([
+      { type: 'failed', failure: expect.objectContaining({ closeCode: CloseCode.Malformed, message: expect.stringMatching(/another session_id/) }) },
+    ]);
+    expect(again.counters.sealed).toBe(0);
   });
 });

@@ -36,6 +36,7 @@ import {
   KEM_ALGORITHMS,
   type KemAlgorithm,
   type KemKeyPair,
+  newSessionId,
   peekTokenPayload,
   randomBytes,
   readPqClaims,
@@ -147,7 +148,8 @@ export function probe(o: ProbeOptions): Promise<ProbeReport> {
   const started = performance.now();
   const kem = getKem(o.algorithm);
   const aead = getAead();
-  const split = splitSignalUrl(probeSignalUrl(o.url, o.token).href, o.mode);
+  const sessionId = newSessionId(randomBytes);
+  const split = splitSignalUrl(probeSignalUrl(o.url, o.token).href, o.mode, sessionId);
   const shown = new URL(split.socketUrl);
   shown.search = '';
   const report: ProbeReport = { ok: false, url: shown.href, mode: o.mode, algorithm: o.algorithm, backends: { kem: kem.backend, aead: aead.backend } };
@@ -158,6 +160,7 @@ export function probe(o: ProbeOptions): Promise<ProbeReport> {
     ...(o.keyPair ? { keyPair: o.keyPair } : {}),
     accessToken: split.accessToken,
     query: split.query,
+    sessionId,
     randomBytes,
   });
 

@@ -36,7 +36,11 @@ export interface ClientSessionOptions {
   readonly accessToken?: string;
   /** The rest of LiveKit's query string, without '?', sent inside VollyConnect. */
   readonly query: string;
-  /** In-band only: the session id to propose (random when absent). */
+  /**
+   * In-band: the session id to propose (random when absent). Token-bound: the
+   * id the client put in the URL (SESSION_ID_PARAM) and requires the server to
+   * answer with; when absent, any well-formed id is accepted (no replay guard).
+   */
   readonly sessionId?: string;
   readonly randomBytes: (n: number) => Uint8Array;
   /**
@@ -78,6 +82,9 @@ function isUtf8(bytes: Uint8Array): boolean {
   }
 }
 
+/** A fresh random session id: 24 bytes, 32 base64url characters. */
+export const newSessionId = (randomBytes: (n: number) => Uint8Array): string => toBase64Url(randomBytes(24));
+
 export class ClientSession {
   #state: ClientState = 'new';
   #channel: SealedChannel | undefined;
@@ -94,7 +101,7 @@ export class ClientSession {
     if (keys.length > 0 && !opts.signer) throw new ProtocolError('pinned server keys need a signer to verify with');
     this.#auth = keys.length > 0 ? { keys, signer: opts.signer as Signer } : undefined;
     this.#keyPair = opts.keyPair ?? opts.kem.keygen();
-    this.#sessionId = opts.mode === 'in-band' ? (opts.sessionId ?? toBase64Url(opts.randomBytes(24))) : undefined;
+    this.#sessionId = opts.mode === 'in-band' ? (opts.sessionId ?? newSessionId(opts.randomBytes)) : opts.sessionId;
   }
 
   get state(): ClientState {
@@ -133,14 +140,21 @@ export class ClientSession {
           return [];
       }
     } catch (err) {
-      return [this.#fail(err instanceof VollyError ? { closeCode: err.closeCode, message: err.message, code: err.code } : { closeCode: CloseCode.Malformed, message: 'internal error' })];
+      return [
+        this.#fail(
+          err instanceof VollyError
+            ? { closeCode: err.closeCode, message: err.message, code: err.code }
+            : { closeCode: CloseCode.Malformed, message: 'internal error' },
+        ),
+      ];
     }
   }
 
   /** Seal a LiveKit message for the server: binary as kind 0x01, text as 0x02. */
   seal(data: Uint8Array | string): Uint8Array {
     if (this.#state !== 'open' || !this.#channel) throw new ProtocolError(`cannot send in state ${this.#state}`);
-    const frame = typeof data === 'string' ? this.#channel.sealer.seal(FrameKind.LiveKitText, utf8(data)) : this.#channel.sealer.seal(FrameKind.LiveKitBinary, data);
+    const frame =
+      typeof data === 'string' ? this.#channel.sealer.seal(FrameKind.LiveKitText, utf8(data)) : this.#channel.sealer.seal(FrameKind.LiveKitBinary, data);
     this.#sealed++;
     return frame;
   }

@@ -9,6 +9,13 @@ import { fromBase64Url, fromUtf8 } from '../bytes.js';
 import type { ClientMode } from './session.js';
 
 export const SUBPROTOCOL = 'volly-pq.v1';
+/**
+ * Token-bound only: the session id the client chose, in the URL beside the
+ * token. The server must use it, so a recorded pq_response replayed to a
+ * client that reuses its bound key fails the session-id check instead of
+ * re-deriving old keys (and reusing their nonces).
+ */
+export const SESSION_ID_PARAM = 'volly_sid';
 
 export interface SplitUrl {
   /** The URL the WebSocket opens. */
@@ -18,12 +25,15 @@ export interface SplitUrl {
   readonly query: string;
 }
 
-export function splitSignalUrl(url: string, mode: ClientMode): SplitUrl {
+export function splitSignalUrl(url: string, mode: ClientMode, sessionId?: string): SplitUrl {
   const u = new URL(url);
   const params = new URLSearchParams(u.search);
   const accessToken = params.get('access_token') ?? '';
   params.delete('access_token');
-  u.search = mode === 'token-bound' && accessToken ? `?${new URLSearchParams({ access_token: accessToken })}` : '';
+  params.delete(SESSION_ID_PARAM);
+  const kept = new URLSearchParams(mode === 'token-bound' && accessToken ? { access_token: accessToken } : {});
+  if (mode === 'token-bound' && sessionId) kept.set(SESSION_ID_PARAM, sessionId);
+  u.search = kept.size ? `?${kept}` : '';
   return { socketUrl: u.toString(), accessToken: mode === 'token-bound' ? '' : accessToken, query: params.toString() };
 }
 

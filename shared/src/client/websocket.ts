@@ -25,7 +25,7 @@ import type { Kem, KemAlgorithm, KemKeyPair } from '../kem/types.js';
 import { type ServerKey, type ServerKeyPin, serverKeys } from '../sig/server-auth.js';
 import type { SigAlgorithm, Signer } from '../sig/types.js';
 import { readPqClaims, readServerKeyClaims } from '../token.js';
-import { ClientSession, type ClientOutput, type SessionFailure } from './session.js';
+import { type ClientOutput, ClientSession, newSessionId, type SessionFailure } from './session.js';
 import { peekTokenPayload, SUBPROTOCOL, splitSignalUrl } from './url.js';
 
 export interface PqWebSocketOptions {
@@ -93,7 +93,12 @@ function resolvePins(opts: PqWebSocketOptions, token: string): Pins {
     return { from: 'token', keys: [], error: { closeCode: CloseCode.ServerAuth, message: (err as Error).message, code: 'ERR_TOKEN_CLAIMS' } };
   }
   if (!keys) return { from: 'none', keys: [] };
-  if (!opts.getSigner) return { from: 'token', keys: [], error: { closeCode: CloseCode.ServerAuth, message: 'the token pins server keys but no signature backend is configured' } };
+  if (!opts.getSigner)
+    return {
+      from: 'token',
+      keys: [],
+      error: { closeCode: CloseCode.ServerAuth, message: 'the token pins server keys but no signature backend is configured' },
+    };
   return { from: 'token', keys };
 }
 
@@ -151,7 +156,8 @@ export class PqWebSocket extends EventTarget {
     this.#mode = bound ? 'token-bound' : 'in-band';
     const algorithm = (bound && claims?.algorithm) || opts.algorithm || 'ML-KEM-768';
     this.#algorithm = algorithm;
-    const split = splitSignalUrl(this.url, this.#mode);
+    const sessionId = newSessionId(opts.randomBytes);
+    const split = splitSignalUrl(this.url, this.#mode, sessionId);
     this.#accessToken = token;
     const kem = opts.getKem(algorithm);
     this.#pins = resolvePins(opts, token);
@@ -163,6 +169,7 @@ export class PqWebSocket extends EventTarget {
       ...(bound ? { keyPair: bound } : {}),
       accessToken: split.accessToken,
       query: split.query,
+      sessionId,
       randomBytes: opts.randomBytes,
       ...(pinned ? { serverKeys: this.#pins.keys, signer: opts.getSigner('ML-DSA-65') } : {}),
     });

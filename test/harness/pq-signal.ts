@@ -34,6 +34,8 @@ export interface PqConnectOptions {
   timeoutMs?: number;
   /** Pinned server keys (server authentication); without them, the token's video.pqServerKeys if any. */
   serverKeys?: ServerKeyPin[];
+  /** The WebSocket underneath (default Node's global one), e.g. `ws` with TLS options. */
+  WebSocket?: typeof globalThis.WebSocket;
 }
 
 export function connectPq(baseUrl: string, token: string, opts: PqConnectOptions = {}): Promise<PqSignal> {
@@ -43,7 +45,7 @@ export function connectPq(baseUrl: string, token: string, opts: PqConnectOptions
     getKem: (a) => getKem(a),
     aead: getAead(),
     randomBytes,
-    WebSocket: globalThis.WebSocket,
+    WebSocket: opts.WebSocket ?? globalThis.WebSocket,
     ...(opts.algorithm ? { algorithm: opts.algorithm } : {}),
     ...(opts.keyPairs ? { keyPairs: opts.keyPairs } : {}),
     getSigner: (a) => getSigner(a),

@@ -240,7 +240,9 @@ function panel(x0: number, y0: number, w: number, title: string, unit: string, b
   const groupGap = 8;
   const nSeries = Math.max(1, ...bars.map((b) => b.series.length));
   const plotW = w - labelW - 60;
-  const max = niceMax(Math.max(0, ...bars.flatMap((b) => b.series.map((s) => (s.f && Number.isFinite(s.f.max) ? s.f.max : 0)))));
+  // The axis follows the medians (whiskers past it are clipped at the edge), so one wild round cannot flatten the bars.
+  const max = niceMax(1.3 * Math.max(0, ...bars.flatMap((b) => b.series.map((s) => (s.f && Number.isFinite(s.f.median) ? s.f.median : 0)))));
+  const clip = (v: number) => Math.min(v, max);
   const parts: string[] = [`<text x="${x0}" y="${y0 + 14}" font-size="14" font-weight="bold">${esc(title)}</text>`];
   let y = y0 + 30;
   // legend
@@ -257,18 +259,19 @@ function panel(x0: number, y0: number, w: number, title: string, unit: string, b
       const by = y + i * rowH;
       const v = s.f?.median;
       if (v !== undefined && Number.isFinite(v)) {
-        const bw = (v / max) * plotW;
+        const bw = (clip(v) / max) * plotW;
         parts.push(`<rect x="${x0 + labelW}" y="${by + 1}" width="${bw.toFixed(1)}" height="${rowH - 3}" fill="${colors[i % colors.length]}"/>`);
         if (s.f && Number.isFinite(s.f.min) && Number.isFinite(s.f.max) && s.f.max > s.f.min) {
           const a = x0 + labelW + (s.f.min / max) * plotW;
-          const c = x0 + labelW + (s.f.max / max) * plotW;
+          const c = x0 + labelW + (clip(s.f.max) / max) * plotW;
           const cy = by + rowH / 2 - 1;
-          parts.push(
-            `<path d="M${a.toFixed(1)} ${cy}H${c.toFixed(1)}M${a.toFixed(1)} ${cy - 3}V${cy + 3}M${c.toFixed(1)} ${cy - 3}V${cy + 3}" stroke="#222" stroke-width="1" fill="none"/>`,
-          );
+          // A whisker that runs past the axis ends in an arrow head instead of a bar.
+          const end =
+            s.f.max > max ? `M${(c - 5).toFixed(1)} ${cy - 3}L${c.toFixed(1)} ${cy}L${(c - 5).toFixed(1)} ${cy + 3}` : `M${c.toFixed(1)} ${cy - 3}V${cy + 3}`;
+          parts.push(`<path d="M${a.toFixed(1)} ${cy}H${c.toFixed(1)}M${a.toFixed(1)} ${cy - 3}V${cy + 3}${end}" stroke="#222" stroke-width="1" fill="none"/>`);
         }
         parts.push(
-          `<text x="${(x0 + labelW + Math.max(bw, s.f && Number.isFinite(s.f.max) ? (s.f.max / max) * plotW : 0) + 4).toFixed(1)}" y="${by + rowH - 3}" font-size="10">${esc(v >= 100 ? v.toFixed(0) : v.toFixed(v >= 10 ? 1 : 2))}</text>`,
+          `<text x="${(x0 + labelW + Math.max(bw, s.f && Number.isFinite(s.f.max) ? (clip(s.f.max) / max) * plotW : 0) + 4).toFixed(1)}" y="${by + rowH - 3}" font-size="10">${esc(v >= 100 ? v.toFixed(0) : v.toFixed(v >= 10 ? 1 : 2))}</text>`,
         );
       } else {
         parts.push(`<text x="${x0 + labelW + 4}" y="${by + rowH - 3}" font-size="10" fill="#888">n/a</text>`);
@@ -289,7 +292,7 @@ function panel(x0: number, y0: number, w: number, title: string, unit: string, b
 }
 
 export function chartSvg(r: Results, subtitle: string): string {
-  const W = 820;
+  const W = 860;
   const colors = ['#3b6ea5', '#e0883a', '#5a9e5a'];
   const parts: string[] = [];
   let y = 10;
@@ -325,7 +328,10 @@ export function chartSvg(r: Results, subtitle: string): string {
       'CPU microseconds per frame',
       rows.map((x) => ({
         label: x.target === 'sealed' ? 'proxy sealed' : x.target === 'classical' ? 'proxy classical' : x.target,
-        series: [{ name: 'CPU/frame', f: x.cpuUsPerFrame }],
+        series: [
+          { name: 'CPU/frame', f: x.cpuUsPerFrame },
+          { name: 'of which kernel', f: x.kernelUsPerFrame },
+        ],
       })),
       colors,
     );

@@ -216,7 +216,10 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchOutput> {
         timings,
       )
         .map(([k, v]) => `${k} ${v} s`)
-        .join(', ')}); load average at the end ${machine.machine.loadAverage.join(' / ')}.`,
+        .join(', ')}); load average at the end ${machine.machine.loadAverage.join(' / ')}. ` +
+      `The machine is shared: other processes kept it busy ${Object.entries(foreign)
+        .map(([k, v]) => `${v}% during ${k}`)
+        .join(', ')} (share of all cores, beyond the benchmark's own processes).`,
   ].join('\n');
   const files = { summary: join(outDir, 'summary.json'), report: join(outDir, 'report.md'), chart: join(outDir, 'chart.svg') };
   writeFileSync(files.summary, `${JSON.stringify(summary, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2)}\n`);

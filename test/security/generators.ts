@@ -1,0 +1,362 @@
+// fast-check generators of hostile volly-pq.v1 input: handshakes (well formed
+// and not), VollyControl plaintexts, LiveKit-looking protobuf, and access
+// tokens built from the parts attackers play with (alg, kid, iss, exp, the PQ
+// claims, signatures made with the wrong key, the right key under the wrong
+// algorithm, or none), plus oversized and deeply nested ones.
+
+import { createHmac } from 'node:crypto';
+import { encodeControl, toBase64Url, utf8 } from '@volly/shared';
+import fc from 'fast-check';
+import { varint } from './mutate.ts';
+
+export interface TokenKeys {
+  /** The client-facing key the proxy verifies with. */
+  apiKey: string;
+  apiSecret: string;
+  /** LiveKit's (upstream) key: the proxy must never accept it from a client. */
+  upstreamKey: string;
+  upstreamSecret: string;
+  /** Real public keys for PQ claims (base64url). */
+  mlKemPublicKey: string;
+  xWingPublicKey: string;
+}
+
+const b64json = (v: unknown): string => toBase64Url(utf8(typeof v === 'string' ? v : JSON.stringify(v)));
+
+function hmac(alg: 'sha256' | 'sha384' | 'sha512', secret: string | Buffer, input: string): string {
+  return createHmac(alg, secret).update(input).digest('base64url');
+}
+
+/** field number + wire type 2 + bytes */
+export function lenField(field: number, value: Uint8Array): Uint8Array {
+  const tag = varint(field * 8 + 2);
+  const len = varint(value.length);
+  const out = new Uint8Array(tag.length + len.length + value.length);
+  out.set(tag, 0);
+  out.set(len, tag.length);
+  out.set(value, tag.length + len.length);
+  return out;
+}
+
+const cat = (parts: Uint8Array[]): Uint8Array => {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+};
+
+/** Arbitrary protobuf: random fields of every wire type, nested messages, groups, bogus lengths. */
+export const protobufArb: fc.Arbitrary<Uint8Array> = fc.letrec<{ msg: Uint8Array; field: Uint8Array }>((tie) => ({
+  field: fc.oneof(
+    { depthSize: 'small' },
+    fc.tuple(fc.integer({ min: 1, max: 2 ** 29 - 1 }), fc.bigInt({ min: 0n, max: 2n ** 64n - 1n })).map(([f, v]) => {
+      const bytes: number[] = [];
+      let x = v;
+      while (x >= 0x80n) {
+        bytes.push(Number(x & 0x7fn) | 0x80);
+        x >>= 7n;
+      }
+      bytes.push(Number(x));
+      return cat([varint(f * 8), Uint8Array.from(bytes)]);
+    }),
+    fc.tuple(fc.integer({ min: 1, max: 200 }), fc.uint8Array({ maxLength: 64 })).map(([f, v]) => lenField(f, v)),
+    fc.tuple(fc.integer({ min: 1, max: 200 }), tie('msg') as fc.Arbitrary<Uint8Array>).map(([f, v]) => lenField(f, v)),
+    fc.tuple(fc.integer({ min: 1, max: 30 }), fc.constantFrom(1, 5)).map(([f, w]) => cat([varint(f * 8 + w), new Uint8Array(w === 1 ? 8 : 4).fill(0xab)])),
+    fc.tuple(fc.integer({ min: 1, max: 30 }), fc.integer({ min: 0, max: 2 ** 32 - 1 })).map(([f, claim]) => cat([varint(f * 8 + 2), varint(claim)])),
+    fc.tuple(fc.integer({ min: 1, max: 30 }), tie('msg') as fc.Arbitrary<Uint8Array>).map(([f, v]) => cat([varint(f * 8 + 3), v, varint(f * 8 + 4)])),
+    fc.constantFrom(
+      Uint8Array.of(0x0b),
+      Uint8Array.of(0x0c),
+      Uint8Array.of(0x07),
+      Uint8Array.of(0x00),
+      Uint8Array.of(0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01),
+    ),
+  ),
+  msg: fc.array(tie('field') as fc.Arbitrary<Uint8Array>, { maxLength: 8, depthIdentifier: 'pb' }).map(cat),
+})).msg;
+
+/** Field 1 (length-delimited) nested `depth` times, built in one pass (lengths from the inside out). */
+export function nestedMessages(depth: number): Uint8Array {
+  const lens = new Array<number>(depth + 1);
+  lens[depth] = 0;
+  for (let i = depth - 1; i >= 0; i--) lens[i] = 1 + varint(lens[i + 1] as number).length + (lens[i + 1] as number);
+  const out = new Uint8Array(lens[0] as number);
+  let o = 0;
+  for (let i = 0; i < depth; i++) {
+    out[o++] = 0x0a;
+    const v = varint(lens[i + 1] as number);
+    out.set(v, o);
+    o += v.length;
+  }
+  return out;
+}
+
+/** Pathological protobuf shapes: thousands of fields, thousands of nesting levels. */
+export const hugeProtobufArb: fc.Arbitrary<Uint8Array> = fc.oneof(
+  fc.integer({ min: 1000, max: 10_000 }).map((n) => {
+    const out = new Uint8Array(n * 2);
+    for (let i = 0; i < n; i++) {
+      out[2 * i] = 0x08 + 8 * (i % 15);
+      out[2 * i + 1] = i & 0x7f;
+    }
+    return out;
+  }),
+  fc.integer({ min: 100, max: 5000 }).map(nestedMessages),
+  fc.integer({ min: 100, max: 20_000 }).map((depth) => cat([new Uint8Array(depth).fill(0x0b), new Uint8Array(depth).fill(0x0c)])),
+);
+
+const algorithmArb = fc.oneof(
+  { weight: 4, arbitrary: fc.constantFrom('ML-KEM-768', 'X-Wing') },
+  {
+    weight: 3,
+    arbitrary: fc.constantFrom(
+      '',
+      'none',
+      'ML-KEM-512',
+      'ML-KEM-1024',
+      'ml-kem-768',
+      'X-WING',
+      'X-Wing ',
+      'ML-KEM-768\u0000',
+      'X25519',
+      'Kyber768',
+      'ML-KEM-768,X-Wing',
+    ),
+  },
+  { weight: 1, arbitrary: fc.string({ maxLength: 40 }) },
+);
+
+const sessionIdArb = fc.oneof(
+  { weight: 4, arbitrary: fc.stringMatching(/^[A-Za-z0-9_-]{16,64}$/) },
+  { weight: 2, arbitrary: fc.constantFrom('', 'A'.repeat(15), 'A'.repeat(65), 'A'.repeat(16) + '=', 'A'.repeat(20) + '/', 'é'.repeat(20), 'A'.repeat(4000)) },
+  { weight: 1, arbitrary: fc.string({ maxLength: 80 }) },
+);
+
+/** A VollySignalRequest{pq_handshake} built field by field, each field possibly wrong, with optional extra fields. */
+export function handshakeArb(realKeys: { 'ML-KEM-768': Uint8Array; 'X-Wing': Uint8Array }): fc.Arbitrary<Uint8Array> {
+  const keyArb = fc.oneof(
+    { weight: 3, arbitrary: fc.constantFrom(realKeys['ML-KEM-768'], realKeys['X-Wing']) },
+    {
+      weight: 2,
+      arbitrary: fc
+        .constantFrom(1184, 1216, 1183, 1185, 1215, 1217, 0, 32, 1088, 4000)
+        .chain((n) => fc.constantFrom(new Uint8Array(n), new Uint8Array(n).fill(0xff), new Uint8Array(n).fill(0x42))),
+    },
+    { weight: 1, arbitrary: fc.uint8Array({ maxLength: 1300 }) },
+  );
+  return fc
+    .record({
+      algorithm: algorithmArb,
+      key: keyArb,
+      sessionId: sessionIdArb,
+      order: fc.shuffledSubarray([1, 2, 3], { minLength: 0, maxLength: 3 }),
+      duplicate: fc.boolean(),
+      extraInner: fc.option(protobufArb, { freq: 4 }),
+      extraOuter: fc.option(protobufArb, { freq: 4 }),
+      outerField: fc.oneof({ weight: 8, arbitrary: fc.constant(100) }, { weight: 1, arbitrary: fc.integer({ min: 1, max: 200 }) }),
+    })
+    .map(({ algorithm, key, sessionId, order, duplicate, extraInner, extraOuter, outerField }) => {
+      const fields: Record<number, Uint8Array> = { 1: lenField(1, utf8(algorithm)), 2: lenField(2, key), 3: lenField(3, utf8(sessionId)) };
+      const inner = cat([
+        ...order.map((f) => fields[f] as Uint8Array),
+        ...(duplicate && order.length ? [fields[order[0] as number] as Uint8Array] : []),
+        extraInner ?? new Uint8Array(0),
+      ]);
+      return cat([lenField(outerField, inner), extraOuter ?? new Uint8Array(0)]);
+    });
+}
+
+export const queryArb: fc.Arbitrary<string> = fc
+  .array(
+    fc.tuple(
+      fc.oneof(
+        fc.constantFrom(
+          'join_request',
+          'reconnect',
+          'sid',
+          'access_token',
+          'auto_subscribe',
+          'protocol',
+          'sdk',
+          'version',
+          'adaptive_stream',
+          'reconnect_reason',
+          'publish',
+        ),
+        fc.string({ maxLength: 12 }),
+      ),
+      fc.oneof(
+        fc.string({ maxLength: 40 }),
+        fc.constantFrom('1', '0', 'true', '%', '%zz', 'AAAA====', 'eyJhbGciOiJub25lIn0.e30.'),
+        fc.integer({ min: 0, max: 5000 }).map((n) => 'A'.repeat(n)),
+      ),
+    ),
+    { maxLength: 6 },
+  )
+  .map((pairs) => pairs.map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`).join('&'));
+
+export interface TokenSpec {
+  readonly token: string;
+  /** True when the token is signed correctly, HS256, by the client key, with claims the proxy should accept (it may still be refused by LiveKit). */
+  readonly mayVerify: boolean;
+}
+
+/**
+ * Access tokens from parts. Identities: 'fz-open' for the rare token that is
+ * correctly signed and acceptable (so a join it causes is told apart), 'fz-victim'
+ * for everything else.
+ */
+export function tokenArb(k: TokenKeys): fc.Arbitrary<TokenSpec> {
+  const now = Math.floor(Date.now() / 1000);
+  const headerArb = fc.oneof(
+    { weight: 3, arbitrary: fc.constant({ alg: 'HS256', typ: 'JWT' } as Record<string, unknown>) },
+    {
+      weight: 4,
+      arbitrary: fc.record(
+        {
+          alg: fc.constantFrom('none', 'None', 'NONE', 'HS512', 'HS384', 'RS256', 'ES256', 'PS256', 'EdDSA', 'hs256', 'HS256 ', '', null, 256),
+          typ: fc.constantFrom('JWT', 'jwt', undefined),
+          kid: fc.constantFrom(k.apiKey, k.upstreamKey, '../../../../etc/passwd', "' OR 1=1 --", '', undefined),
+          crit: fc.constantFrom(undefined, ['exp'], ['x-volly']),
+          jwk: fc.constantFrom(undefined, { kty: 'oct', k: toBase64Url(utf8('attacker-chosen-secret-attacker-chosen')) }),
+          b64: fc.constantFrom(undefined, false),
+        },
+        { requiredKeys: ['alg'] },
+      ),
+    },
+  );
+  const pqArb = fc.oneof(
+    { weight: 3, arbitrary: fc.constant(undefined) },
+    {
+      weight: 4,
+      arbitrary: fc.record(
+        {
+          pqPublicKey: fc.constantFrom(
+            k.mlKemPublicKey,
+            k.xWingPublicKey,
+            '',
+            'AAAA',
+            k.mlKemPublicKey.slice(1),
+            `${k.mlKemPublicKey}A`,
+            `${k.mlKemPublicKey.slice(0, -2)}==`,
+            12345,
+            null,
+          ),
+          pqAlgorithm: fc.constantFrom('ML-KEM-768', 'X-Wing', 'ML-KEM-512', 'none', '', 7, null),
+          pqKeyExpiry: fc.constantFrom(now + 3600, now - 1, now - 100_000, 0, -1, 1.5, 2 ** 53, '9999999999', null, Number.MAX_VALUE),
+        },
+        { requiredKeys: [] },
+      ),
+    },
+  );
+  const payloadArb = fc.record({
+    iss: fc.oneof(
+      { weight: 6, arbitrary: fc.constant(k.apiKey) },
+      { weight: 3, arbitrary: fc.constantFrom(k.upstreamKey, '', 'APIunknown', [k.apiKey], 42, undefined, `${k.apiKey} `) },
+    ),
+    sub: fc.constantFrom('fz-victim', 'fz-victim', 'fz-victim', '', undefined, { $ne: 1 }),
+    exp: fc.constantFrom(now + 3600, now + 3600, now - 5, now - 3600, 0, 2 ** 53, 'tomorrow', null, undefined, 1e308),
+    nbf: fc.constantFrom(undefined, undefined, 0, now - 10, now + 3600, 'now'),
+    video: fc
+      .tuple(fc.constantFrom({ roomJoin: true, room: 'fz-room' }, { roomJoin: false, room: 'fz-room' }, { roomJoin: true }, {}, 'video', null), pqArb)
+      .map(([v, pq]) => (v && typeof v === 'object' && pq ? { ...v, ...pq } : v)),
+  });
+  const signArb = fc.constantFrom(
+    'right',
+    'right',
+    'right',
+    'wrong-secret',
+    'upstream',
+    'empty',
+    'hs512-right',
+    'hs384-right',
+    'rs256-hmac-confusion',
+    'garbage',
+    'none',
+  );
+  const structural = fc.tuple(headerArb, payloadArb, signArb).map(([header, payload, how]): TokenSpec => {
+    const h = b64json(header);
+    const p = b64json(payload);
+    const input = `${h}.${p}`;
+    let sig = '';
+    switch (how) {
+      case 'right':
+        sig = hmac('sha256', k.apiSecret, input);
+        break;
+      case 'wrong-secret':
+        sig = hmac('sha256', `${k.apiSecret}x`, input);
+        break;
+      case 'upstream':
+        sig = hmac('sha256', k.upstreamSecret, input);
+        break;
+      case 'hs512-right':
+        sig = hmac('sha512', k.apiSecret, input);
+        break;
+      case 'hs384-right':
+        sig = hmac('sha384', k.apiSecret, input);
+        break;
+      case 'rs256-hmac-confusion':
+        // the classic: the verifier's "public key" (here the HMAC secret) used as an HMAC key
+        sig = hmac('sha256', Buffer.from(k.apiSecret), input);
+        break;
+      case 'garbage':
+        sig = 'AAAA';
+        break;
+      default:
+        sig = '';
+    }
+    // Only a correctly signed HS256 token by the client key, issuer matching, not expired, with
+    // no PQ claims or complete valid ones, could be accepted; give those their own identity.
+    const pq = payload.video && typeof payload.video === 'object' ? (payload.video as Record<string, unknown>) : undefined;
+    const mayVerify =
+      how === 'right' &&
+      header.alg === 'HS256' &&
+      payload.iss === k.apiKey &&
+      !('crit' in header && header.crit !== undefined) &&
+      !('b64' in header && header.b64 !== undefined) &&
+      (typeof payload.exp !== 'number' || payload.exp > now) &&
+      (payload.nbf === undefined || (typeof payload.nbf === 'number' && payload.nbf <= now));
+    if (!mayVerify) return { token: `${input}.${sig}`, mayVerify: false };
+    // re-sign with identity fz-open so a join it might cause is visible as such
+    const open = b64json({ ...payload, sub: 'fz-open', video: pq ? { ...pq, room: 'fz-open-room' } : pq });
+    return { token: `${h}.${open}.${hmac('sha256', k.apiSecret, `${h}.${open}`)}`, mayVerify: true };
+  });
+  const weird = fc
+    .oneof(
+      fc.string({ maxLength: 200 }),
+      fc.constantFrom('', '.', '..', '...', 'eyJ', 'eyJ.eyJ.eyJ', 'Bearer x', 'null', 'e30.e30.', 'e30.e30.e30.e30'),
+      // oversized: around the 16 KiB token limit and far beyond
+      fc.integer({ min: 16 * 1024 - 64, max: 16 * 1024 + 64 }).map((n) => `eyJhbGciOiJIUzI1NiJ9.${'A'.repeat(Math.max(0, n - 42))}.sig`),
+      fc.integer({ min: 20_000, max: 200_000 }).map((n) => `eyJhbGciOiJIUzI1NiJ9.${'e'.repeat(n)}.sig`),
+      // deeply nested JSON payload under the size limit
+      fc.integer({ min: 100, max: 11_000 }).map((d) => `${b64json({ alg: 'HS256' })}.${b64json(`{"sub":${'['.repeat(d)}${']'.repeat(d)}}`)}.sig`),
+      fc.integer({ min: 100, max: 11_000 }).map((d) => `${b64json({ alg: 'HS256' })}.${b64json(`${'{"a":'.repeat(d / 5)}1${'}'.repeat(d / 5)}`)}.sig`),
+    )
+    .map((token): TokenSpec => ({ token, mayVerify: false }));
+  return fc.oneof({ weight: 6, arbitrary: structural }, { weight: 2, arbitrary: weird });
+}
+
+/** VollyControl plaintexts a client could seal: connect with hostile token/query, error, empty, random. */
+export function controlArb(k: TokenKeys, validToken: string): fc.Arbitrary<{ plaintext: Uint8Array; mayDial: boolean }> {
+  return fc.oneof(
+    {
+      weight: 4,
+      arbitrary: fc
+        .tuple(tokenArb(k), queryArb)
+        .map(([t, q]) => ({ plaintext: encodeControl({ case: 'connect', accessToken: t.token, query: q }), mayDial: t.mayVerify })),
+    },
+    { weight: 1, arbitrary: queryArb.map((q) => ({ plaintext: encodeControl({ case: 'connect', accessToken: validToken, query: q }), mayDial: true })) },
+    {
+      weight: 1,
+      arbitrary: fc
+        .tuple(fc.integer({ min: 0, max: 2 ** 32 - 1 }), fc.string({ maxLength: 100 }))
+        .map(([code, message]) => ({ plaintext: encodeControl({ case: 'error', code, message }), mayDial: false })),
+    },
+    { weight: 1, arbitrary: protobufArb.map((plaintext) => ({ plaintext, mayDial: false })) },
+    { weight: 1, arbitrary: hugeProtobufArb.map((plaintext) => ({ plaintext, mayDial: false })) },
+    { weight: 1, arbitrary: fc.constant({ plaintext: new Uint8Array(0), mayDial: false }) },
+  );
+}

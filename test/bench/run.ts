@@ -4,6 +4,7 @@
 // Prints markdown tables; writes out/summary.json, out/report.md, out/chart.svg.
 //
 //   node test/bench/run.ts [--smoke] [--only=handshake,join,relay,storm,scale] [--out=DIR] [--profile]
+//   node test/bench/run.ts --render=DIR/summary.json   (re-render a stored run's report.md and chart.svg)
 //
 // --profile runs the proxies with --cpu-prof and takes heap snapshots of the
 // scale proxy (baseline and first level); all land in OUT/profiles, for
@@ -11,9 +12,9 @@
 // Every load loop is bounded in count and time; only loopback addresses are used.
 
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { LIVEKIT_VERSION, type LiveKitServer, startLiveKit } from '../harness/livekit.ts';
@@ -203,35 +204,65 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchOutput> {
     fd_limit: fd.soft,
     scenarios: results,
   };
-  const subtitle = `${machine.machine.cpuModel} x${machine.machine.cores}, ${machine.machine.memoryGiB} GiB, ${machine.machine.os}; Node ${process.version}; LiveKit ${LIVEKIT_VERSION}; ${opts.smoke ? 'SMOKE sizes' : 'full run'} ${startedAt}`;
-  const markdown = [
-    `## Headline figures${opts.smoke ? ' (smoke sizes: not meaningful)' : ''}\n`,
-    headlineTable(results),
-    '',
-    scenarioTables(results),
-    '',
-    `Machine: ${machine.machine.cpuModel}, ${machine.machine.cores} cores, ${machine.machine.memoryGiB} GiB, ${machine.machine.os}, kernel ${machine.machine.kernel}. ` +
-      `Runtime: Node ${process.version} (V8 ${process.versions.v8}, OpenSSL ${process.versions.openssl}), KEM backends ${machine.runtime.kemBackends.join(', ')}, AEAD backends ${machine.runtime.aeadBackends.join(', ')}. ` +
-      `LiveKit ${LIVEKIT_VERSION}${nginxVersion ? `, nginx ${nginxVersion}` : ''}. Commit ${commit}${dirty ? ' (with uncommitted changes in proxy/src or shared/src)' : ''}. Run started ${startedAt}, took ${durationS} s (${Object.entries(
-        timings,
-      )
-        .map(([k, v]) => `${k} ${v} s`)
-        .join(', ')}); load average at the end ${machine.machine.loadAverage.join(' / ')}. ` +
-      `The machine is shared: other processes kept it busy ${Object.entries(foreign)
-        .map(([k, v]) => `${v}% during ${k}`)
-        .join(', ')} (share of all cores, beyond the benchmark's own processes).`,
-  ].join('\n');
   const files = { summary: join(outDir, 'summary.json'), report: join(outDir, 'report.md'), chart: join(outDir, 'chart.svg') };
   writeFileSync(files.summary, `${JSON.stringify(summary, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2)}\n`);
+  const { markdown, chart } = render(summary);
   writeFileSync(files.report, `# volly-signaling benchmark: the cost of PQ signaling\n\n![join latency and relay cost](chart.svg)\n\n${markdown}\n`);
-  writeFileSync(files.chart, chartSvg(results, subtitle));
+  writeFileSync(files.chart, chart);
   return { results, summary, markdown, files };
+}
+
+type Stored = Record<string, unknown> & {
+  machine: ReturnType<typeof machineInfo>['machine'];
+  runtime: ReturnType<typeof machineInfo>['runtime'] & { node: string; v8: string; openssl: string };
+  scenarios: Results;
+  scenario_seconds: Record<string, number>;
+  foreign_busy_percent: Record<string, number>;
+};
+
+/** The markdown tables and the chart of a run, from its summary (as written, or read back from summary.json). */
+export function render(summary: Record<string, unknown>): { markdown: string; chart: string } {
+  const s = summary as Stored;
+  const m = s.machine;
+  const rt = s.runtime;
+  const smoke = s.mode === 'smoke';
+  const list = (o: Record<string, number>, f: (k: string, v: number) => string) =>
+    Object.entries(o ?? {})
+      .map(([k, v]) => f(k, v))
+      .join(', ');
+  const subtitle = `${m.cpuModel} x${m.cores}, ${m.memoryGiB} GiB, ${m.os}; Node ${rt.node}; LiveKit ${s.livekit}; ${smoke ? 'SMOKE sizes' : 'full run'} ${s.started_at}`;
+  const markdown = [
+    `## Headline figures${smoke ? ' (smoke sizes: not meaningful)' : ''}\n`,
+    headlineTable(s.scenarios),
+    '',
+    scenarioTables(s.scenarios),
+    '',
+    `Machine: ${m.cpuModel}, ${m.cores} cores, ${m.memoryGiB} GiB, ${m.os}, kernel ${m.kernel}. ` +
+      `Runtime: Node ${rt.node} (V8 ${rt.v8}, OpenSSL ${rt.openssl}), KEM backends ${rt.kemBackends.join(', ')}, AEAD backends ${rt.aeadBackends.join(', ')}. ` +
+      `LiveKit ${s.livekit}${typeof s.nginx === 'string' ? `, nginx ${s.nginx}` : ''}. Commit ${s.commit}${s.proxy_sources_modified === true ? ' (with uncommitted changes in proxy/src or shared/src)' : ''}. ` +
+      `Run started ${s.started_at}, took ${s.duration_s} s (${list(s.scenario_seconds, (k, v) => `${k} ${v} s`)}); load average at the end ${(m.loadAverage ?? []).join(' / ')}. ` +
+      `The machine is shared: other processes kept it busy ${list(s.foreign_busy_percent, (k, v) => `${v}% during ${k}`)} (share of all cores, beyond the benchmark's own processes).`,
+  ].join('\n');
+  return { markdown, chart: chartSvg(s.scenarios, subtitle) };
 }
 
 if (process.argv[1] && import.meta.url === `file://${process.argv[1]}`) {
   const { values } = parseArgs({
-    options: { smoke: { type: 'boolean' }, only: { type: 'string' }, out: { type: 'string' }, profile: { type: 'boolean' } },
+    options: { smoke: { type: 'boolean' }, only: { type: 'string' }, out: { type: 'string' }, profile: { type: 'boolean' }, render: { type: 'string' } },
   });
+  if (values.render) {
+    // Re-render a stored run (its summary.json) with the current report code: report.md and chart.svg beside it.
+    const stored = JSON.parse(readFileSync(values.render, 'utf8'), (_k, v) => (v === null ? Number.NaN : v)) as Record<string, unknown>;
+    const { markdown, chart } = render(stored);
+    const dir = dirname(values.render);
+    writeFileSync(
+      join(dir, 'report.md'),
+      `# volly-signaling benchmark: the cost of PQ signaling\n\n![join latency and relay cost](chart.svg)\n\n${markdown}\n`,
+    );
+    writeFileSync(join(dir, 'chart.svg'), chart);
+    process.stdout.write(`${markdown}\n`);
+    process.exit(0);
+  }
   const only = (values.only ?? '')
     .split(',')
     .map((s) => s.trim())

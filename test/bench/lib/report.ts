@@ -291,6 +291,8 @@ function panel(x0: number, y0: number, w: number, title: string, unit: string, b
   return { svg: parts.join('\n'), height: y + 40 - y0 };
 }
 
+const TARGET_LABELS: Record<string, string> = { sealed: 'proxy sealed', classical: 'proxy classical', 'node-ws': 'bare Node.js + ws relay' };
+
 export function chartSvg(r: Results, subtitle: string): string {
   const W = 860;
   const colors = ['#3b6ea5', '#e0883a', '#5a9e5a'];
@@ -327,7 +329,7 @@ export function chartSvg(r: Results, subtitle: string): string {
       'Relay cost: relay process CPU per relayed frame',
       'CPU microseconds per frame',
       rows.map((x) => ({
-        label: x.target === 'sealed' ? 'proxy sealed' : x.target === 'classical' ? 'proxy classical' : x.target,
+        label: TARGET_LABELS[x.target] ?? x.target,
         series: [
           { name: 'CPU/frame', f: x.cpuUsPerFrame },
           { name: 'of which kernel', f: x.kernelUsPerFrame },
@@ -344,7 +346,7 @@ export function chartSvg(r: Results, subtitle: string): string {
       'Relay latency: pingReq → pongResp round trip',
       'milliseconds',
       r.relay.rows.map((x) => ({
-        label: x.target === 'sealed' ? 'proxy sealed' : x.target === 'classical' ? 'proxy classical' : x.target,
+        label: TARGET_LABELS[x.target] ?? x.target,
         series: [
           { name: 'p50', f: x.rttP50Ms },
           { name: 'p99', f: x.rttP99Ms },
@@ -355,5 +357,5 @@ export function chartSvg(r: Results, subtitle: string): string {
     parts.push(q.svg);
     y += q.height + 10;
   }
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${y}" viewBox="0 0 ${W} ${y}" font-family="sans-serif">\n<rect width="100%" height="100%" fill="#fff"/>\n${parts.join('\n')}\n</svg>\n`;
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${y}" viewBox="0 0 ${W} ${y}" font-family="sans-serif" role="img">\n<title>volly-signaling benchmark: join latency and relay cost (${esc(subtitle)})</title>\n<rect width="100%" height="100%" fill="#fff"/>\n${parts.join('\n')}\n</svg>\n`;
 }

@@ -41,7 +41,10 @@ export async function startProxy(config: Config, log: Logger = createLogger(conf
   const ctx: Context = { config, auth: new Authorizer(config), log, metrics: createMetrics(), live: new Set(), handshakes: 0, draining: false };
   // TLS when a certificate is set (tls.ts); plain HTTP behind an ingress otherwise.
   const tls = config.tls ? createTlsListener(config.tls, { log, metrics: ctx.metrics, handshakeTimeoutMs: config.limits.handshakeTimeoutMs }) : undefined;
-  const server = tls?.server ?? createServer();
+  // Node enforces headersTimeout and requestTimeout (below) only when it checks,
+  // every connectionsCheckingInterval (30 s by default): every second here (and
+  // in tls.ts), so a client dribbling its upgrade headers goes at 10 s, not 30-40 s.
+  const server = tls?.server ?? createServer({ connectionsCheckingInterval: 1_000 });
   const passthrough = createPassthrough(ctx);
   const demo = config.demo ? createDemo(ctx) : undefined;
   server.on('request', async (req, res) => {

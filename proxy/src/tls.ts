@@ -248,7 +248,7 @@ export function createTlsListener(s: TlsSettings, opts: { log: Logger; metrics: 
   const info = checkPair(s, first);
   let served = digest(first);
   let refused = '';
-  const server = createServer({ ...contextOptions(s, first), handshakeTimeout: opts.handshakeTimeoutMs });
+  const server = createServer({ ...contextOptions(s, first), handshakeTimeout: opts.handshakeTimeoutMs, connectionsCheckingInterval: 1_000 });
   metrics.tlsCertificateExpiry.set(info.notAfterSeconds);
   log.info(
     { event: 'tls_certificate', subject: info.subject, fingerprint256: info.fingerprint256, validTo: info.validTo, minVersion: s.minVersion, groups: s.groups },

@@ -1,6 +1,7 @@
 // The parent side of lib/attacker.ts: forks it (IPC) and calls its commands.
 
 import { type ChildProcess, fork } from 'node:child_process';
+import { setPriority } from 'node:os';
 import { fileURLToPath } from 'node:url';
 
 const ATTACKER = fileURLToPath(new URL('./attacker.ts', import.meta.url));
@@ -31,6 +32,7 @@ export interface Attacker {
     count: number;
     concurrency: number;
     maxMs: number;
+    perSecond?: number;
   }): Promise<{ done: number; byKind: Record<string, number>; errors: number; ms: number }>;
   headers(o: { port: number; count: number; byteEveryMs: number }): Promise<{ opened: number }>;
   report(): Promise<AttackReport>;
@@ -41,6 +43,10 @@ export interface Attacker {
 
 export function startAttacker(): Attacker {
   const child: ChildProcess = fork(ATTACKER, [], { execPath: process.execPath, execArgv: [], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  // On this one machine the attacker's own CPU would be taken from the proxy
+  // and LiveKit; a real attacker brings its own. Lowest priority, so what the
+  // honest clients feel is the proxy's handling of the attack.
+  if (child.pid) setPriority(child.pid, 19);
   let seq = 0;
   const waiting = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
   child.on('message', (raw) => {

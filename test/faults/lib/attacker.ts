@@ -10,8 +10,8 @@
 //       fraction) then send a binary frame header claiming 1200 bytes and one
 //       payload byte every `byteEveryMs`; the others send nothing.
 //       → { opened, statuses: {101: n, 429: n, ...}, errors, ms }
-//   { id, cmd: 'flood', port, count, concurrency, maxMs }
-//       connection churn: connect+close; upgrade with the subprotocol and
+//   { id, cmd: 'flood', port, count, concurrency, maxMs, perSecond? }
+//       connection churn (paced at perSecond when given): connect+close; upgrade with the subprotocol and
 //       drop at the 101; upgrade without it (no token); garbage bytes.
 //       → { done, byKind, errors, ms }
 //   { id, cmd: 'headers', port, count, byteEveryMs }
@@ -185,15 +185,18 @@ async function slowloris(m: { port: number; count: number; dribble: number; byte
   return { opened: statuses[101] ?? 0, statuses, errors, ms: Math.round(performance.now() - t0) };
 }
 
-async function flood(m: { port: number; count: number; concurrency: number; maxMs: number }) {
+async function flood(m: { port: number; count: number; concurrency: number; maxMs: number; perSecond?: number }) {
   const t0 = performance.now();
   const byKind: Record<string, number> = {};
   let errors = 0;
   const kinds = ['connect-close', 'pq-upgrade-drop', 'classical-no-token', 'garbage'] as const;
+  const perSecond = m.perSecond;
   const done = await pool(
     m.count,
     m.concurrency,
     async (i) => {
+      // Paced: connection i starts no earlier than i / perSecond after the first.
+      if (perSecond) await new Promise((r) => setTimeout(r, Math.max(0, t0 + (1000 * i) / perSecond - performance.now())));
       const kind = kinds[i % kinds.length] as (typeof kinds)[number];
       byKind[kind] = (byKind[kind] ?? 0) + 1;
       if (kind === 'pq-upgrade-drop' || kind === 'classical-no-token') {

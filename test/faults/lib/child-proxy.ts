@@ -55,6 +55,8 @@ export interface ChildProxyOptions {
   readonly noWait?: boolean;
   /** Open the inspector for rssAfterGcKiB() (default: yes; it slows the start a little). */
   readonly inspect?: boolean;
+  /** Extra node flags (e.g. --cpu-prof). */
+  readonly nodeArgs?: string[];
 }
 
 export async function startChildProxy(upstream: Upstream, opts: ChildProxyOptions = {}): Promise<ChildProxy> {
@@ -86,7 +88,7 @@ export async function startChildProxy(upstream: Upstream, opts: ChildProxyOption
     proc = spawnManaged({
       name: `volly-pq:${port}`,
       command: process.execPath,
-      args: [...(opts.inspect === false ? [] : [`--inspect=${LOOPBACK}:${inspectPort}`]), PROXY_BIN, 'proxy'],
+      args: [...(opts.nodeArgs ?? []), ...(opts.inspect === false ? [] : [`--inspect=${LOOPBACK}:${inspectPort}`]), PROXY_BIN, 'proxy'],
       logFile,
       env,
       cwd: dir,

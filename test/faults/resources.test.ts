@@ -1,0 +1,214 @@
+// Resource attacks on the proxy, run as a child process in front of the real
+// LiveKit; the attacker is another child process (lib/attacker.ts) speaking
+// raw TCP. Honest clients are connectPq joins from this process.
+//
+// 1. 5,000 half-open PQ handshakes (WebSocket upgrades offering volly-pq.v1,
+//    half silent, half dribbling a frame one byte at a time) plus a
+//    connection flood: honest joins still succeed, with p99 at most 2x the
+//    idle baseline measured first in the same test; every half-open
+//    handshake is closed 4408 at the handshake timeout; the proxy's RSS
+//    stays bounded per connection and its files and handshake count return
+//    to the baseline after.
+// 2. The concurrency limit: beyond VOLLY_MAX_HANDSHAKES upgrades get HTTP 429
+//    (an honest one too: the limit is global), and the slots come back at
+//    the timeout.
+// 3. TCP slowloris on the HTTP upgrade itself (headers dribbled a byte at a
+//    time, never finished): Node's headersTimeout (10 s in server.ts) cuts
+//    each one off with 408, and honest joins go on meanwhile.
+//
+// Sized for CI (~1-2 min): the open-file limit needed is about 2x the
+// half-open count per process (checked in beforeAll).
+
+import { AccessToken } from 'livekit-server-sdk';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { HttpRefused, openSession } from '../bench/lib/client.ts';
+import { fdLimit, raiseFdLimit } from '../bench/lib/procfs.ts';
+import { quantile } from '../bench/lib/stats.ts';
+import { type LiveKitServer, startLiveKit } from '../harness/livekit.ts';
+import { connectPq } from '../harness/pq-signal.ts';
+import { waitFor } from '../harness/process.ts';
+import { type Attacker, startAttacker } from './lib/attack.ts';
+import { type ChildProxy, startChildProxy } from './lib/child-proxy.ts';
+
+const HALF_OPEN = 5_000;
+/** The attacked proxy's handshake timeout: long enough to measure honest joins while all are held. */
+const HOLD_MS = 20_000;
+const JOINS = 80;
+/** The connection flood beside the half-open handshakes: connect+close, upgrade and drop, no-token classical, garbage. */
+const FLOOD = 4_000;
+const FLOOD_PER_S = 500;
+/** server.ts: headersTimeout. */
+const HEADERS_TIMEOUT_MS = 10_000;
+const HEADER_DRIBBLERS = 1_000;
+
+let livekit: LiveKitServer;
+let attacker: Attacker;
+let proxy: ChildProxy;
+const figures: Record<string, unknown> = {};
+
+const log = (line: string) => process.stderr.write(`[resources] ${line}\n`);
+const mib = (kib: number) => `${(kib / 1024).toFixed(1)} MiB`;
+const p99 = (xs: number[]) => quantile(xs, 0.99);
+const round = (x: number) => Math.round(x * 10) / 10;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+beforeAll(async () => {
+  const want = HALF_OPEN + HEADER_DRIBBLERS + 2_000;
+  const fd = raiseFdLimit(want);
+  if (fd.soft < want) throw new Error(`open-file limit ${fd.soft} < ${want}: raise \`ulimit -n\` (the attacker and the proxy each hold ~${HALF_OPEN} sockets)`);
+  livekit = await startLiveKit({ logLevel: 'warn' });
+  attacker = startAttacker();
+  proxy = await startChildProxy(livekit, {
+    env: { VOLLY_MAX_HANDSHAKES: String(HALF_OPEN + 1_000), VOLLY_HANDSHAKE_TIMEOUT_MS: String(HOLD_MS), VOLLY_LOG_LEVEL: 'warn' },
+  });
+  expect(fdLimit(proxy.pid).soft).toBeGreaterThanOrEqual(want);
+});
+afterAll(async () => {
+  await attacker?.close();
+  await proxy?.stop();
+  await livekit?.stop();
+  log(`figures ${JSON.stringify(figures)}`);
+});
+
+function token(p: ChildProxy, room: string, identity: string): Promise<string> {
+  const at = new AccessToken(p.apiKey, p.apiSecret, { identity, ttl: '10m' });
+  at.addGrant({ roomJoin: true, room });
+  return at.toJwt();
+}
+
+/** `n` honest sealed joins one after another (a room each), ms from dial to JoinResponse. */
+async function honestJoins(p: ChildProxy, n: number, label: string): Promise<number[]> {
+  const ms: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t = await token(p, `${label}-${i}`, `honest-${i}`);
+    const t0 = performance.now();
+    const sig = await connectPq(p.wsUrl, t, { algorithm: i % 2 ? 'X-Wing' : 'ML-KEM-768', timeoutMs: 10_000 });
+    ms.push(performance.now() - t0);
+    expect(sig.join.participant?.identity).toBe(`honest-${i}`);
+    await sig.close();
+  }
+  return ms;
+}
+
+describe('resource attacks on the proxy (child process, real LiveKit)', () => {
+  it(`5,000 half-open handshakes and a connection flood: honest joins keep p99 within 2x the idle baseline, all 5,000 end 4408, memory bounded`, {
+    timeout: 150_000,
+  }, async () => {
+    await honestJoins(proxy, 10, 'warm');
+    // The idle baseline is measured before and after the attack, so a drift of the machine's own load counts on both sides.
+    const baseline = await honestJoins(proxy, JOINS / 2, 'base-a');
+    const before = { rssKiB: await proxy.rssAfterGcKiB(), fds: proxy.fds() };
+
+    const sl = await attacker.slowloris({ port: proxy.port, count: HALF_OPEN, dribble: 0.5, byteEveryMs: 1_000 });
+    const heldAt = performance.now();
+    expect(sl.statuses).toEqual({ 101: HALF_OPEN });
+    expect(await proxy.metric('volly_handshakes_active')).toBe(HALF_OPEN);
+    log(`${HALF_OPEN} half-open handshakes up in ${sl.ms} ms`);
+    await sleep(1_000);
+
+    const flooding = attacker.flood({ port: proxy.port, count: FLOOD, concurrency: 32, perSecond: FLOOD_PER_S, maxMs: 15_000 });
+    const attacked = await honestJoins(proxy, JOINS, 'attack');
+    const during = { rssKiB: proxy.rssKiB(), fds: proxy.fds(), handshakes: await proxy.metric('volly_handshakes_active') };
+    const flood = await flooding;
+    const held = await attacker.report();
+    // Everything above happened while every half-open handshake was still held.
+    expect(performance.now() - heldAt).toBeLessThan(HOLD_MS - 1_000);
+    expect(held.open).toBe(HALF_OPEN);
+    expect(during.handshakes).toBeGreaterThanOrEqual(HALF_OPEN);
+
+    // Every half-open handshake ends with 4408 at the timeout, not before.
+    await waitFor('every half-open handshake to be closed', async () => (await attacker.report()).open === 0, { timeoutMs: HOLD_MS + 15_000, intervalMs: 250 });
+    const ended = await attacker.report();
+    expect(ended.closeCodes).toEqual({ 4408: HALF_OPEN });
+    expect(ended.closedAfterMs?.[0]).toBeGreaterThanOrEqual(HOLD_MS - 250);
+    expect(ended.closedAfterMs?.[1]).toBeLessThan(HOLD_MS + 10_000);
+    await attacker.reset();
+    await waitFor('the proxy to hold no handshake', async () => (await proxy.metric('volly_handshakes_active')) === 0, { timeoutMs: 10_000 });
+    await waitFor('the proxy to close the attackers’ sockets', () => proxy.fds() <= before.fds + 10, { timeoutMs: 20_000, intervalMs: 250 });
+    const after = { rssKiB: await proxy.rssAfterGcKiB(), fds: proxy.fds() };
+    baseline.push(...(await honestJoins(proxy, JOINS / 2, 'base-b')));
+
+    const fig = {
+      baselineP50Ms: round(quantile(baseline, 0.5)),
+      baselineP99Ms: round(p99(baseline)),
+      attackP50Ms: round(quantile(attacked, 0.5)),
+      attackP99Ms: round(p99(attacked)),
+      rssKiB: { before: before.rssKiB, during: during.rssKiB, after: after.rssKiB },
+      rssKiBPerHalfOpen: round((during.rssKiB - before.rssKiB) / HALF_OPEN),
+      fds: { before: before.fds, during: during.fds, after: after.fds },
+      ramp: { ms: sl.ms },
+      flood,
+      closedAfterMs: ended.closedAfterMs,
+    };
+    figures.halfOpen = fig;
+    log(`half-open + flood: ${JSON.stringify(fig)}`);
+    expect(attacked).toHaveLength(JOINS);
+    expect(p99(attacked)).toBeLessThanOrEqual(2 * p99(baseline));
+    // Bounded: a half-open handshake costs the proxy a socket and a few small objects.
+    expect(fig.rssKiBPerHalfOpen).toBeLessThan(40);
+    expect(after.rssKiB).toBeLessThan(before.rssKiB + 0.25 * (during.rssKiB - before.rssKiB) + 8 * 1024);
+  });
+
+  it('beyond VOLLY_MAX_HANDSHAKES upgrades get HTTP 429 (an honest one too: the limit is global) and slots come back at the 4408 timeout', {
+    timeout: 60_000,
+  }, async () => {
+    const small = await startChildProxy(livekit, { env: { VOLLY_MAX_HANDSHAKES: '200', VOLLY_HANDSHAKE_TIMEOUT_MS: '2000', VOLLY_LOG_LEVEL: 'error' } });
+    try {
+      const sl = await attacker.slowloris({ port: small.port, count: 300, dribble: 0.5, byteEveryMs: 200, concurrency: 300 });
+      expect(sl.statuses).toEqual({ 101: 200, 429: 100 });
+      const t = await token(small, 'limit', 'honest');
+      const refused = await openSession({ baseUrl: small.wsUrl, token: t, sealed: { algorithm: 'ML-KEM-768', flow: 'in-band' } }).catch((e: unknown) => e);
+      expect(refused).toBeInstanceOf(HttpRefused);
+      expect((refused as HttpRefused).status).toBe(429);
+      await waitFor('the 200 held handshakes to time out', async () => (await attacker.report()).open === 0, { timeoutMs: 10_000, intervalMs: 100 });
+      const r = await attacker.report();
+      expect(r.closeCodes).toEqual({ 4408: 200 });
+      expect(r.closedAfterMs?.[0]).toBeGreaterThanOrEqual(1_750);
+      expect(r.closedAfterMs?.[1]).toBeLessThan(4_000);
+      expect(await small.metric('volly_handshakes_active')).toBe(0);
+      expect(await small.metric('volly_failures_total', 'code="4429"')).toBe(101);
+      expect(await small.metric('volly_failures_total', 'code="4408"')).toBe(200);
+      // The slots are free again.
+      const sig = await connectPq(small.wsUrl, t);
+      expect(sig.join.participant?.identity).toBe('honest');
+      await sig.close();
+      figures.limit = { statuses: sl.statuses, closedAfterMs: r.closedAfterMs };
+    } finally {
+      await attacker.reset();
+      await small.stop();
+    }
+  });
+
+  it(`TCP slowloris on the upgrade request (headers dribbled) is cut off with 408 at headersTimeout (${HEADERS_TIMEOUT_MS / 1000} s); honest joins go on`, {
+    timeout: 60_000,
+  }, async () => {
+    const before = await proxy.rssAfterGcKiB();
+    const fds = proxy.fds();
+    await attacker.headers({ port: proxy.port, count: HEADER_DRIBBLERS, byteEveryMs: 1_000 });
+    const t0 = performance.now();
+    await waitFor('the dribblers to be connected', () => proxy.fds() >= fds + HEADER_DRIBBLERS * 0.95, { timeoutMs: 10_000 });
+    const during = proxy.rssKiB();
+    // They are not handshakes (the upgrade has not happened): honest joins are unaffected.
+    const joins = await honestJoins(proxy, 10, 'headers');
+    expect(await proxy.metric('volly_handshakes_active')).toBe(0);
+    expect((await attacker.report()).headersOpen).toBe(HEADER_DRIBBLERS);
+    // Node checks headersTimeout every connectionsCheckingInterval: with its 30 s
+    // default, a 10 s headersTimeout would hold each socket for 30 s or more.
+    await waitFor('every header dribbler to be cut off', async () => (await attacker.report()).headersOpen === 0, {
+      timeoutMs: HEADERS_TIMEOUT_MS + 25_000,
+      intervalMs: 250,
+    });
+    const waited = performance.now() - t0;
+    const r = await attacker.report();
+    log(
+      `header dribblers: ${JSON.stringify(r.httpReplies)} after ${JSON.stringify(r.headerClosedAfterMs)} ms; proxy RSS ${mib(before)} → ${mib(during)}; honest p99 ${p99(joins).toFixed(1)} ms`,
+    );
+    figures.headers = { httpReplies: r.httpReplies, closedAfterMs: r.headerClosedAfterMs, rssKiB: { before, during } };
+    await attacker.reset();
+    expect(r.httpReplies).toEqual({ 408: HEADER_DRIBBLERS });
+    expect(r.headerClosedAfterMs?.[0]).toBeGreaterThanOrEqual(HEADERS_TIMEOUT_MS - 250);
+    expect(r.headerClosedAfterMs?.[1]).toBeLessThan(HEADERS_TIMEOUT_MS + 2_500);
+    expect(waited).toBeLessThan(HEADERS_TIMEOUT_MS + 5_000);
+    expect((during - before) / HEADER_DRIBBLERS).toBeLessThan(40);
+  });
+});

@@ -184,6 +184,8 @@ export class PqHandshake {
     this.#relay = new Relay(this.ws, up.ws, this.#transforms(channel, grant), this.record, this.ctx.metrics, this.ctx.config.limits);
     this.#relay.start(up.early, this.#early);
     this.#early = [];
+    // After the relay's own close handler has ended it: overwrite the keys, as a failed handshake does.
+    this.ws.once('close', () => channel.destroy());
   }
 
   #transforms(channel: SealedChannel, grant: Grant): RelayTransforms {

@@ -10,7 +10,7 @@ import type { Duplex } from 'node:stream';
 import { VollyError } from '@volly/shared';
 import type { WebSocketServer } from 'ws';
 import type { Grant } from './authorize.js';
-import { type Context, dial, remoteOf } from './context.js';
+import { type Context, dial, forwardedHeaders, remoteOf } from './context.js';
 import { refuseUpgrade } from './http-reply.js';
 import { Relay } from './relay.js';
 import { carriesToken, rewriteToken } from './rewrite.js';
@@ -43,7 +43,7 @@ export async function acceptClassical(ctx: Context, wss: WebSocketServer, req: I
   Object.assign(record.facts, { room: grant.room, identity: grant.identity });
   const query = new URLSearchParams(url.search);
   query.set('access_token', token);
-  const up = await dial(ctx, 'classical', req, url.pathname, query);
+  const up = await dial(ctx, 'classical', forwardedHeaders(req), url.pathname, query);
   if (!up.ok) return refuse(up.status || 502, 4502, up.body || 'LiveKit unreachable');
   if (socket.destroyed) {
     up.ws.terminate();

@@ -42,7 +42,9 @@ const SETTINGS = {
   tls_min_version: { env: 'VOLLY_TLS_MIN_VERSION', schema: z.enum(TLS_VERSIONS), default: 'TLSv1.2' },
   tls_groups: {
     env: 'VOLLY_TLS_GROUPS',
-    schema: z.string().regex(/^[?*]?[A-Za-z0-9_-]+(?:[:/][?*]?[A-Za-z0-9_-]+)*$/, 'expected OpenSSL group names separated by ":" (e.g. X25519MLKEM768:X25519:P-256)'),
+    schema: z
+      .string()
+      .regex(/^[?*]?[A-Za-z0-9_-]+(?:[:/][?*]?[A-Za-z0-9_-]+)*$/, 'expected OpenSSL group names separated by ":" (e.g. X25519MLKEM768:X25519:P-256)'),
     default: 'X25519MLKEM768:X25519:P-256:P-384',
   },
   tls_reload_interval_ms: { env: 'VOLLY_TLS_RELOAD_INTERVAL_MS', schema: positive, default: 10_000 },
@@ -107,7 +109,10 @@ function read(name: Name, env: NodeJS.ProcessEnv, file: Record<string, unknown>)
   if (fromEnv !== undefined && fromEnv !== '') return fromEnv;
   const fromFile = file[name];
   if (fromFile !== undefined && fromFile !== null) {
-    if (name === 'keys' && typeof fromFile === 'object') return Object.entries(fromFile as object).map(([k, v]) => `${k}: ${v}`).join('\n');
+    if (name === 'keys' && typeof fromFile === 'object')
+      return Object.entries(fromFile as object)
+        .map(([k, v]) => `${k}: ${v}`)
+        .join('\n');
     if (Array.isArray(fromFile)) return fromFile.join(',');
     return typeof fromFile === 'object' ? fromFile : String(fromFile);
   }
@@ -139,7 +144,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, configFile?: st
   try {
     keys = parseKeys(get('keys'));
   } catch (err) {
-    throw err instanceof ConfigError && !err.message.startsWith('LIVEKIT_KEYS') ? new ConfigError(`LIVEKIT_KEYS (or "keys" in the config file): ${err.message}`) : err;
+    throw err instanceof ConfigError && !err.message.startsWith('LIVEKIT_KEYS')
+      ? new ConfigError(`LIVEKIT_KEYS (or "keys" in the config file): ${err.message}`)
+      : err;
   }
   const [firstKey, firstSecret] = keys.entries().next().value as [string, string];
   const hasUpKey = read('upstream_key', env, file) !== undefined;
@@ -151,7 +158,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, configFile?: st
     .split(',')
     .map((a) => a.trim())
     .filter(Boolean);
-  for (const a of algorithms) if (!(KEM_ALGORITHMS as readonly string[]).includes(a)) throw new ConfigError(`VOLLY_PQ_ALGORITHMS: unknown algorithm "${a}" (known: ${KEM_ALGORITHMS.join(', ')})`);
+  for (const a of algorithms)
+    if (!(KEM_ALGORITHMS as readonly string[]).includes(a))
+      throw new ConfigError(`VOLLY_PQ_ALGORITHMS: unknown algorithm "${a}" (known: ${KEM_ALGORITHMS.join(', ')})`);
   if (algorithms.length === 0) throw new ConfigError('VOLLY_PQ_ALGORITHMS: at least one algorithm is required');
   const tls = tlsSettings(get, read('tls_cert', env, file) !== undefined, read('tls_key', env, file) !== undefined);
   const serverKeys = read('server_keys', env, file) === undefined ? undefined : serverKeySettings(get('server_keys'));

@@ -35,15 +35,30 @@ export function upstreamUrl(ctx: Context, path: string, query: URLSearchParams):
   return u;
 }
 
-/** Dials LiveKit and records the dial's duration and failures. */
-export async function dial(ctx: Context, mode: Mode, req: IncomingMessage, path: string, query: URLSearchParams): Promise<DialResult> {
-  const started = performance.now();
+/**
+ * How long LiveKit may take to accept the signaling WebSocket. Apart from the
+ * client's handshake timeout: under a reconnect storm LiveKit is slow, not
+ * gone (a dead LiveKit refuses at once), and failing then only adds retries.
+ */
+export const UPSTREAM_DIAL_TIMEOUT_MS = 30_000;
+
+/** The request headers LiveKit gets from us: who the client is, nothing else. */
+export function forwardedHeaders(req: IncomingMessage): Record<string, string> {
   const xff = req.headers['x-forwarded-for'];
-  const headers: Record<string, string> = {
+  return {
     'x-forwarded-for': [xff, remoteOf(req)].filter(Boolean).join(', '),
     'user-agent': String(req.headers['user-agent'] ?? 'volly-pq'),
   };
-  const r = await dialUpstream(upstreamUrl(ctx, path, query), { headers, maxPayload: ctx.config.limits.maxFrameBytes * 16, timeoutMs: Math.max(ctx.config.limits.handshakeTimeoutMs, 5000) });
+}
+
+/** Dials LiveKit and records the dial's duration and failures. */
+export async function dial(ctx: Context, mode: Mode, headers: Record<string, string>, path: string, query: URLSearchParams): Promise<DialResult> {
+  const started = performance.now();
+  const r = await dialUpstream(upstreamUrl(ctx, path, query), {
+    headers,
+    maxPayload: ctx.config.limits.maxFrameBytes * 16,
+    timeoutMs: UPSTREAM_DIAL_TIMEOUT_MS,
+  });
   ctx.metrics.upstreamDialSeconds.observe({ mode }, (performance.now() - started) / 1000);
   if (!r.ok) ctx.metrics.upstreamErrors.inc({ mode, status: r.status === 0 ? 'unreachable' : String(r.status) });
   return r;

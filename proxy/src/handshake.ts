@@ -34,7 +34,7 @@ import {
 } from '@volly/shared';
 import type WebSocket from 'ws';
 import type { Grant } from './authorize.js';
-import { type Context, dial } from './context.js';
+import { type Context, dial, forwardedHeaders } from './context.js';
 import { type Message, Relay, type RelayTransforms } from './relay.js';
 import { carriesToken, rewriteToken } from './rewrite.js';
 import { SessionRecord } from './session.js';
@@ -57,16 +57,19 @@ export class PqHandshake {
   #counted = true;
   readonly #timer: ReturnType<typeof setTimeout>;
   readonly #urlToken: string;
+  /** Only what LiveKit is told about the client; the request itself is not kept for the session's life. */
+  readonly #headers: Record<string, string>;
   readonly #started = performance.now();
 
   constructor(
     private readonly ctx: Context,
     private readonly ws: WebSocket,
-    private readonly req: IncomingMessage,
+    req: IncomingMessage,
     private readonly url: URL,
   ) {
     this.record = new SessionRecord('pq', url.pathname, req.socket.remoteAddress ?? 'unknown', ctx.log, ctx.metrics);
     this.#urlToken = url.searchParams.get('access_token') ?? '';
+    this.#headers = forwardedHeaders(req);
     ctx.handshakes++;
     ctx.metrics.handshakesActive.inc();
     this.#timer = setTimeout(() => this.#fail(CloseCode.HandshakeTimeout, 'handshake timeout'), ctx.config.limits.handshakeTimeoutMs);
@@ -167,7 +170,7 @@ export class PqHandshake {
       { algorithm: result.algorithm, flow: this.record.facts.flow ?? 'in-band' },
       (performance.now() - this.#started) / 1000,
     );
-    const up = await dial(this.ctx, 'pq', this.req, this.url.pathname, query);
+    const up = await dial(this.ctx, 'pq', this.#headers, this.url.pathname, query);
     if (this.#stage !== 'dialing') {
       if (up.ok) up.ws.terminate();
       return;

@@ -8,7 +8,10 @@ export function createLogger(level: string) {
   return pino({
     level,
     base: { service: 'volly-pq' },
-    redact: { paths: ['token', 'accessToken', 'access_token', 'secret', 'authorization', '*.token', '*.authorization', 'req.headers.authorization'], censor: '[redacted]' },
+    redact: {
+      paths: ['token', 'accessToken', 'access_token', 'secret', 'authorization', '*.token', '*.authorization', 'req.headers.authorization'],
+      censor: '[redacted]',
+    },
     timestamp: pino.stdTimeFunctions.isoTime,
   });
 }

@@ -24,7 +24,12 @@ export function createMetrics() {
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
       ...reg,
     }),
-    failures: new Counter({ name: 'volly_failures_total', help: 'Sessions that ended with an error, by close code', labelNames: ['mode', 'algorithm', 'code'], ...reg }),
+    failures: new Counter({
+      name: 'volly_failures_total',
+      help: 'Sessions that ended with an error, by close code',
+      labelNames: ['mode', 'algorithm', 'code'],
+      ...reg,
+    }),
     frames: new Counter({ name: 'volly_frames_total', help: 'Frames relayed', labelNames: ['mode', 'direction'], ...reg }),
     bytes: new Counter({ name: 'volly_bytes_total', help: 'Payload bytes relayed (plaintext side)', labelNames: ['mode', 'direction'], ...reg }),
     upstreamDialSeconds: new Histogram({
@@ -34,9 +39,19 @@ export function createMetrics() {
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5],
       ...reg,
     }),
-    upstreamErrors: new Counter({ name: 'volly_upstream_errors_total', help: 'Upstream dials that failed, by HTTP status or "unreachable"', labelNames: ['mode', 'status'], ...reg }),
+    upstreamErrors: new Counter({
+      name: 'volly_upstream_errors_total',
+      help: 'Upstream dials that failed, by HTTP status or "unreachable"',
+      labelNames: ['mode', 'status'],
+      ...reg,
+    }),
     tokenRewrites: new Counter({ name: 'volly_token_rewrites_total', help: 'Tokens from LiveKit rewritten for the client', labelNames: ['kind'], ...reg }),
-    httpProxied: new Counter({ name: 'volly_http_requests_total', help: 'Non-signaling HTTP requests proxied to LiveKit', labelNames: ['route', 'status'], ...reg }),
+    httpProxied: new Counter({
+      name: 'volly_http_requests_total',
+      help: 'Non-signaling HTTP requests proxied to LiveKit',
+      labelNames: ['route', 'status'],
+      ...reg,
+    }),
     // TLS on the proxy's own listener (tls.ts); tls_kex pq | classical | none (plain HTTP: TLS ends before the proxy).
     sessionsTls: new Counter({
       name: 'volly_sessions_tls_total',
@@ -44,10 +59,24 @@ export function createMetrics() {
       labelNames: ['mode', 'algorithm', 'tls_version', 'tls_group', 'tls_kex'],
       ...reg,
     }),
-    tlsHandshakes: new Counter({ name: 'volly_tls_handshakes_total', help: 'TLS handshakes completed on the public listener', labelNames: ['tls_version', 'tls_group', 'tls_kex'], ...reg }),
+    tlsHandshakes: new Counter({
+      name: 'volly_tls_handshakes_total',
+      help: 'TLS handshakes completed on the public listener',
+      labelNames: ['tls_version', 'tls_group', 'tls_kex'],
+      ...reg,
+    }),
     tlsErrors: new Counter({ name: 'volly_tls_handshake_errors_total', help: 'TLS handshakes that failed, by error code', labelNames: ['code'], ...reg }),
-    tlsReloads: new Counter({ name: 'volly_tls_certificate_reloads_total', help: 'Changed certificate/key files seen, by result (ok: now served; error: kept the old pair)', labelNames: ['result'], ...reg }),
-    tlsCertificateExpiry: new Gauge({ name: 'volly_tls_certificate_expiry_timestamp_seconds', help: 'notAfter of the served certificate (unix seconds)', ...reg }),
+    tlsReloads: new Counter({
+      name: 'volly_tls_certificate_reloads_total',
+      help: 'Changed certificate/key files seen, by result (ok: now served; error: kept the old pair)',
+      labelNames: ['result'],
+      ...reg,
+    }),
+    tlsCertificateExpiry: new Gauge({
+      name: 'volly_tls_certificate_expiry_timestamp_seconds',
+      help: 'notAfter of the served certificate (unix seconds)',
+      ...reg,
+    }),
   };
 }
 export type Metrics = ReturnType<typeof createMetrics>;

@@ -34,7 +34,10 @@ export function createPassthrough(ctx: Context) {
     });
     upRes.on('end', () => {
       const text = redactTokens(body.slice(0, MAX_VALIDATE_BODY));
-      res.writeHead(upRes.statusCode ?? 502, { 'content-type': String(upRes.headers['content-type'] ?? 'text/plain; charset=utf-8'), 'access-control-allow-origin': '*' });
+      res.writeHead(upRes.statusCode ?? 502, {
+        'content-type': String(upRes.headers['content-type'] ?? 'text/plain; charset=utf-8'),
+        'access-control-allow-origin': '*',
+      });
       res.end(text);
     });
   });

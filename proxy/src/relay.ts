@@ -38,7 +38,8 @@ const toMessage = (data: RawData, isBinary: boolean): Buffer | string => {
 };
 
 /** Codes a peer may be sent (RFC 6455 §7.4): 1005/1006/1015 only describe, never travel. */
-const sendable = (code: number, fallback: number): number => (code === 1000 || (code >= 1001 && code <= 1014 && code !== 1004 && code !== 1005 && code !== 1006) || (code >= 3000 && code <= 4999) ? code : fallback);
+const sendable = (code: number, fallback: number): number =>
+  code === 1000 || (code >= 1001 && code <= 1014 && code !== 1004 && code !== 1005 && code !== 1006) || (code >= 3000 && code <= 4999) ? code : fallback;
 
 /** Sends with a byte budget: pauses `source` while more than `high` bytes wait toward `dest`. */
 class Flow {
@@ -114,7 +115,10 @@ export class Relay {
   drain(graceMs = 2000): void {
     if (this.#ended) return;
     const leave = new SignalResponse({
-      message: { case: 'leave', value: new LeaveRequest({ canReconnect: true, action: LeaveRequest_Action.RECONNECT, reason: DisconnectReason.SERVER_SHUTDOWN }) },
+      message: {
+        case: 'leave',
+        value: new LeaveRequest({ canReconnect: true, action: LeaveRequest_Action.RECONNECT, reason: DisconnectReason.SERVER_SHUTDOWN }),
+      },
     }).toBinary();
     const send = () => this.#deliver(leave);
     if (this.#tail) void this.#tail.then(send);
@@ -202,7 +206,9 @@ export class Relay {
     if (this.#ended) return;
     // Pass LiveKit's own close on; an abnormal drop becomes 4502.
     const flush = this.#tail ?? Promise.resolve();
-    void flush.then(() => this.end(code === 1006 || code === 1005 ? CloseCode.Upstream : code, reason || (code === 1006 ? 'LiveKit connection lost' : 'LiveKit closed')));
+    void flush.then(() =>
+      this.end(code === 1006 || code === 1005 ? CloseCode.Upstream : code, reason || (code === 1006 ? 'LiveKit connection lost' : 'LiveKit closed')),
+    );
   }
 
   #clientClosed(code: number, reason: string): void {

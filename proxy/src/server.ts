@@ -7,10 +7,10 @@ import type { AddressInfo, Server } from 'node:net';
 import { CloseCode } from '@volly/shared';
 import { createAcceptor } from './accept.js';
 import { createAdmin } from './admin.js';
-import { createDemo } from './demo.js';
 import { Authorizer } from './authorize.js';
 import type { Config } from './config.js';
 import type { Context } from './context.js';
+import { createDemo } from './demo.js';
 import { createLogger, type Logger } from './log.js';
 import { createMetrics } from './metrics.js';
 import { createPassthrough } from './passthrough.js';
@@ -57,7 +57,10 @@ export async function startProxy(config: Config, log: Logger = createLogger(conf
   const admin = createAdmin(ctx);
   const port = await listen(server, config.listen.host, config.listen.port);
   const adminPort = await listen(admin, config.adminListen.host, config.adminListen.port);
-  log.info({ event: 'listening', port, adminPort, tls: Boolean(tls), upstream: config.upstreamUrl.origin, policy: config.policy, algorithms: config.algorithms }, 'volly-pq proxy listening');
+  log.info(
+    { event: 'listening', port, adminPort, tls: Boolean(tls), upstream: config.upstreamUrl.origin, policy: config.policy, algorithms: config.algorithms },
+    'volly-pq proxy listening',
+  );
 
   let drained: Promise<void> | undefined;
   const drain = (deadlineMs = config.limits.drainTimeoutMs): Promise<void> => {

@@ -84,7 +84,19 @@ export class SessionRecord {
     this.metrics.sessionsTotal.inc({ ...labels, outcome });
     this.metrics.sessionsTls.inc({ ...labels, ...tlsLabels(this.tls) });
     if (outcome !== 'closed' && outcome !== 'drained') this.metrics.failures.inc({ ...labels, code: String(code) });
-    const line = { event: 'session_end', mode: this.mode, path: this.path, remote: this.remote, ...this.facts, outcome, code, reason: reason.slice(0, 120), detail, durationMs: this.#elapsed(), relayed: this.#relaying };
+    const line = {
+      event: 'session_end',
+      mode: this.mode,
+      path: this.path,
+      remote: this.remote,
+      ...this.facts,
+      outcome,
+      code,
+      reason: reason.slice(0, 120),
+      detail,
+      durationMs: this.#elapsed(),
+      relayed: this.#relaying,
+    };
     if (outcome === 'closed' || outcome === 'drained') this.log.info(line, 'session end');
     else this.log.warn(line, 'session end');
   }

@@ -30,6 +30,7 @@ import {
   peekTokenPayload,
   randomBytes,
   readPqClaims,
+  SESSION_ID_PARAM,
   type SealedChannel,
   type ServerKeyJson,
   type ServerKeyPin,
@@ -268,8 +269,9 @@ class Mitm {
     };
 
     // Token-bound: the client's key is in the URL's token, and the client waits for us.
+    // A capable relay answers with the client's own session id, so only the signature can catch it.
     const claims = readPqClaims(peekTokenPayload(url.searchParams.get('access_token') ?? '') ?? {});
-    if (claims) void answer(claims.algorithm, toBase64Url(randomBytes(24)), claims.publicKey);
+    if (claims) void answer(claims.algorithm, url.searchParams.get(SESSION_ID_PARAM) ?? toBase64Url(randomBytes(24)), claims.publicKey);
     let hello = !claims;
     client.on('message', (data: Buffer) => {
       if (hello) {

@@ -35,7 +35,7 @@ import {
 import type WebSocket from 'ws';
 import type { Grant } from './authorize.js';
 import { type Context, dial, forwardedHeaders } from './context.js';
-import { type Message, Relay, type RelayTransforms } from './relay.js';
+import { closeReason, type Message, Relay, type RelayTransforms } from './relay.js';
 import { carriesToken, rewriteToken } from './rewrite.js';
 import { SessionRecord } from './session.js';
 
@@ -265,7 +265,7 @@ export class PqHandshake {
 
   #close(code: number, reason: string): void {
     this.#channel?.destroy();
-    this.ws.close(code, reason.slice(0, 120));
+    this.ws.close(code, closeReason(reason));
     this.record.end(code, reason);
   }
 

@@ -37,6 +37,13 @@ const toMessage = (data: RawData, isBinary: boolean): Buffer | string => {
   return isBinary ? buf : buf.toString('utf8');
 };
 
+/** A close reason as RFC 6455 allows it: at most 123 UTF-8 bytes (cut at a character boundary). */
+export function closeReason(reason: string): string {
+  let r = reason.slice(0, 120);
+  while (Buffer.byteLength(r) > 123) r = r.slice(0, -1);
+  return r;
+}
+
 /** Codes a peer may be sent (RFC 6455 §7.4): 1005/1006/1015 only describe, never travel. */
 const sendable = (code: number, fallback: number): number =>
   code === 1000 || (code >= 1001 && code <= 1014 && code !== 1004 && code !== 1005 && code !== 1006) || (code >= 3000 && code <= 4999) ? code : fallback;
@@ -136,7 +143,7 @@ export class Relay {
     clearTimeout(this.#idle);
     const notice = this.t.closing?.(code, reason);
     if (notice && this.client.readyState === this.client.OPEN) this.client.send(notice);
-    this.client.close(sendable(code, CloseCode.Internal), reason.slice(0, 120));
+    this.client.close(sendable(code, CloseCode.Internal), closeReason(reason));
     if (this.upstream.readyState <= this.upstream.OPEN) this.upstream.close(1000, 'client left');
     this.#finish(code, reason);
   }
@@ -218,7 +225,7 @@ export class Relay {
     }
     this.#ended = true;
     clearTimeout(this.#idle);
-    if (this.upstream.readyState <= this.upstream.OPEN) this.upstream.close(sendable(code, 1000), reason.slice(0, 120));
+    if (this.upstream.readyState <= this.upstream.OPEN) this.upstream.close(sendable(code, 1000), closeReason(reason));
     this.record.end(code, reason || 'client closed');
   }
 }

@@ -39,7 +39,7 @@ import { type LiveKitServer, startLiveKit } from '../harness/livekit.ts';
 import { startTestProxy } from '../harness/proxy.ts';
 import { openRawPq, type RawPq } from '../harness/raw-pq.ts';
 import { connectSignal, type SignalConnection, signalUrl } from '../harness/signal.ts';
-import { controlArb, handshakeArb, hugeProtobufArb, protobufArb, type TokenKeys, tokenArb } from './generators.ts';
+import { type ControlSpec, controlArb, handshakeArb, hugeProtobufArb, protobufArb, type TokenKeys, tokenArb } from './generators.ts';
 import { equal, mutate, mutateToken, Prng } from './mutate.ts';
 import { type Dialed, dialRaw, type RawConn } from './raw-socket.ts';
 
@@ -96,6 +96,11 @@ export interface FuzzTarget {
   readonly bound: Record<KemAlgorithm, { token: string; keyPair: KemKeyPair }>;
   /** A valid token for identity fz-open: inputs whose sealed frames do open may join with it. */
   readonly openToken: string;
+  /**
+   * Token-bound tokens for identity fz-open, bound to the same keys: sessions whose first sealed frame is
+   * sealed correctly (an empty connect token falls back to the URL token, by the protocol) use these.
+   */
+  readonly openBound: Record<KemAlgorithm, string>;
   readonly seeds: Seeds;
   readonly query: string;
   close(): Promise<void>;
@@ -223,6 +228,9 @@ export async function startFuzzTarget(opts: { env?: Record<string, string>; prox
     mlKemPublicKey: toBase64Url(bound['ML-KEM-768'].keyPair.publicKey),
     xWingPublicKey: toBase64Url(bound['X-Wing'].keyPair.publicKey),
   };
+  const openBound = {} as Record<KemAlgorithm, string>;
+  for (const a of ALGS)
+    openBound[a] = await mint(proxy.apiKey, proxy.apiSecret, 'fz-open', 'fz-open-room', '4h', {}, { algorithm: a, publicKey: bound[a].keyPair.publicKey });
   const query = splitSignalUrl(signalUrl(proxy.wsUrl, 'x'), 'in-band').query;
   const seeds = await recordSeeds(proxy);
   return {
@@ -232,6 +240,7 @@ export async function startFuzzTarget(opts: { env?: Record<string, string>; prox
     victimToken: await mint(proxy.apiKey, proxy.apiSecret, 'fz-victim', 'fz-room'),
     bound,
     openToken: await mint(proxy.apiKey, proxy.apiSecret, 'fz-open', 'fz-open-room'),
+    openBound,
     seeds,
     query,
     async close() {
@@ -350,6 +359,8 @@ export interface RunOptions {
   mix?: Partial<Record<FuzzClass, number>>;
   canaryEveryMs?: number;
   onProgress?: (s: { done: number; elapsedMs: number; findings: number; oldest?: string }) => void;
+  /** Called with each finding as it happens (the first 500). */
+  onFinding?: (f: Finding) => void;
   progressEveryMs?: number;
 }
 
@@ -464,7 +475,7 @@ class Runner {
     hello: Samples<Uint8Array>;
     pb: Samples<Uint8Array>;
     huge: Samples<Uint8Array>;
-    control: Samples<{ plaintext: Uint8Array; mayDial: boolean }>;
+    control: Samples<ControlSpec>;
   };
   readonly #mix: Array<[FuzzClass, number]>;
   readonly #mixTotal: number;
@@ -644,8 +655,10 @@ class Runner {
     }
     const push = (kind: Finding['kind']) => {
       s.findingCount++;
-      if (s.findings.length < 500)
-        s.findings.push({ index: i, cls, kind, outcome: res.outcome, detail: (res.leak ? `${res.leak}; ` : '') + detail.slice(0, 600) });
+      if (s.findings.length >= 500) return;
+      const f: Finding = { index: i, cls, kind, outcome: res.outcome, detail: (res.leak ? `${res.leak}; ` : '') + detail.slice(0, 600) };
+      s.findings.push(f);
+      this.opts.onFinding?.(f);
     };
     if (res.leak) push('leak');
     else if (res.outcome.startsWith('stuck')) push('stuck');
@@ -717,12 +730,13 @@ class Runner {
           : r.chance(0.5)
             ? { token: r.chance(0.5) ? mutateToken(t.bound['X-Wing'].token, r) : claimsMutation(t.victimToken, r), mayVerify: false }
             : this.#gen.token.next();
-        if (spec.mayVerify) return { outcome: 'http 401' }; // a token that may verify would join LiveKit classically: not an attack input
-        note(`token ${spec.token.slice(0, 80)}… (${spec.token.length})`);
+        // a generated token that may verify would be honest classical traffic: send a PQ-bound one instead
+        const sent = spec.mayVerify ? t.bound['X-Wing'].token : spec.token;
+        note(`token ${sent.slice(0, 80)}… (${sent.length})`);
         // a Bearer header only for tokens that are valid header text (others would break our own request framing)
-        const inHeader = r.chance(0.2) && /^[\x21-\x7e]*$/.test(spec.token);
-        const u = new URL(signalUrl(px.wsUrl, inHeader ? undefined : spec.token));
-        const o = await dial(px, u.pathname + u.search, undefined, inHeader ? { headers: { authorization: `Bearer ${spec.token}` } } : {});
+        const inHeader = r.chance(0.2) && /^[\x21-\x7e]*$/.test(sent);
+        const u = new URL(signalUrl(px.wsUrl, inHeader ? undefined : sent));
+        const o = await dial(px, u.pathname + u.search, undefined, inHeader ? { headers: { authorization: `Bearer ${sent}` } } : {});
         if (!o.ok) return { outcome: o.outcome };
         o.conn.destroy();
         return { outcome: 'classical upgrade accepted', leak: 'classical session opened with a token that must fail' };
@@ -778,7 +792,7 @@ class Runner {
       case 'connect-mutated':
       case 'connect-attack':
       case 'connect-sealed-hostile': {
-        const h = await this.#keyedSession(r);
+        const h = await this.#keyedSession(r, cls === 'connect-sealed-hostile');
         if ('outcome' in h) return h;
         if (cls === 'connect-mutated') {
           const bad = mutate(h.genuine, r, [...t.seeds.all, h.genuine]);
@@ -800,7 +814,8 @@ class Runner {
         let mayDial = false;
         if (k < 7) {
           const c = this.#gen.control.next();
-          mayDial = c.mayDial;
+          // token-bound, an empty connect token falls back to the (valid, fz-open) URL token
+          mayDial = c.mayDial || (h.urlToken === true && c.emptyToken);
           frame = h.channel.sealer.seal(FrameKind.Control, c.plaintext);
           note(`${h.desc}; sealed control ${Buffer.from(c.plaintext).toString('hex').slice(0, 400)}`);
         } else {
@@ -867,7 +882,7 @@ class Runner {
   }
 
   /** In-band or token-bound, either algorithm, up to the genuine (unsent) VollyConnect. */
-  async #keyedSession(r: Prng): Promise<Keyed | InputResult> {
+  async #keyedSession(r: Prng, open = false): Promise<Keyed | InputResult> {
     const alg = r.pick(ALGS);
     if (r.chance(0.7)) {
       const kp = this.t.bound[alg].keyPair; // reused key (in-band allows any key); the proxy encapsulates afresh
@@ -878,9 +893,10 @@ class Runner {
       return this.#finishHandshake(o.conn, alg, kp, sid, this.t.victimToken, `in-band ${alg}`);
     }
     const b = this.t.bound[alg];
-    const o = await dial(this.t.proxy, `/rtc?access_token=${b.token}`, SUBPROTOCOL);
+    const o = await dial(this.t.proxy, `/rtc?access_token=${open ? this.t.openBound[alg] : b.token}`, SUBPROTOCOL);
     if (!o.ok) return { outcome: `honest dial failed: ${o.outcome}` };
-    return this.#finishHandshake(o.conn, alg, b.keyPair, undefined, '', `token-bound ${alg}`);
+    const k = await this.#finishHandshake(o.conn, alg, b.keyPair, undefined, '', `token-bound ${alg}`);
+    return 'outcome' in k ? k : { ...k, urlToken: true };
   }
 
   #attackFrames(attack: number, h: Keyed, r: Prng): Array<Uint8Array | string> {
@@ -1065,6 +1081,8 @@ function claimsMutation(token: string, r: Prng): string {
 }
 
 interface Keyed {
+  /** Token-bound: a connect with an empty token uses the URL's. */
+  urlToken?: boolean;
   conn: Conn;
   channel: SealedChannel;
   c2s: Uint8Array;

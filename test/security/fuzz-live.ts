@@ -43,6 +43,7 @@ try {
     timeLimitMs,
     canaryEveryMs: 2000,
     progressEveryMs: Number(process.env.FUZZ_PROGRESS_MS ?? 30_000),
+    onFinding: (f) => log(`finding #${f.index} ${f.cls} ${f.kind}: ${f.outcome} — ${f.detail.slice(0, 400)}`),
     onProgress: ({ done, elapsedMs, findings, oldest }) =>
       log(
         `${done} inputs in ${(elapsedMs / 1000).toFixed(0)} s (${((done / elapsedMs) * 1000).toFixed(0)}/s), findings ${findings}${oldest ? `, oldest in flight ${oldest}` : ''}`,

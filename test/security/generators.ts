@@ -311,14 +311,17 @@ export function tokenArb(k: TokenKeys): fc.Arbitrary<TokenSpec> {
     // Only a correctly signed HS256 token by the client key, issuer matching, not expired, with
     // no PQ claims or complete valid ones, could be accepted; give those their own identity.
     const pq = payload.video && typeof payload.video === 'object' ? (payload.video as Record<string, unknown>) : undefined;
+    // Conservative: anything the proxy could accept counts. HMAC-SHA256 with the secret is a valid HS256
+    // signature whatever we called it ('rs256-hmac-confusion' under an HS256 header), and exp/nbf get a
+    // margin beyond the proxy's clock leeway (10 s by default) and the length of a run.
+    const hs256Right = (how === 'right' || how === 'rs256-hmac-confusion') && header.alg === 'HS256';
     const mayVerify =
-      how === 'right' &&
-      header.alg === 'HS256' &&
+      hs256Right &&
       payload.iss === k.apiKey &&
       !('crit' in header && header.crit !== undefined) &&
       !('b64' in header && header.b64 !== undefined) &&
-      (typeof payload.exp !== 'number' || payload.exp > now) &&
-      (payload.nbf === undefined || (typeof payload.nbf === 'number' && payload.nbf <= now));
+      (typeof payload.exp !== 'number' || payload.exp > now - 60) &&
+      (payload.nbf === undefined || (typeof payload.nbf === 'number' && payload.nbf <= now + 60));
     if (!mayVerify) return { token: `${input}.${sig}`, mayVerify: false };
     // re-sign with identity fz-open so a join it might cause is visible as such
     const open = b64json({ ...payload, sub: 'fz-open', video: pq ? { ...pq, room: 'fz-open-room' } : pq });
@@ -340,23 +343,36 @@ export function tokenArb(k: TokenKeys): fc.Arbitrary<TokenSpec> {
 }
 
 /** VollyControl plaintexts a client could seal: connect with hostile token/query, error, empty, random. */
-export function controlArb(k: TokenKeys, validToken: string): fc.Arbitrary<{ plaintext: Uint8Array; mayDial: boolean }> {
+export interface ControlSpec {
+  plaintext: Uint8Array;
+  /** The connect's token may verify. */
+  mayDial: boolean;
+  /** May be a connect without a token (token-bound, the URL token is then used). */
+  emptyToken: boolean;
+}
+
+export function controlArb(k: TokenKeys, validToken: string): fc.Arbitrary<ControlSpec> {
+  const other = (plaintext: Uint8Array, emptyToken = false): ControlSpec => ({ plaintext, mayDial: false, emptyToken });
   return fc.oneof(
     {
       weight: 4,
       arbitrary: fc
         .tuple(tokenArb(k), queryArb)
-        .map(([t, q]) => ({ plaintext: encodeControl({ case: 'connect', accessToken: t.token, query: q }), mayDial: t.mayVerify })),
+        .map(([t, q]) => ({ plaintext: encodeControl({ case: 'connect', accessToken: t.token, query: q }), mayDial: t.mayVerify, emptyToken: t.token === '' })),
     },
-    { weight: 1, arbitrary: queryArb.map((q) => ({ plaintext: encodeControl({ case: 'connect', accessToken: validToken, query: q }), mayDial: true })) },
+    {
+      weight: 1,
+      arbitrary: queryArb.map((q) => ({ plaintext: encodeControl({ case: 'connect', accessToken: validToken, query: q }), mayDial: true, emptyToken: false })),
+    },
     {
       weight: 1,
       arbitrary: fc
         .tuple(fc.integer({ min: 0, max: 2 ** 32 - 1 }), fc.string({ maxLength: 100 }))
-        .map(([code, message]) => ({ plaintext: encodeControl({ case: 'error', code, message }), mayDial: false })),
+        .map(([code, message]) => other(encodeControl({ case: 'error', code, message }))),
     },
-    { weight: 1, arbitrary: protobufArb.map((plaintext) => ({ plaintext, mayDial: false })) },
-    { weight: 1, arbitrary: hugeProtobufArb.map((plaintext) => ({ plaintext, mayDial: false })) },
-    { weight: 1, arbitrary: fc.constant({ plaintext: new Uint8Array(0), mayDial: false }) },
+    // random protobuf may parse as a connect without a token (field 1, no access_token)
+    { weight: 1, arbitrary: protobufArb.map((plaintext) => other(plaintext, true)) },
+    { weight: 1, arbitrary: hugeProtobufArb.map((plaintext) => other(plaintext, true)) },
+    { weight: 1, arbitrary: fc.constant(other(new Uint8Array(0), true)) },
   );
 }

@@ -6,6 +6,7 @@
 // RFC 6455 allows and which leaves the payload bytes as they are.
 
 import { connect, type Socket } from 'node:net';
+import { closeCodeOf, takeFrame } from '../harness/ws-frames.ts';
 
 export interface Frame {
   readonly opcode: number;
@@ -77,25 +78,12 @@ export class RawConn {
 
   #parse(): void {
     for (;;) {
-      const b = this.#buf;
-      if (b.length < 2) return;
-      const opcode = (b[0] as number) & 0x0f;
-      let len = (b[1] as number) & 0x7f;
-      let off = 2;
-      if (len === 126) {
-        if (b.length < 4) return;
-        len = b.readUInt16BE(2);
-        off = 4;
-      } else if (len === 127) {
-        if (b.length < 10) return;
-        len = Number(b.readBigUInt64BE(2));
-        off = 10;
-      }
-      if (b.length < off + len) return;
-      const payload = b.subarray(off, off + len);
-      this.#buf = b.subarray(off + len);
+      const taken = takeFrame(this.#buf);
+      if (!taken) return;
+      const { opcode, payload } = taken.frame;
+      this.#buf = taken.rest;
       if (opcode === 0x8) {
-        this.closeCode = payload.length >= 2 ? payload.readUInt16BE(0) : 1005;
+        this.closeCode = closeCodeOf(payload);
         this.socket.destroy();
         this.ended = true;
       } else if (opcode === 0x1 || opcode === 0x2) {

@@ -27,6 +27,7 @@
 
 import { randomBytes } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
+import { closeCodeOf, takeFrame } from '../../harness/ws-frames.ts';
 
 const HOST = '127.0.0.1';
 const SUBPROTOCOL = 'volly-pq.v1';
@@ -68,28 +69,16 @@ function track(sock: Socket): Socket {
 /** Parses server frames (unmasked) out of `h.buf`; records a close frame's code. */
 function parseFrames(h: Half): void {
   for (;;) {
-    const b = h.buf;
-    if (b.length < 2) return;
-    const opcode = (b[0] as number) & 0x0f;
-    let len = (b[1] as number) & 0x7f;
-    let off = 2;
-    if (len === 126) {
-      if (b.length < 4) return;
-      len = b.readUInt16BE(2);
-      off = 4;
-    } else if (len === 127) {
-      if (b.length < 10) return;
-      len = Number(b.readBigUInt64BE(2));
-      off = 10;
-    }
-    if (b.length < off + len) return;
+    const taken = takeFrame(h.buf);
+    if (!taken) return;
+    const { opcode, payload } = taken.frame;
     if (opcode === 0x8 && h.closeCode === undefined) {
-      h.closeCode = len >= 2 ? b.readUInt16BE(off) : 1005;
+      h.closeCode = closeCodeOf(payload);
       h.closedAt = performance.now();
       // Answer like a peer that has had enough: drop the connection.
       h.sock.destroy();
     }
-    h.buf = b.subarray(off + len);
+    h.buf = taken.rest;
   }
 }
 

@@ -32,10 +32,9 @@ export interface RelayTransforms {
   closing?(code: number, reason: string): Message | null;
 }
 
-const toMessage = (data: RawData, isBinary: boolean): Buffer | string => {
-  const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
-  return isBinary ? buf : buf.toString('utf8');
-};
+/** ws hands over a Buffer (fragments as Buffer[]; ArrayBuffer only with another binaryType). */
+const toBuffer = (data: RawData): Buffer => (Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data));
+const toMessage = (data: RawData, isBinary: boolean): Buffer | string => (isBinary ? toBuffer(data) : toBuffer(data).toString('utf8'));
 
 /** A close reason as RFC 6455 allows it: at most 123 UTF-8 bytes (cut at a character boundary). */
 export function closeReason(reason: string): string {
@@ -160,8 +159,12 @@ export class Relay {
     this.metrics.bytes.inc({ mode, direction }, typeof m === 'string' ? Buffer.byteLength(m) : m.length);
   }
 
+  /** Per client frame: restarts the one idle timer instead of allocating a new one. */
   #touch(): void {
-    clearTimeout(this.#idle);
+    if (this.#idle) {
+      this.#idle.refresh();
+      return;
+    }
     this.#idle = setTimeout(() => this.end(CloseCode.HandshakeTimeout, 'idle timeout'), this.limits.idleTimeoutMs);
     this.#idle.unref?.();
   }
@@ -171,8 +174,7 @@ export class Relay {
     this.#touch();
     let out: Message | null;
     try {
-      const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
-      out = this.t.fromClient(buf, isBinary);
+      out = this.t.fromClient(toBuffer(data), isBinary);
     } catch (err) {
       const e = err instanceof VollyError ? err : undefined;
       this.end(e?.closeCode ?? CloseCode.Malformed, e?.message ?? 'malformed frame');

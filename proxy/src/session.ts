@@ -49,7 +49,6 @@ export class SessionRecord {
   readonly facts: SessionFacts = {};
   #relaying = false;
   #ended = false;
-  readonly framesIn = { count: 0 };
   /** The TLS of the connection this session arrived on (tls.ts withTlsFacts). */
   readonly tls: TlsFacts | undefined = currentTlsFacts();
 

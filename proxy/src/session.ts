@@ -6,7 +6,7 @@
 import { CloseCode } from '@volly/shared';
 import type { Logger } from './log.js';
 import type { Metrics, Mode } from './metrics.js';
-import { currentTlsFacts, type TlsFacts, tlsLabels } from './tls.js';
+import { type TlsFacts, tlsLabels } from './tls.js';
 
 export type Outcome = 'closed' | 'refused' | 'malformed' | 'timeout' | 'upstream_error' | 'drained' | 'error';
 
@@ -49,13 +49,12 @@ export class SessionRecord {
   readonly facts: SessionFacts = {};
   #relaying = false;
   #ended = false;
-  /** The TLS of the connection this session arrived on (tls.ts withTlsFacts). */
-  readonly tls: TlsFacts | undefined = currentTlsFacts();
-
   constructor(
     readonly mode: Mode,
     readonly path: string,
     readonly remote: string,
+    /** The TLS of the connection this session arrived on (undefined: plain HTTP, TLS ended before us). */
+    readonly tls: TlsFacts | undefined,
     private readonly log: Logger,
     private readonly metrics: Metrics,
   ) {

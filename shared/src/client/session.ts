@@ -150,9 +150,13 @@ export class ClientSession {
     }
   }
 
-  /** Seal a LiveKit message for the server: binary as kind 0x01, text as 0x02. */
+  /**
+   * Seal a LiveKit message for the server: binary as kind 0x01, text as 0x02.
+   * Allowed once VollyConnect is sent (state `keyed`): the server queues such
+   * early frames and relays them, in order, once LiveKit answers.
+   */
   seal(data: Uint8Array | string): Uint8Array {
-    if (this.#state !== 'open' || !this.#channel) throw new ProtocolError(`cannot send in state ${this.#state}`);
+    if ((this.#state !== 'open' && this.#state !== 'keyed') || !this.#channel) throw new ProtocolError(`cannot send in state ${this.#state}`);
     const frame =
       typeof data === 'string' ? this.#channel.sealer.seal(FrameKind.LiveKitText, utf8(data)) : this.#channel.sealer.seal(FrameKind.LiveKitBinary, data);
     this.#sealed++;

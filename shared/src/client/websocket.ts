@@ -306,11 +306,12 @@ export class PqWebSocket extends EventTarget {
       if (!failure) this.opts.onFailure?.(this.#accessToken, f);
       this.#readyState = PqWebSocket.CLOSED;
       this.#emit('error');
-      this.#emit('close', closeEvent(ev.code === 1005 || ev.code === 1006 ? f.closeCode : ev.code, ev.reason || f.message.slice(0, 120), false));
+      // The detail travels sealed; the unsealed reason is only the code's name.
+      this.#emit('close', closeEvent(ev.code === 1005 || ev.code === 1006 ? f.closeCode : ev.code, failure ? f.message : ev.reason || f.message, false));
       return;
     }
     this.#readyState = PqWebSocket.CLOSED;
     if (failure) this.#emit('error');
-    this.#emit('close', closeEvent(ev.code, ev.reason, ev.wasClean && !failure));
+    this.#emit('close', closeEvent(ev.code, failure ? failure.message : ev.reason, ev.wasClean && !failure));
   }
 }

@@ -8,6 +8,7 @@ export * from './frame.js';
 export * from './handshake.js';
 export * from './kem/types.js';
 export * from './messages.js';
+export * from './protocol.js';
 export * from './schedule.js';
 export * from './sig/server-auth.js';
 export * from './sig/types.js';

@@ -8,9 +8,9 @@
  */
 import { CloseCode } from '../close-codes.js';
 import type { KemAlgorithm, KemKeyPair } from '../kem/types.js';
+import { isSignalPath, isValidatePath } from '../protocol.js';
 import { type ServerKeyPin, serverKeys } from '../sig/server-auth.js';
 import type { SessionFailure } from './session.js';
-import { isSignalPath, isValidatePath } from './url.js';
 import { PqWebSocket, type PqWebSocketOptions } from './websocket.js';
 
 export interface InstallOptions {

@@ -22,11 +22,12 @@ import { CloseCode } from '../close-codes.js';
 import { FrameKind } from '../frame.js';
 import { fingerprint } from '../handshake.js';
 import type { Kem, KemAlgorithm, KemKeyPair } from '../kem/types.js';
+import { newSessionId, SUBPROTOCOL } from '../protocol.js';
 import { type ServerKey, type ServerKeyPin, serverKeys } from '../sig/server-auth.js';
 import type { SigAlgorithm, Signer } from '../sig/types.js';
-import { readPqClaims, readServerKeyClaims } from '../token.js';
-import { type ClientOutput, ClientSession, newSessionId, type SessionFailure } from './session.js';
-import { peekTokenPayload, SUBPROTOCOL, splitSignalUrl } from './url.js';
+import { peekTokenPayload, readPqClaims, readServerKeyClaims } from '../token.js';
+import { type ClientOutput, ClientSession, type SessionFailure } from './session.js';
+import { splitSignalUrl } from './url.js';
 
 export interface PqWebSocketOptions {
   readonly algorithm?: KemAlgorithm;

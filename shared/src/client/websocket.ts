@@ -18,7 +18,7 @@
  */
 import type { Aead } from '../aead/types.js';
 import { equalBytes, fromUtf8, toHex } from '../bytes.js';
-import { CloseCode } from '../close-codes.js';
+import { CloseCode, isSendableCloseCode } from '../close-codes.js';
 import { FrameKind } from '../frame.js';
 import { fingerprint } from '../handshake.js';
 import type { Kem, KemAlgorithm, KemKeyPair } from '../kem/types.js';
@@ -110,8 +110,8 @@ function closeEvent(code: number, reason: string, wasClean: boolean): Event {
   return Object.assign(new Event('close'), { code, reason, wasClean });
 }
 
-/** A client may only close with 1000 or 3000-4999 (RFC 6455 §7.4.2, WHATWG). */
-const clientCloseCode = (code: number): number => (code === 1000 || (code >= 3000 && code <= 4999) ? code : CloseCode.Malformed);
+/** A client may only close with 1000 or 3000-4999 (RFC 6455 §7.4.2, WHATWG); anything else goes out as 4400. */
+const clientCloseCode = (code: number): number => (isSendableCloseCode(code, 'client') ? code : CloseCode.Malformed);
 
 export class PqWebSocket extends EventTarget {
   static readonly CONNECTING = 0;

@@ -3,6 +3,7 @@ export * from './aead/types.js';
 export * from './bytes.js';
 export * from './client/index.js';
 export * from './close-codes.js';
+export * from './close-reason.js';
 export * from './errors.js';
 export * from './frame.js';
 export * from './handshake.js';

@@ -56,7 +56,7 @@ describe('protocol constants', () => {
       newSessionId: c.newSessionId,
     }).toEqual(moved);
     expect(client.peekTokenPayload).toBe(pkg.peekTokenPayload);
-    for (const name of ['closeCodeInfo', 'isSendableCloseCode', 'isBase64Url', 'KEM_PUBLIC_KEY_LENGTH', 'PROTOCOL', 'CloseCode']) {
+    for (const name of ['closeReason', 'closeCodeInfo', 'isSendableCloseCode', 'isBase64Url', 'KEM_PUBLIC_KEY_LENGTH', 'PROTOCOL', 'CloseCode']) {
       expect(pkg, name).toHaveProperty(name);
     }
   });

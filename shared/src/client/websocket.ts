@@ -19,6 +19,7 @@
 import type { Aead } from '../aead/types.js';
 import { equalBytes, fromUtf8, toHex } from '../bytes.js';
 import { CloseCode, isSendableCloseCode } from '../close-codes.js';
+import { closeReason } from '../close-reason.js';
 import { FrameKind } from '../frame.js';
 import { fingerprint } from '../handshake.js';
 import type { Kem, KemAlgorithm, KemKeyPair } from '../kem/types.js';
@@ -282,7 +283,8 @@ export class PqWebSocket extends EventTarget {
   #onFailure(failure: SessionFailure): void {
     this.#failure = failure;
     this.opts.onFailure?.(this.#accessToken, failure);
-    const close = () => this.#inner.close(clientCloseCode(failure.closeCode), failure.message.slice(0, 100));
+    // The reason is cut to 123 UTF-8 bytes: a longer one makes close() throw, here inside a timer.
+    const close = () => this.#inner.close(clientCloseCode(failure.closeCode), closeReason(failure.message));
     // An unauthenticated server is left at once: it waits for a VollyConnect that never comes.
     if (failure.closeCode === CloseCode.ServerAuth) close();
     // The proxy closes right after its error; close ourselves if it does not.
@@ -307,7 +309,7 @@ export class PqWebSocket extends EventTarget {
       if (!failure) this.opts.onFailure?.(this.#accessToken, f);
       this.#readyState = PqWebSocket.CLOSED;
       this.#emit('error');
-      this.#emit('close', closeEvent(ev.code === 1005 || ev.code === 1006 ? f.closeCode : ev.code, ev.reason || f.message.slice(0, 120), false));
+      this.#emit('close', closeEvent(ev.code === 1005 || ev.code === 1006 ? f.closeCode : ev.code, ev.reason || closeReason(f.message), false));
       return;
     }
     this.#readyState = PqWebSocket.CLOSED;

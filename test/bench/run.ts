@@ -22,9 +22,9 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { LIVEKIT_VERSION, type LiveKitServer, startLiveKit } from '../harness/livekit.ts';
 import { cpuMicros, machineBusyMicros, overTree, raiseFdLimit } from './lib/procfs.ts';
-import { chartSvg, headlines, headlineTable, type Results, scenarioTables } from './lib/report.ts';
-import { failedSessions, failuresTable, failuresTotal, retriedAttempts } from './lib/report-failures.ts';
-import { rttTable } from './lib/report-rtt.ts';
+import { render } from './lib/render.ts';
+import { headlines, type Results } from './lib/report.ts';
+import { failedSessions, failuresTotal, retriedAttempts } from './lib/report-failures.ts';
 import { type BenchNginx, type BenchProxy, nginxAvailable, PROXY_BIN, startBenchProxy, startNginx, startNodeWsRelay } from './lib/servers.ts';
 import { machineInfo } from './lib/sysinfo.ts';
 import { runHandshake } from './scenarios/handshake.ts';
@@ -238,44 +238,6 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchOutput> {
   writeFileSync(files.report, `# volly-signaling benchmark: the cost of PQ signaling\n\n![join latency and relay cost](chart.svg)\n\n${markdown}\n`);
   writeFileSync(files.chart, chart);
   return { results, summary, markdown, files };
-}
-
-type Stored = Record<string, unknown> & {
-  machine: ReturnType<typeof machineInfo>['machine'];
-  runtime: ReturnType<typeof machineInfo>['runtime'] & { node: string; v8: string; openssl: string };
-  scenarios: Results;
-  scenario_seconds: Record<string, number>;
-  foreign_busy_percent: Record<string, number>;
-};
-
-/** The markdown tables and the chart of a run, from its summary (as written, or read back from summary.json). */
-export function render(summary: Record<string, unknown>): { markdown: string; chart: string } {
-  const s = summary as Stored;
-  const m = s.machine;
-  const rt = s.runtime;
-  const smoke = s.mode === 'smoke';
-  const list = (o: Record<string, number>, f: (k: string, v: number) => string) =>
-    Object.entries(o ?? {})
-      .map(([k, v]) => f(k, v))
-      .join(', ');
-  const subtitle = `${m.cpuModel} x${m.cores}, ${m.memoryGiB} GiB, ${m.os}; Node ${rt.node}; LiveKit ${s.livekit}; ${smoke ? 'SMOKE sizes' : 'full run'} ${s.started_at}`;
-  const markdown = [
-    `## Headline figures${smoke ? ' (smoke sizes: not meaningful)' : ''}\n`,
-    headlineTable(s.scenarios),
-    '',
-    scenarioTables(s.scenarios),
-    rttTable(s.scenarios.rtt),
-    '',
-    failuresTable(s.scenarios),
-    ...Object.entries((s.scenario_errors ?? {}) as Record<string, string>).map(([k, v]) => `\n**Scenario ${k} did not finish**: ${v}`),
-    '',
-    `Machine: ${m.cpuModel}, ${m.cores} cores, ${m.memoryGiB} GiB, ${m.os}, kernel ${m.kernel}. ` +
-      `Runtime: Node ${rt.node} (V8 ${rt.v8}, OpenSSL ${rt.openssl}), KEM backends ${rt.kemBackends.join(', ')}, AEAD backends ${rt.aeadBackends.join(', ')}. ` +
-      `LiveKit ${s.livekit}${typeof s.nginx === 'string' ? `, nginx ${s.nginx}` : ''}. Commit ${s.commit}${s.proxy_sources_modified === true ? ' (with uncommitted changes in proxy/src or shared/src)' : ''}. ` +
-      `Run started ${s.started_at}, took ${s.duration_s} s (${list(s.scenario_seconds, (k, v) => `${k} ${v} s`)}); load average at the end ${(m.loadAverage ?? []).join(' / ')}. ` +
-      `The machine is shared: other processes kept it busy ${list(s.foreign_busy_percent, (k, v) => `${v}% during ${k}`)} (share of all cores, beyond the benchmark's own processes).`,
-  ].join('\n');
-  return { markdown, chart: chartSvg(s.scenarios, subtitle) };
 }
 
 if (process.argv[1] && import.meta.url === `file://${process.argv[1]}`) {

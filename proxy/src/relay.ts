@@ -12,7 +12,7 @@
  * - the session record ends exactly once, with the code that ended it.
  */
 import { DisconnectReason, LeaveRequest, LeaveRequest_Action, SignalResponse } from '@livekit/protocol';
-import { CloseCode, VollyError } from '@volly/shared';
+import { CloseCode, closeReason, isSendableCloseCode, VollyError } from '@volly/shared';
 import type WebSocket from 'ws';
 import type { RawData } from 'ws';
 import type { Limits } from './config.js';
@@ -41,16 +41,8 @@ export interface RelayTransforms {
 export const toBuffer = (data: RawData): Buffer => (Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data));
 const toMessage = (data: RawData, isBinary: boolean): Buffer | string => (isBinary ? toBuffer(data) : toBuffer(data).toString('utf8'));
 
-/** A close reason as RFC 6455 allows it: at most 123 UTF-8 bytes (cut at a character boundary). */
-export function closeReason(reason: string): string {
-  let r = reason.slice(0, 120);
-  while (Buffer.byteLength(r) > 123) r = r.slice(0, -1);
-  return r;
-}
-
-/** Codes a peer may be sent (RFC 6455 §7.4): 1005/1006/1015 only describe, never travel. */
-const sendable = (code: number, fallback: number): number =>
-  code === 1000 || (code >= 1001 && code <= 1014 && code !== 1004 && code !== 1005 && code !== 1006) || (code >= 3000 && code <= 4999) ? code : fallback;
+/** A code a close frame may carry, else `fallback` (1005/1006/1015 only describe a close, never travel). */
+const sendable = (code: number, fallback: number): number => (isSendableCloseCode(code) ? code : fallback);
 
 /** Sends with a byte budget: pauses `source` while more than `high` bytes wait toward `dest`. */
 class Flow {

@@ -15,7 +15,19 @@
  *   verified (and, bound, matched the session key), with the sealed query.
  */
 import type { IncomingMessage } from 'node:http';
-import { CloseCode, encodeControl, encodeResponse, FrameKind, fromUtf8, ProtocolError, type SealedChannel, utf8, VollyError } from '@volly/shared';
+import {
+  CloseCode,
+  closeCodeInfo,
+  closeReason,
+  encodeControl,
+  encodeResponse,
+  FrameKind,
+  fromUtf8,
+  ProtocolError,
+  type SealedChannel,
+  utf8,
+  VollyError,
+} from '@volly/shared';
 import type WebSocket from 'ws';
 import type { Grant } from '../authorize.js';
 import { forwardedHeaders } from '../client-address.js';
@@ -23,7 +35,7 @@ import type { Context, Live } from '../context.js';
 import { dial } from '../dial.js';
 import { SessionAbortedError, StageTimeoutError } from '../errors.js';
 import type { Slot } from '../limiter.js';
-import { closeReason, type Message, Relay, type RelayTransforms } from '../relay.js';
+import { type Message, Relay, type RelayTransforms } from '../relay.js';
 import { carriesToken, rewriteToken } from '../rewrite.js';
 import { SessionRecord } from '../session.js';
 import { tlsFactsOf } from '../tls.js';
@@ -32,8 +44,7 @@ import { Inbox } from './inbox.js';
 import { MAX_EARLY, type V1Keyed, v1Handshake } from './v1.js';
 
 /** The public name of a close code: all an unsealed close reason says once keys exist. */
-const CODE_NAMES = new Map<number, string>(Object.entries(CloseCode).map(([name, code]) => [code, name]));
-export const codeName = (code: number): string => CODE_NAMES.get(code) ?? '';
+const codeName = (code: number): string => closeCodeInfo(code).name;
 
 export class PqSession implements Live {
   readonly record: SessionRecord;

@@ -19,13 +19,13 @@ import {
   getAead,
   getKem,
   type KemAlgorithm,
+  newSessionId,
   ProtocolError,
   randomBytes,
   SESSION_ID_PARAM,
   type SealedChannel,
   sealedChannel,
   serverHandshake,
-  toBase64Url,
 } from '@volly/shared';
 import type { Grant } from '../authorize.js';
 import type { Context } from '../context.js';
@@ -119,7 +119,7 @@ function tokenBoundSessionId(ctx: Context, chosen: string | null): string {
     throw new UpgradeUrlError('token-bound upgrade without volly_sid (no replay guard)');
   }
   ctx.metrics.v1MissingSid.inc({ result: 'admitted' });
-  return toBase64Url(randomBytes(24));
+  return newSessionId(randomBytes);
 }
 
 function respond(io: V1Io, alg: string, sessionId: string, publicKey: Uint8Array) {

@@ -15,18 +15,15 @@ import { WHIP_OFFER } from './whip-offer.ts';
 
 let livekit: LiveKitServer;
 let proxy: TestProxy;
-let strict: TestProxy;
+/** LiveKit's own RoomService with the upstream key: what LiveKit really has. */
 let direct: RoomServiceClient;
 
 beforeAll(async () => {
   livekit = await startLiveKit();
-  proxy = await startTestProxy(livekit);
-  strict = await startTestProxy(livekit, { VOLLY_PQ_POLICY: 'require' });
-  direct = new RoomServiceClient(livekit.url, livekit.apiKey, livekit.apiSecret);
+  [proxy, direct] = [await startTestProxy(livekit), new RoomServiceClient(livekit.url, livekit.apiKey, livekit.apiSecret)];
 });
 afterAll(async () => {
   await proxy?.close();
-  await strict?.close();
   await livekit?.stop();
 });
 
@@ -204,6 +201,7 @@ describe('the forwarded surface', () => {
 
 describe('CORS on the proxy’s own replies', () => {
   it('each refusal carries the same CORS headers as LiveKit’s refusal of the same request', async () => {
+    const strict = await startTestProxy(livekit, { VOLLY_PQ_POLICY: 'require' });
     const room = roomName('cors');
     const kp = getKem('X-Wing').keygen();
     const bound = await proxy.token(room, 'cora', { bind: { algorithm: 'X-Wing', publicKey: kp.publicKey } });
@@ -232,5 +230,6 @@ describe('CORS on the proxy’s own replies', () => {
       expect(cors(viaProxy), what).toEqual(cors(atLiveKit));
       expect(viaProxy.headers.get('access-control-allow-origin'), what).toBeTruthy();
     }
+    await strict.close();
   });
 });

@@ -75,10 +75,14 @@ export async function resignTokens(ctx: Context, req: IncomingMessage, url: URL)
     delete req.headers.authorization;
   }
   await resignParam(ctx, url.searchParams, 'query');
-  const type = String(req.headers['content-type'] ?? '').toLowerCase();
-  if (!type.includes('form')) return {};
+  // The media type as Go's mime.ParseMediaType reads it: before any ';', trimmed, lower case.
+  const type = String(req.headers['content-type'] ?? '')
+    .split(';')[0]
+    ?.trim()
+    .toLowerCase();
+  if (!type?.includes('form')) return {};
   // Go's FormValue also reads multipart forms; nothing LiveKit documents sends one.
-  if (type.split(';')[0]?.trim() !== 'application/x-www-form-urlencoded') {
+  if (type !== 'application/x-www-form-urlencoded') {
     throw new HttpRefusal(415, 'ERR_HTTP_FORM', 'form bodies other than application/x-www-form-urlencoded are not accepted');
   }
   const form = new URLSearchParams((await readBody(req, MAX_FORM_BYTES)).toString('utf8'));

@@ -17,7 +17,7 @@ import type { Context } from '../context.js';
 export class HttpRefusal extends Error {
   constructor(
     readonly status: number,
-    readonly code: 'ERR_HTTP_AUTH_HEADER' | 'ERR_HTTP_TOKEN_COUNT' | 'ERR_HTTP_FORM' | 'ERR_HTTP_BODY_TOO_LARGE',
+    readonly code: 'ERR_HTTP_AUTH_HEADER' | 'ERR_HTTP_TOKEN_COUNT' | 'ERR_HTTP_FORM' | 'ERR_HTTP_BODY_TOO_LARGE' | 'ERR_HTTP_BODY',
     message: string,
   ) {
     super(message);
@@ -48,10 +48,16 @@ async function resignParam(ctx: Context, params: URLSearchParams, where: string)
 async function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
   const parts: Buffer[] = [];
   let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > max) throw new HttpRefusal(413, 'ERR_HTTP_BODY_TOO_LARGE', `form body larger than ${max} bytes`);
-    parts.push(chunk);
+  try {
+    for await (const chunk of req as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size > max) throw new HttpRefusal(413, 'ERR_HTTP_BODY_TOO_LARGE', `form body larger than ${max} bytes`);
+      parts.push(chunk);
+    }
+  } catch (err) {
+    // A client that aborts mid-body is its own failure, not the proxy's (no 500, no error log).
+    if (err instanceof HttpRefusal) throw err;
+    throw new HttpRefusal(400, 'ERR_HTTP_BODY', 'request body ended early');
   }
   return Buffer.concat(parts);
 }

@@ -10,6 +10,7 @@ import { getKem } from '@volly/shared';
 import { AccessToken, RoomServiceClient } from 'livekit-server-sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LiveKitServer, startLiveKit } from '../harness/livekit.ts';
+import { getFreePort } from '../harness/ports.ts';
 import { startTestProxy, type TestProxy } from '../harness/proxy.ts';
 import { WHIP_OFFER } from './whip-offer.ts';
 
@@ -231,5 +232,19 @@ describe('CORS on the proxy’s own replies', () => {
       expect(viaProxy.headers.get('access-control-allow-origin'), what).toBeTruthy();
     }
     await strict.close();
+  });
+
+  it('a 502 (LiveKit unreachable) carries them too, `*` on validate as LiveKit would', async () => {
+    const gone = await startTestProxy(livekit, { VOLLY_UPSTREAM_URL: `http://127.0.0.1:${await getFreePort()}` });
+    try {
+      const v = await fetch(`${gone.url}/rtc/v1/validate?access_token=${await gone.token('r', 'gus')}`, { headers: { origin: ORIGIN } });
+      expect(v.status).toBe(502);
+      expect(cors(v)).toEqual({ 'access-control-allow-origin': '*', 'access-control-expose-headers': '*', vary: 'origin' });
+      const t = await fetch(`${gone.url}/`, { headers: { origin: ORIGIN } });
+      expect(t.status).toBe(502);
+      expect(t.headers.get('access-control-allow-origin')).toBe(ORIGIN);
+    } finally {
+      await gone.close();
+    }
   });
 });

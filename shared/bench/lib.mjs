@@ -19,6 +19,19 @@ export function option(name, fallback) {
 export const load = (dir, file) => import(pathToFileURL(resolve(dir, file)).href);
 
 /**
+ * The clock: process CPU time (user + system, all threads) by default, so
+ * time the process spends waiting for a core on a shared machine is not
+ * counted; `--clock=wall` for elapsed time.
+ */
+const cpuClock = option('clock', 'cpu') === 'cpu';
+const now = () => {
+  if (!cpuClock) return Number(process.hrtime.bigint()) / 1e3;
+  const { user, system } = process.cpuUsage();
+  return user + system;
+};
+export const clockName = cpuClock ? 'process CPU time' : 'wall time';
+
+/**
  * µs per call of each variant, rounds interleaved: `variants[v].prepare()`
  * runs untimed before each round, `run(state)` does `calls` calls. Returns
  * per variant the median and min over `rounds` rounds (after 3 warm-up rounds).
@@ -28,9 +41,9 @@ export async function interleaved(variants, calls, rounds = Number(option('round
   for (let r = -3; r < rounds; r++) {
     for (const [v, { prepare, run }] of variants.entries()) {
       const state = prepare ? await prepare() : undefined;
-      const t0 = process.hrtime.bigint();
+      const t0 = now();
       await run(state);
-      if (r >= 0) times[v].push(Number(process.hrtime.bigint() - t0) / 1e3 / calls);
+      if (r >= 0) times[v].push((now() - t0) / calls);
     }
   }
   return times.map((t) => {
@@ -46,5 +59,5 @@ export function row(name, results, width = 48, digits = 1) {
 }
 
 export function header(dirs, width = 48) {
-  return `${''.padEnd(width)} ${dirs.map(() => ' median     min').join('  |')}\n${dirs.map((d, i) => `  [${i}] ${d}`).join('\n')}`;
+  return `${clockName} per call\n${''.padEnd(width)} ${dirs.map(() => ' median     min').join('  |')}\n${dirs.map((d, i) => `  [${i}] ${d}`).join('\n')}`;
 }

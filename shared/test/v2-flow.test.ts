@@ -6,14 +6,7 @@
  */
 import { describe, expect, test } from 'vitest';
 import { CloseCode, FrameKind, getKem, KEM_ALGORITHMS, kemBackends, randomBytes, v2 } from '../src/index.js';
-import { CONNECT, client, input, serverKeyPair, serverOptions } from './v2-helpers.js';
-
-const T0 = 1_767_225_600_000;
-const clock =
-  (t = T0) =>
-  () =>
-    t;
-const JOIN_RESPONSE = new Uint8Array([0x0a, 0x02, 0x08, 0x01]);
+import { CONNECT, client, clock, input, JOIN_RESPONSE, serverKeyPair, serverOptions, T0 } from './v2-helpers.js';
 
 const cases = kemBackends().flatMap((backend) =>
   KEM_ALGORITHMS.flatMap((algorithm) => (['unbound', 'bound'] as const).map((mode) => ({ backend, algorithm, mode }))),

@@ -143,3 +143,12 @@ export const input = (flight: v2.ClientFirstFlight, urlPath = CONNECT.path): v2.
   urlPath,
   query: flight.query,
 });
+
+/** The tests' fixed clock: 2026-01-01T00:00:00Z, and a clock reading `t`. */
+export const T0 = 1_767_225_600_000;
+export const clock =
+  (t = T0) =>
+  (): number =>
+    t;
+/** Stands in for LiveKit's JoinResponse (any protobuf bytes). */
+export const JOIN_RESPONSE = new Uint8Array([0x0a, 0x02, 0x08, 0x01]);

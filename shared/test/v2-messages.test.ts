@@ -4,6 +4,7 @@
  * document. Every length is checked: one byte short, one byte long, each
  * field's size, unknown versions, modes and algorithm codes.
  */
+import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import { getKem, KEM_ALGORITHMS, type KemAlgorithm, randomBytes, toBase64Url, v2 } from '../src/index.js';
 
@@ -183,4 +184,44 @@ describe('well-known document', () => {
     ['a fractional notAfter', withKey({ notAfter: 1.5 })],
     ['a huge document', `${text}${' '.repeat(v2.MAX_DOCUMENT_BYTES)}`],
   ])('refuses %s', (_name, bad) => expectV2(() => v2.parseWellKnownDocument(bad), 'ERR_V2_DOCUMENT'));
+});
+
+describe('whatever a peer sends, decoders throw only V2Error', () => {
+  const onlyV2Error = (fn: () => unknown) => {
+    try {
+      fn();
+    } catch (err) {
+      if (!(err instanceof v2.V2Error)) throw err;
+    }
+  };
+  const validHello = v2.encodeClientHello(hello('X-Wing'));
+  const validEarly = v2.encodeEarlyConnect({ path: '/rtc', query: 'a=1', accessToken: 't', timestampMs: 1 });
+  const mutated = (base: Uint8Array) =>
+    fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 4 }).map((edits) => {
+      const b = base.slice();
+      for (const [at, v] of edits) b[at % b.length] = v;
+      return b;
+    });
+
+  test('random and mutated bytes', () => {
+    fc.assert(
+      fc.property(fc.oneof(fc.uint8Array({ maxLength: 2500 }), mutated(validHello), mutated(validEarly)), (bytes) => {
+        onlyV2Error(() => v2.decodeClientHello(bytes));
+        onlyV2Error(() => v2.decodeEarlyConnect(bytes));
+        for (const alg of KEM_ALGORITHMS) onlyV2Error(() => v2.decodeServerHello(bytes, alg, 'X-Wing'));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  test('random strings as placement and document', () => {
+    fc.assert(
+      fc.property(fc.array(fc.string()), fc.string(), (protocols, query) => {
+        onlyV2Error(() => v2.readFirstFlight(['volly-pq.v2', ...protocols.map((p) => `volly-pq.v2.${p}`)], query));
+        onlyV2Error(() => v2.parseWellKnownDocument(query));
+        onlyV2Error(() => v2.parseWellKnownDocument(JSON.stringify({ protocol: 'volly-pq.v2', keys: protocols })));
+      }),
+      { numRuns: 300 },
+    );
+  });
 });

@@ -92,6 +92,18 @@ export class ClientV2 {
   start(): ClientFirstFlight {
     if (this.#state !== 'new') throw new V2Error('ERR_V2_PROTOCOL', 'first flight already built');
     const { kem, serverKey, randomBytes } = this.opts;
+    // Request and sizes first: a first flight that cannot be sent costs no key and leaves no secret behind.
+    const timestampMs = Math.floor(this.opts.now() + (this.opts.clockOffsetMs ?? 0));
+    let plaintext: Uint8Array;
+    let sizes: FirstFlightSizes;
+    try {
+      plaintext = encodeEarlyConnect({ ...this.opts.connect, timestampMs });
+      sizes = firstFlightSizes(kem.algorithm, this.opts.connect.path, plaintext.length);
+      checkFirstFlightSizes(sizes, this.opts.maxHeaderLine);
+    } catch (err) {
+      this.#state = 'failed';
+      throw err;
+    }
     const seed = randomBytes(kem.secretKeyLength);
     const ephemeral = kem.keygen(seed);
     // The seed is the secret key in another buffer (or the same one): wipe it unless it is.
@@ -99,16 +111,6 @@ export class ClientV2 {
     const sessionId = randomBytes(SESSION_ID_LENGTH);
     const { ciphertext: ctS, sharedSecret: ssS } = kem.encapsulate(serverKey.publicKey);
     const hello = { algorithm: kem.algorithm, keyId: serverKey.id, sessionId, ctS, pkE: ephemeral.publicKey };
-    const timestampMs = Math.floor(this.opts.now() + (this.opts.clockOffsetMs ?? 0));
-    const plaintext = encodeEarlyConnect({ ...this.opts.connect, timestampMs });
-    const sizes = firstFlightSizes(kem.algorithm, this.opts.connect.path, plaintext.length);
-    try {
-      checkFirstFlightSizes(sizes, this.opts.maxHeaderLine);
-    } catch (err) {
-      for (const secret of [ssS, ephemeral.secretKey, plaintext]) secret.fill(0);
-      this.#state = 'failed';
-      throw err;
-    }
     const th1 = transcriptHash1(hello, serverKey.publicKey);
     const kEarly = deriveEarlyKey(ssS, th1);
     const sealer = new FrameSealer(kEarly, this.opts.aead);

@@ -11,10 +11,12 @@ import { Authorizer } from './authorize.js';
 import type { Config } from './config.js';
 import type { Context } from './context.js';
 import { createDemo } from './demo.js';
+import { guarded } from './http/guard.js';
+import { HandshakeLimiter } from './limiter.js';
 import { createLogger, type Logger } from './log.js';
 import { createMetrics } from './metrics.js';
 import { createPassthrough } from './passthrough.js';
-import { createTlsListener, withTlsFacts } from './tls.js';
+import { createTlsListener } from './tls.js';
 
 export interface RunningProxy {
   readonly ctx: Context;
@@ -38,7 +40,16 @@ function listen(server: Server, host: string, port: number): Promise<number> {
 }
 
 export async function startProxy(config: Config, log: Logger = createLogger(config.logLevel)): Promise<RunningProxy> {
-  const ctx: Context = { config, auth: new Authorizer(config), log, metrics: createMetrics(), live: new Set(), handshakes: 0, draining: false };
+  const metrics = createMetrics();
+  const ctx: Context = {
+    config,
+    auth: new Authorizer(config),
+    log,
+    metrics,
+    limiter: new HandshakeLimiter(config.limits, metrics),
+    live: new Set(),
+    draining: false,
+  };
   // TLS when a certificate is set (tls.ts); plain HTTP behind an ingress otherwise.
   const tls = config.tls ? createTlsListener(config.tls, { log, metrics: ctx.metrics, handshakeTimeoutMs: config.limits.handshakeTimeoutMs }) : undefined;
   // Node enforces headersTimeout and requestTimeout (below) only when it checks,
@@ -47,11 +58,15 @@ export async function startProxy(config: Config, log: Logger = createLogger(conf
   const server = tls?.server ?? createServer({ connectionsCheckingInterval: 1_000 });
   const passthrough = createPassthrough(ctx);
   const demo = config.demo ? createDemo(ctx) : undefined;
-  server.on('request', async (req, res) => {
-    if (demo && (await demo(req, res))) return;
-    await passthrough(req, res);
-  });
-  server.on('upgrade', withTlsFacts(createAcceptor(ctx)));
+  // One guard for the whole public HTTP surface: any failure is a 500 on that request, never a crash.
+  server.on(
+    'request',
+    guarded(log, 'public', async (req, res) => {
+      if (demo && (await demo(req, res))) return;
+      await passthrough(req, res);
+    }),
+  );
+  server.on('upgrade', createAcceptor(ctx));
   server.headersTimeout = 10_000;
   server.requestTimeout = 30_000;
   const admin = createAdmin(ctx);

@@ -1,8 +1,8 @@
 /**
  * Byte helpers, all from vetted libraries: hex and the constant-time compare
  * from noble, base64url from jose. `fromBase64Url` adds the strictness jose's
- * decoder leaves out (alphabet and length), so a malformed claim is rejected
- * instead of being decoded leniently.
+ * decoder leaves out (alphabet, length, padding, zero unused bits), so a
+ * malformed or non-canonical claim is rejected instead of decoded leniently.
  */
 import { equalBytes } from '@noble/ciphers/utils.js';
 import { bytesToHex, concatBytes, hexToBytes, utf8ToBytes } from '@noble/hashes/utils.js';
@@ -17,10 +17,29 @@ export const fromUtf8 = (b: Uint8Array): string => strictDecoder.decode(b);
 export const toBase64Url = (b: Uint8Array): string => base64url.encode(b);
 
 const B64URL = /^[A-Za-z0-9_-]*$/;
-/** Strict unpadded base64url; null when malformed. */
+const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+
+/**
+ * True when `s` is the one canonical unpadded base64url encoding of some
+ * bytes (RFC 4648 §5 alphabet, §3.5 canonical): no padding, no character
+ * outside the alphabet, no length of 4n+1, and the bits a last partial group
+ * leaves unused are zero. Without the last rule, up to 16 strings decode to
+ * the same key, so a check on the string (a deny list, a cache key, a log
+ * match) would not be a check on the key.
+ */
+export function isBase64Url(s: string): boolean {
+  if (typeof s !== 'string' || !B64URL.test(s)) return false;
+  const tail = s.length % 4;
+  if (tail === 0) return true;
+  if (tail === 1) return false;
+  // 2 chars carry 8 bits (4 unused), 3 chars carry 16 bits (2 unused).
+  const unused = tail === 2 ? 0b1111 : 0b11;
+  return (ALPHABET.indexOf(s.charAt(s.length - 1)) & unused) === 0;
+}
+
+/** Strict unpadded base64url (see isBase64Url); null when malformed or not canonical. */
 export function fromBase64Url(s: string): Uint8Array | null {
-  if (!B64URL.test(s) || s.length % 4 === 1) return null;
-  return base64url.decode(s);
+  return isBase64Url(s) ? base64url.decode(s) : null;
 }
 
 /** A JWT-shaped run: three base64url parts, the first starting like a JSON header. */

@@ -7,7 +7,7 @@ import { Readable } from 'node:stream';
 import { redactTokens } from '@volly/shared';
 import { describe, expect, it } from 'vitest';
 import { checkDemoListener, isLoopbackHost } from '../src/demo.js';
-import { redactLinear, TokenRedactor } from '../src/http/redact.js';
+import { TokenRedactor } from '../src/http/redact.js';
 import { routeOf } from '../src/http/routes.js';
 
 describe('routeOf', () => {
@@ -39,11 +39,14 @@ describe('routeOf', () => {
   });
 });
 
-describe('redactLinear', () => {
+/** The plain definition: what redactTokens must match, without its backtracking. */
+const reference = (s: string) => s.replace(/eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}/g, '[token]');
+
+describe('redactTokens', () => {
   const JWT = 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJlX2J5dGVz';
   const ALPHABET = ['eyJ', 'eyJa', '.', 'abcd', 'x', '-', '_', ' ', ':', '"', 'é', JWT, '..', 'eyJeyJ'];
 
-  it('replaces exactly what redactTokens replaces', () => {
+  it('replaces exactly what the regular expression replaces', () => {
     let seed = 7;
     const rnd = (k: number) => {
       seed = (seed * 1103515245 + 12345) % 2 ** 31;
@@ -52,7 +55,7 @@ describe('redactLinear', () => {
     for (let i = 0; i < 5000; i++) {
       let s = '';
       for (let j = rnd(30); j > 0; j--) s += ALPHABET[rnd(ALPHABET.length)];
-      expect(redactLinear(s), JSON.stringify(s)).toBe(redactTokens(s));
+      expect(redactTokens(s), JSON.stringify(s)).toBe(reference(s));
     }
   });
 
@@ -69,7 +72,7 @@ describe('redactLinear', () => {
   it('is linear where the regular expression is quadratic', () => {
     const hostile = `${'eyJ'.repeat(60_000)}!`;
     const t0 = performance.now();
-    expect(redactLinear(hostile)).toBe(hostile);
+    expect(redactTokens(hostile)).toBe(hostile);
     expect(performance.now() - t0).toBeLessThan(200);
   });
 

@@ -42,11 +42,50 @@ export function fromBase64Url(s: string): Uint8Array | null {
   return isBase64Url(s) ? base64url.decode(s) : null;
 }
 
-/** A JWT-shaped run: three base64url parts, the first starting like a JSON header. */
-const JWT_LIKE = /eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}/g;
+const isSegmentChar = (c: number): boolean => (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || c === 0x5f || c === 0x2d;
+/** A character a JWT run may hold: base64url or the dot between its parts. */
+export const isJwtRunChar = (c: number): boolean => isSegmentChar(c) || c === 0x2e;
+
+/** Redacts one maximal run of [A-Za-z0-9_.-]: segments split at dots. */
+function redactRun(run: string): string {
+  const seg = run.split('.');
+  let out = '';
+  let i = 0;
+  while (i < seg.length) {
+    const s = seg[i] as string;
+    // The leftmost `eyJ` of a segment is the only start that can match in it (later ones leave fewer characters).
+    const at = s.indexOf('eyJ');
+    if (at >= 0 && s.length - at >= 7 && i + 2 < seg.length && (seg[i + 1] as string).length >= 4 && (seg[i + 2] as string).length >= 4) {
+      out += `${s.slice(0, at)}[token]`;
+      i += 3;
+    } else {
+      out += s;
+      i += 1;
+    }
+    if (i < seg.length) out += '.';
+  }
+  return out;
+}
+
 /**
- * Replaces anything that looks like a JWT with "[token]". LiveKit echoes the
- * whole token in its 401 bodies ("invalid token: <jwt>, error: ..."); such
- * text must not reach a log line or the client.
+ * Replaces anything that looks like a JWT — `eyJ`, 4+ base64url characters, a
+ * dot, 4+, a dot, 4+ — with "[token]". LiveKit echoes the whole token in its
+ * 401 bodies ("invalid token: <jwt>, error: ..."); such text must not reach a
+ * log line or the client. Linear time: the obvious regular expression
+ * backtracks over a long base64url run once per `eyJ` in it, which text an
+ * attacker controls (metadata quoted back) could exploit.
  */
-export const redactTokens = (s: string): string => s.replace(JWT_LIKE, '[token]');
+export function redactTokens(text: string): string {
+  let out = '';
+  let i = 0;
+  while (i < text.length) {
+    let j = i;
+    while (j < text.length && !isJwtRunChar(text.charCodeAt(j))) j++;
+    out += text.slice(i, j);
+    let k = j;
+    while (k < text.length && isJwtRunChar(text.charCodeAt(k))) k++;
+    if (k > j) out += redactRun(text.slice(j, k));
+    i = k;
+  }
+  return out;
+}

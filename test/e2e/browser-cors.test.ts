@@ -227,6 +227,9 @@ function holdHandshake(p: TestProxy, localAddress = '127.0.0.2'): Promise<Socket
 
 describe('refusals with no HTTP reply the page can read', () => {
   it('draining: the listener is closed, so the app gets the same prompt "Failed to fetch" as from a port nothing listens on', async () => {
+    // An earlier request leaves an idle keep-alive connection to the proxy in the browser's pool: the drain must not answer on it either.
+    const earlier = await e2e.open('draining-earlier');
+    expect(await earlier.page.evaluate((u) => fetch(u).then((r) => r.status), `${draining.url}/`)).toBe(200);
     const holder = await holdHandshake(draining);
     const drained = draining.proxy.drain(60_000);
     try {

@@ -178,7 +178,8 @@ function transforms(ctx: Context, channel: SealedChannel, grant: Grant): RelayTr
   return {
     fromClient(data, isBinary): Message | null {
       if (!isBinary) throw new ProtocolError('text frame on a sealed session');
-      const { kind, payload } = channel.opener.open(data);
+      // The received buffer is ours alone: open in place, no copy per frame.
+      const { kind, payload } = channel.opener.openInPlace(data);
       if (kind === FrameKind.LiveKitBinary) return payload;
       if (kind === FrameKind.LiveKitText) {
         try {

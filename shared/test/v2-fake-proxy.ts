@@ -10,7 +10,19 @@ import { once } from 'node:events';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer } from 'ws';
-import { FrameKind, getAead, getKem, type KemBackendName, peekTokenPayload, readPqClaims, SUBPROTOCOL, v2 } from '../src/index.js';
+import {
+  closeCodeInfo,
+  FrameKind,
+  FrameSealer,
+  getAead,
+  getKem,
+  type KemBackendName,
+  peekTokenPayload,
+  randomBytes,
+  readPqClaims,
+  SUBPROTOCOL,
+  v2,
+} from '../src/index.js';
 
 export const JOIN = Uint8Array.of(0x0a, 0x02, 0x08, 0x01);
 
@@ -33,6 +45,16 @@ export class FakeV2Proxy {
   /** Answer every first flight with an unsealed 4425 (what a relay could forge). */
   unsealedStale = false;
   registerDown = false;
+  /** The register says every session id was seen (what a replayed flight meets). */
+  replay = false;
+  /** Called after each stale-clock reply (a test moves the clock again). */
+  afterStale: (() => void) | undefined;
+  /**
+   * Play a relay that strips TLS and answers itself: it sees every public
+   * byte (pk_e included) but not the static secret key, so it answers with a
+   * real encapsulation to pk_e and frames sealed under keys of its own.
+   */
+  impostor = false;
   /** A sealed refusal after the early frame opened (what the proxy does for a bad token). */
   refuse: { code: number; message: string } | undefined;
   readonly upgrades: Upgrade[] = [];
@@ -94,18 +116,23 @@ export class FakeV2Proxy {
     const u = new URL(url, 'http://proxy.invalid');
     if (this.unsealedStale) return ws.close(v2.CloseCodeV2.StaleClock, 'StaleClock');
     const options = { keys: this.keys, getKem: (a: v2.ServerStaticKey['algorithm']) => getKem(a, this.backend), aead: getAead(), now: () => this.now() };
+    if (this.impostor) return this.#impostor(ws, protocolHeader, u.search.slice(1));
     const register: v2.SessionRegister = this.registerDown
       ? {
           claim: () => {
             throw new Error('register down');
           },
         }
-      : this.#register;
+      : this.replay
+        ? { claim: () => false }
+        : this.#register;
     const input = { protocols: protocolHeader.split(/\s*,\s*/), urlPath: u.pathname, query: u.search.slice(1) };
     const decision = await v2.acceptFirstFlight(options, register, input);
-    if (decision.type === 'refuse') return ws.close(decision.error.closeCode, 'refused');
+    // Unsealed: the reason is only the code's name, as the proxy's.
+    if (decision.type === 'refuse') return ws.close(decision.error.closeCode, closeCodeInfo(decision.error.closeCode).name);
     if (decision.type === 'stale') {
       for (const f of decision.frames) ws.send(f);
+      this.afterStale?.();
       return ws.close(decision.closeCode, 'StaleClock');
     }
     const { flight } = decision;
@@ -130,5 +157,14 @@ export class FakeV2Proxy {
         ws.close(4400, 'Malformed');
       }
     });
+  }
+
+  #impostor(ws: import('ws').WebSocket, protocolHeader: string, query: string): void {
+    const { clientHello } = v2.readFirstFlight(protocolHeader.split(/\s*,\s*/), query);
+    const hello = v2.decodeClientHello(clientHello);
+    const { ciphertext } = getKem(hello.algorithm, this.backend).encapsulate(hello.pkE);
+    ws.send(v2.encodeServerHello({ ctE: ciphertext }));
+    const sealer = new FrameSealer(randomBytes(32), getAead());
+    ws.send(sealer.seal(FrameKind.LiveKitBinary, JOIN));
   }
 }

@@ -225,8 +225,12 @@ export class V2Link implements Link {
     this.host.failed(plain);
     const inner = this.#inner as WebSocket;
     const close = () => inner.close(clientCloseCode(plain.closeCode), closeReason(plain.message));
-    // The proxy closes right after a sealed error; close ourselves if it does not.
-    if (inner.readyState === 1) this.#failTimer = setTimeout(close, 1000);
+    if (inner.readyState !== 1) return;
+    // What the client found itself (a frame that does not open, a bad ServerHello) ends
+    // the socket at once: whoever answered may never close. After a sealed refusal the
+    // proxy closes with its own code; close ourselves only if it does not.
+    if (plain.code !== undefined && plain.code !== 'ERR_V2_STALE') close();
+    else this.#failTimer = setTimeout(close, 1000);
   }
 
   /** Leaves the current inner socket without a trace in the application's events, then runs `next`. */

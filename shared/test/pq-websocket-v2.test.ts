@@ -4,8 +4,21 @@
  * serves the well-known document. Joins run on every KEM backend the runtime
  * has (native skips itself on Node 20) and both algorithms.
  */
-import { describe, expect, test } from 'vitest';
-import { addPqClaims, addServerKemKeys, FrameKind, getKem, KEM_ALGORITHMS, kemBackends, PqWebSocket, ServerKeyCache } from '../src/index.js';
+import { describe, expect, test, vi } from 'vitest';
+import WsWebSocket from 'ws';
+import {
+  addPqClaims,
+  addServerKemKeys,
+  FrameKind,
+  getKem,
+  getSigner,
+  installPqWebSocket,
+  KEM_ALGORITHMS,
+  kemBackends,
+  PqWebSocket,
+  ServerKeyCache,
+  v2,
+} from '../src/index.js';
 import { FakeV2Proxy, JOIN } from './v2-fake-proxy.js';
 import { grant, options, outcome, signalUrl, start, token } from './v2-socket-helpers.js';
 
@@ -128,5 +141,47 @@ describe('fallback to v1', () => {
       expect(ws.failure?.code).toBe('ERR_V2_DOCUMENT');
     }
     expect(p.upgrades).toEqual([]);
+  });
+});
+
+describe('installPqWebSocket', () => {
+  const target = () => ({ WebSocket: WsWebSocket as unknown as typeof WebSocket, fetch: vi.fn((i: RequestInfo | URL, o?: RequestInit) => fetch(i, o)) });
+
+  test('default: v2 from the document; the document JSON given by the app: v2 with nothing fetched', async () => {
+    const p = await start();
+    for (const extra of [{}, { serverKemKeys: v2.wellKnownDocument(p.keys.map((k) => k.key)) }]) {
+      const t = target();
+      const network = t.fetch;
+      const uninstall = installPqWebSocket({ target: t as never, keyCache: new ServerKeyCache(), ...extra });
+      try {
+        const ws = new t.WebSocket(signalUrl(p)) as PqWebSocket;
+        expect(await outcome(ws)).toMatchObject({ opened: true });
+        expect(ws.pq).toMatchObject({ protocol: 'volly-pq.v2', serverKeysFrom: 'serverKemKeys' in extra ? 'options' : 'document' });
+        expect(network).toHaveBeenCalledTimes('serverKemKeys' in extra ? 0 : 1);
+        ws.close();
+      } finally {
+        uninstall();
+      }
+    }
+    expect(() => installPqWebSocket({ target: target() as never, serverKemKeys: '{"protocol":"volly-pq.v2"}' })).toThrowError(/well-known document/);
+  });
+
+  test("v1 signature pins keep the socket on v1 (not traded for an unchecked document); protocol 'v1' too", async () => {
+    const p = await start();
+    const pin = getSigner('ML-DSA-65').keygen().publicKey;
+    for (const extra of [{ serverKeys: [pin] }, { protocol: 'v1' as const }]) {
+      const t = target();
+      const network = t.fetch;
+      const uninstall = installPqWebSocket({ target: t as never, keyCache: new ServerKeyCache(), ...extra });
+      try {
+        const ws = new t.WebSocket(signalUrl(p)) as PqWebSocket;
+        await outcome(ws);
+        expect(ws.pq.protocol).toBe('volly-pq.v1');
+        expect(network).not.toHaveBeenCalled();
+      } finally {
+        uninstall();
+      }
+    }
+    expect(p.upgrades.map((u) => u.protocol)).toEqual(['volly-pq.v1', 'volly-pq.v1']);
   });
 });

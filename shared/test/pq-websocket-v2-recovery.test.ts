@@ -146,3 +146,23 @@ describe('the validate shim answers v2 refusals with their HTTP status', () => {
     }
   });
 });
+
+test('close() while the document is being fetched: one close event, and no upgrade once the fetch returns', async () => {
+  const p = await start();
+  let release: () => void = () => {};
+  const slow: typeof fetch = async (input, init) => {
+    await new Promise<void>((r) => {
+      release = r;
+    });
+    return fetch(input, init);
+  };
+  const ws = new PqWebSocket(signalUrl(p), undefined, options({ fetch: slow }));
+  const closes: number[] = [];
+  ws.addEventListener('close', (ev) => closes.push((ev as CloseEvent).code));
+  await new Promise((r) => setTimeout(r, 20));
+  ws.close();
+  await expect.poll(() => closes).toEqual([1006]);
+  release();
+  await new Promise((r) => setTimeout(r, 100));
+  expect([closes, p.upgrades.length, ws.readyState]).toEqual([[1006], 0, PqWebSocket.CLOSED]);
+});

@@ -166,3 +166,13 @@ test('close() while the document is being fetched: one close event, and no upgra
   await new Promise((r) => setTimeout(r, 100));
   expect([closes, p.upgrades.length, ws.readyState]).toEqual([[1006], 0, PqWebSocket.CLOSED]);
 });
+
+test('a WebSocket that throws on creation (after the key fetch): error and close, nothing unhandled', async () => {
+  const p = await start();
+  const Throwing = function WebSocket() {
+    throw new SyntaxError('bad subprotocol');
+  } as unknown as typeof globalThis.WebSocket;
+  const ws = new PqWebSocket(signalUrl(p), undefined, options({ WebSocket: Throwing }));
+  expect(await outcome(ws)).toMatchObject({ opened: false, code: CloseCode.Upstream, events: ['error', 'close'] });
+  expect(p.documentFetches).toBe(1);
+});

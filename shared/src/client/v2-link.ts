@@ -180,7 +180,15 @@ export class V2Link implements Link {
     this.#sessionId = flight.sessionId;
     this.#th2 = undefined;
     this.#opened = false;
-    const inner = new this.opts.WebSocket(`${this.#base}?${flight.query}`, [...flight.protocols]);
+    let inner: WebSocket;
+    try {
+      inner = new this.opts.WebSocket(`${this.#base}?${flight.query}`, [...flight.protocols]);
+    } catch {
+      // This runs after the constructor returned: a throw here would be an unhandled rejection.
+      client.closed(1006);
+      this.#failBeforeSocket({ closeCode: CloseCode.Upstream, message: 'the WebSocket could not be created' });
+      return;
+    }
     this.#inner = inner;
     inner.binaryType = 'arraybuffer';
     inner.onopen = () => {

@@ -53,7 +53,7 @@ describe.each(cases)('v2 join, $algorithm on $backend', ({ backend, algorithm })
     ws.close();
   });
 
-  test('a bound token joins in bound mode: LiveKit speaks only after the key confirmation', async () => {
+  test('a bound token joins in bound mode (the fake LiveKit speaks once the key confirmation proved the bound key)', async () => {
     const p = await start(algorithm, backend);
     const boundAlg = algorithm === 'X-Wing' ? 'ML-KEM-768' : 'X-Wing';
     const keyPair = getKem(boundAlg, backend).keygen();

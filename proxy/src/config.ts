@@ -9,6 +9,7 @@ import { KEM_ALGORITHMS, type KemAlgorithm } from '@volly/shared';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { loadServerKeys, type ServerIdentity } from './server-keys.js';
+import { isKemKeyFile, loadStaticKemKeys, type StaticKemKey } from './static-keys.js';
 import { checkGroups, checkPair, readPair, TLS_VERSIONS, type TlsSettings } from './tls.js';
 
 export class ConfigError extends Error {
@@ -62,7 +63,12 @@ const SETTINGS = {
   },
   tls_reload_interval_ms: { env: 'VOLLY_TLS_RELOAD_INTERVAL_MS', schema: positive, default: 10_000 },
   // Server authentication (server-keys.ts): ML-DSA-65 key files, the first signs; unset, handshakes are not signed.
+  // ML-DSA-65 identity keys (v1 server authentication) and X-Wing / ML-KEM-768 static keys (v2); the first of each kind is current.
   server_keys: { env: 'VOLLY_SERVER_KEYS', schema: z.string().min(1), default: undefined },
+  // Wire protocols served on the signaling paths; a v2 upgrade needs a KEM key in server_keys.
+  protocols: { env: 'VOLLY_PROTOCOLS', schema: z.string(), default: 'v1,v2' },
+  // v2's single-use session register shared by replicas; unset: in this process's memory.
+  redis_url: { env: 'VOLLY_REDIS_URL', schema: z.url({ protocol: /^rediss?$/, error: 'expected a redis:// or rediss:// URL' }), default: undefined },
 } as const;
 type Name = keyof typeof SETTINGS;
 
@@ -109,7 +115,16 @@ export interface Config {
   readonly tls?: TlsSettings;
   /** Server identity keys (ML-DSA-65): the first signs every handshake, all are published; undefined: handshakes are not signed. */
   readonly serverKeys?: readonly ServerIdentity[];
+  /** Wire protocols served (VOLLY_PROTOCOLS); v2 only takes effect with `staticKeys`. */
+  readonly protocols: readonly Protocol[];
+  /** v2 static KEM keys: the first is current, all open first flights; undefined: v2 is not served. */
+  readonly staticKeys?: readonly StaticKemKey[];
+  /** Redis for v2's session register (several replicas); undefined: in memory. */
+  readonly redisUrl?: string;
 }
+
+export const PROTOCOLS = ['v1', 'v2'] as const;
+export type Protocol = (typeof PROTOCOLS)[number];
 
 function splitHostPort(s: string): { host: string; port: number } {
   const i = s.lastIndexOf(':');
@@ -202,7 +217,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, configFile?: st
       throw new ConfigError(`VOLLY_PQ_ALGORITHMS: unknown algorithm "${a}" (known: ${KEM_ALGORITHMS.join(', ')})`);
   if (algorithms.length === 0) throw new ConfigError('VOLLY_PQ_ALGORITHMS: at least one algorithm is required');
   const tls = tlsSettings(get, read('tls_cert', env, file) !== undefined, read('tls_key', env, file) !== undefined);
-  const serverKeys = read('server_keys', env, file) === undefined ? undefined : serverKeySettings(get('server_keys'));
+  const { serverKeys, staticKeys } = read('server_keys', env, file) === undefined ? {} : serverKeySettings(get('server_keys'));
+  const explicit = Boolean(env[SETTINGS.protocols.env]) || (file.protocols !== undefined && file.protocols !== null);
+  const protocols = protocolSettings(get('protocols'), explicit, staticKeys !== undefined);
+  const redisUrl = read('redis_url', env, file) === undefined ? undefined : get('redis_url');
   return {
     listen: splitHostPort(get('listen')),
     adminListen: splitHostPort(get('admin_listen')),
@@ -230,7 +248,25 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, configFile?: st
     v1AllowMissingSid: get('v1_allow_missing_sid'),
     ...(tls ? { tls } : {}),
     ...(serverKeys ? { serverKeys } : {}),
+    protocols,
+    ...(staticKeys ? { staticKeys } : {}),
+    ...(redisUrl ? { redisUrl } : {}),
   };
+}
+
+/** VOLLY_PROTOCOLS: v1 and/or v2, comma-separated. Asked for explicitly, v2 needs a KEM key to open first flights with. */
+function protocolSettings(list: string, explicit: boolean, hasKemKeys: boolean): Protocol[] {
+  const fail = (why: string) => new ConfigError(`VOLLY_PROTOCOLS (or "protocols" in the config file): ${why}`);
+  const names = list
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean);
+  for (const p of names) if (!(PROTOCOLS as readonly string[]).includes(p)) throw fail(`unknown protocol "${p.slice(0, 32)}" (known: ${PROTOCOLS.join(', ')})`);
+  if (names.length === 0) throw fail('at least one protocol is required');
+  if (new Set(names).size !== names.length) throw fail('a protocol is listed twice');
+  if (explicit && names.includes('v2') && !hasKemKeys)
+    throw fail('v2 needs an X-Wing or ML-KEM-768 key in VOLLY_SERVER_KEYS (volly-pq keygen --algorithm X-Wing)');
+  return names as Protocol[];
 }
 
 /** VOLLY_TRUSTED_PROXIES: comma-separated addresses or CIDRs (IPv4 or IPv6). */
@@ -252,10 +288,23 @@ function trustedProxies(list: string): { trustedProxies: BlockList; trustedProxy
   return { trustedProxies: blocks, trustedProxyList: entries };
 }
 
-/** The key files of VOLLY_SERVER_KEYS, each read and checked now, so a bad one stops the proxy before it listens. */
-function serverKeySettings(list: string): ServerIdentity[] {
+/**
+ * The key files of VOLLY_SERVER_KEYS, each read and checked now, so a bad one
+ * stops the proxy before it listens: ML-DSA-65 identity keys (v1) and KEM
+ * static keys (v2), each kind in list order.
+ */
+function serverKeySettings(list: string): { serverKeys?: ServerIdentity[]; staticKeys?: StaticKemKey[] } {
   try {
-    return loadServerKeys(list);
+    const files = list
+      .split(',')
+      .map((f) => f.trim())
+      .filter(Boolean);
+    const kem = files.filter(isKemKeyFile);
+    const identity = files.filter((f) => !kem.includes(f));
+    return {
+      ...(identity.length > 0 || kem.length === 0 ? { serverKeys: loadServerKeys(identity.join(',')) } : {}),
+      ...(kem.length > 0 ? { staticKeys: loadStaticKemKeys(kem) } : {}),
+    };
   } catch (err) {
     throw new ConfigError(`VOLLY_SERVER_KEYS (or "server_keys" in the config file): ${(err as Error).message.split('\n')[0]}`);
   }

@@ -54,8 +54,12 @@ export function flightUrl(baseUrl: string, path: string, flight: Pick<v2.ClientF
   return `${u.origin}${path}?${flight.query}`;
 }
 
-/** Builds a first flight for `token` and joins with it; rejects with V2ConnectError when the server refuses. */
-export async function connectV2(baseUrl: string, token: string, opts: V2Options = {}): Promise<V2Signal> {
+/** A client and its first flight for `token`, not sent yet (its path is the LiveKit path sealed in it). */
+export async function newFlight(
+  baseUrl: string,
+  token: string,
+  opts: V2Options = {},
+): Promise<{ client: v2.ClientV2; flight: v2.ClientFirstFlight; path: string }> {
   const serverKey = opts.serverKey ?? v2.currentKey(await fetchServerKeys(baseUrl), Date.now() / 1000);
   if (!serverKey) throw new Error('the proxy publishes no usable v2 key');
   const lk = new URL(
@@ -71,8 +75,13 @@ export async function connectV2(baseUrl: string, token: string, opts: V2Options 
     randomBytes,
     ...(opts.bound ? { bound: { kem: getKem(opts.bound.algorithm), keyPair: opts.bound.keyPair } } : {}),
   });
-  const flight = client.start();
-  const ws = new WebSocket(flightUrl(baseUrl, lk.pathname, flight), [...flight.protocols]);
+  return { client, flight: client.start(), path: lk.pathname };
+}
+
+/** Builds a first flight for `token` and joins with it; rejects with V2ConnectError when the server refuses. */
+export async function connectV2(baseUrl: string, token: string, opts: V2Options = {}): Promise<V2Signal> {
+  const { client, flight, path } = await newFlight(baseUrl, token, opts);
+  const ws = new WebSocket(flightUrl(baseUrl, path, flight), [...flight.protocols]);
   let failure: v2.ClientV2Failure | undefined;
   const queue: SignalResponse[] = [];
   const waiters: Array<(m: SignalResponse) => void> = [];
@@ -153,8 +162,12 @@ export async function joinV2(baseUrl: string, token: string, opts: V2Options = {
   }
 }
 
-/** Sends a recorded first flight again, as a replayer would (it has no keys), and reports how the server ended it. */
-export function replayFlight(baseUrl: string, path: string, flight: v2.ClientFirstFlight): Promise<{ code: number; reason: string; received: number }> {
+/** Sends a recorded (or altered) first flight, as a replayer would (it has no keys), and reports how the server ended it. */
+export function replayFlight(
+  baseUrl: string,
+  path: string,
+  flight: Pick<v2.ClientFirstFlight, 'query' | 'protocols'>,
+): Promise<{ code: number; reason: string; received: number }> {
   const ws = new WebSocket(flightUrl(baseUrl, path, flight), [...flight.protocols]);
   let received = 0;
   ws.on('message', () => received++);

@@ -7,8 +7,8 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { getKem, KEM_ALGORITHMS, type KemAlgorithm, toBase64Url, v2 } from '@volly/shared';
-import { RoomServiceClient } from 'livekit-server-sdk';
+import { closeCodeInfo, getKem, KEM_ALGORITHMS, type KemAlgorithm, toBase64Url, v2 } from '@volly/shared';
+import { AccessToken, RoomServiceClient } from 'livekit-server-sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nothingReachesLiveKit, sumMetric } from '../harness/leaks.ts';
 import { type LiveKitServer, startLiveKit } from '../harness/livekit.ts';
@@ -122,6 +122,26 @@ it('the upgrade request carries only the path and the first flight: no token, Li
   } finally {
     await tee.close();
   }
+});
+
+describe('error fidelity, sealed as in v1', () => {
+  it('a token the proxy refuses: a sealed 4401 with the reason; the unsealed close says only the code name', async () => {
+    const forged = await new AccessToken('APInot-ours', 'z'.repeat(40), { identity: 'hank' }).toJwt();
+    const err = (await nothingReachesLiveKit(proxy, livekit, 'hank', () => connectV2(proxy.wsUrl, forged).catch((e: unknown) => e))) as V2ConnectError;
+    expect(err).toBeInstanceOf(V2ConnectError);
+    expect(err.code).toBe(4401);
+    expect(err.reason).toBe(closeCodeInfo(4401).name);
+    expect(err.failure).toMatchObject({ closeCode: 4401, message: 'token signed with an unknown API key' });
+  });
+
+  it('LiveKit’s refusal of a token (unbound, dialed at once): sealed 4502 with LiveKit’s HTTP status', async () => {
+    const err = (await connectV2(proxy.wsUrl, await proxy.token('v2-nojoin', 'ida', { grant: { roomJoin: false } })).catch(
+      (e: unknown) => e,
+    )) as V2ConnectError;
+    expect(err.code).toBe(4502);
+    expect(err.failure?.status).toBe(401);
+    expect(err.failure?.message.length).toBeGreaterThan(0);
+  });
 });
 
 it('an unknown key id: 4421 before anything is dialed; the client refetches the document and joins', async () => {

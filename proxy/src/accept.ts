@@ -54,10 +54,10 @@ export function createAcceptor(ctx: Context) {
     handleProtocols: () => v2.SUBPROTOCOL_V2,
   });
 
-  const busy = (socket: Duplex, client: string, reason: 'busy' | 'source') => {
-    ctx.metrics.failures.inc({ mode: 'pq', algorithm: 'none', code: '4429' });
+  const busy = (socket: Duplex, client: string, reason: 'busy' | 'source', protocol: 'v1' | 'v2') => {
+    ctx.metrics.failures.inc({ mode: 'pq', algorithm: 'none', protocol, code: '4429' });
     ctx.log.warn(
-      { event: 'handshake_refused', reason, remote: client },
+      { event: 'handshake_refused', reason, remote: client, protocol },
       reason === 'source' ? 'address holds its share of handshakes' : 'too many concurrent handshakes',
     );
     refuseUpgrade(socket, 429, 'too many concurrent handshakes; retry');
@@ -129,9 +129,9 @@ export function createAcceptor(ctx: Context) {
     if ('then' in admission) {
       void admission.then((a) => {
         if (a.ok) startPq(route, req, socket, head, url, client, a.slot);
-        else if (a.reason !== 'gone') busy(socket, client, a.reason);
+        else if (a.reason !== 'gone') busy(socket, client, a.reason, route);
       });
     } else if (admission.ok) startPq(route, req, socket, head, url, client, admission.slot);
-    else busy(socket, client, admission.reason as 'busy' | 'source');
+    else busy(socket, client, admission.reason as 'busy' | 'source', route);
   };
 }

@@ -3,7 +3,8 @@
 // URL with anything besides volly_early, a flipped byte in the early frame or
 // the ClientHello, no ClientHello at all, and a bound token whose key is never
 // proved (4408). Plus routing: both subprotocols offered → v2; a proxy without
-// a KEM key publishes no document and refuses a v2-only upgrade.
+// a KEM key publishes no document and refuses a v2-only upgrade; one serving
+// only v2 refuses v1 upgrades.
 
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,7 +15,8 @@ import WebSocket from 'ws';
 import { nothingReachesLiveKit } from '../harness/leaks.ts';
 import { type LiveKitServer, startLiveKit } from '../harness/livekit.ts';
 import { startTestProxy, type TestProxy } from '../harness/proxy.ts';
-import { flightUrl, newFlight, replayFlight } from '../harness/v2-signal.ts';
+import { connectSignal } from '../harness/signal.ts';
+import { connectV2, flightUrl, newFlight, replayFlight } from '../harness/v2-signal.ts';
 
 const KEY = join(mkdtempSync(join(tmpdir(), 'volly-v2-refusals-')), 'mlkem.json');
 const pair = getKem('ML-KEM-768').keygen();
@@ -77,6 +79,34 @@ it('offered both volly-pq.v2 and volly-pq.v1: the proxy answers v2', async () =>
   ws.terminate();
 });
 
+/** The HTTP status of a refused upgrade offering `protocols`. */
+function upgradeStatus(url: string, protocols: string[]): Promise<number> {
+  const ws = new WebSocket(url, protocols);
+  ws.on('error', () => {});
+  return new Promise((resolve) => {
+    ws.once('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+    ws.once('open', () => {
+      ws.terminate();
+      resolve(101);
+    });
+  });
+}
+
+it('VOLLY_PROTOCOLS=v2: volly-pq.v1 upgrades are refused with 403, v2 and classical joins go on', async () => {
+  const only = await startTestProxy(livekit, { VOLLY_SERVER_KEYS: KEY, VOLLY_PROTOCOLS: 'v2' });
+  try {
+    expect(await upgradeStatus(`${only.wsUrl}/rtc/v1`, [SUBPROTOCOL])).toBe(403);
+    const sig = await connectV2(only.wsUrl, await only.token('v2-only', 'rita'));
+    expect(sig.join.participant?.identity).toBe('rita');
+    await sig.close();
+    const classical = await connectSignal(only.wsUrl, await only.token('v2-only', 'sam'));
+    expect(classical.join.participant?.identity).toBe('sam');
+    await classical.close();
+  } finally {
+    await only.close();
+  }
+});
+
 describe('a proxy with no KEM key', () => {
   let plain: TestProxy;
   beforeAll(async () => {
@@ -87,9 +117,6 @@ describe('a proxy with no KEM key', () => {
   it('publishes no key document and refuses a v2-only upgrade with 403', async () => {
     expect((await fetch(`${plain.url}/.well-known/volly-pq`)).status).toBe(404);
     const { flight, path } = await newFlight(proxy.wsUrl, await proxy.token('v2-none', 'quinn'));
-    const ws = new WebSocket(flightUrl(plain.wsUrl, path, flight), [...flight.protocols]);
-    ws.on('error', () => {});
-    const status = await new Promise<number>((resolve) => ws.once('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0)));
-    expect(status).toBe(403);
+    expect(await upgradeStatus(flightUrl(plain.wsUrl, path, flight), [...flight.protocols])).toBe(403);
   });
 });

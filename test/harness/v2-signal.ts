@@ -31,13 +31,17 @@ export interface V2Signal extends Omit<PqSignal, 'ws'> {
 }
 
 export class V2ConnectError extends Error {
-  constructor(
-    readonly code: number,
-    readonly reason: string,
-    readonly failure: v2.ClientV2Failure | undefined,
-    readonly flight: v2.ClientFirstFlight,
-  ) {
+  // Plain fields, not parameter properties: the harness also runs under Node's type stripping.
+  readonly code: number;
+  readonly reason: string;
+  readonly failure: v2.ClientV2Failure | undefined;
+  readonly flight: v2.ClientFirstFlight;
+  constructor(code: number, reason: string, failure: v2.ClientV2Failure | undefined, flight: v2.ClientFirstFlight) {
     super(`v2 signaling failed: close ${code} ${reason}${failure ? ` (${failure.code ?? ''} ${failure.message})` : ''}`);
+    this.code = code;
+    this.reason = reason;
+    this.failure = failure;
+    this.flight = flight;
   }
 }
 

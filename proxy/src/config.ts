@@ -8,9 +8,12 @@ import { BlockList, isIP } from 'node:net';
 import { KEM_ALGORITHMS, type KemAlgorithm } from '@volly/shared';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { loadServerKeys, type ServerIdentity } from './server-keys.js';
-import { isKemKeyFile, loadStaticKemKeys, type StaticKemKey } from './static-keys.js';
+import type { ServerIdentity } from './server-keys.js';
+import type { StaticKemKey } from './static-keys.js';
 import { checkGroups, checkPair, readPair, TLS_VERSIONS, type TlsSettings } from './tls.js';
+import { loadKeyFiles, type Protocol, parseProtocols } from './v2-settings.js';
+
+export { PROTOCOLS, type Protocol } from './v2-settings.js';
 
 export class ConfigError extends Error {
   readonly code = 'ERR_CONFIG';
@@ -123,9 +126,6 @@ export interface Config {
   readonly redisUrl?: string;
 }
 
-export const PROTOCOLS = ['v1', 'v2'] as const;
-export type Protocol = (typeof PROTOCOLS)[number];
-
 function splitHostPort(s: string): { host: string; port: number } {
   const i = s.lastIndexOf(':');
   return { host: s.slice(0, i).replace(/^\[|\]$/g, '') || '0.0.0.0', port: Number(s.slice(i + 1)) };
@@ -217,9 +217,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, configFile?: st
       throw new ConfigError(`VOLLY_PQ_ALGORITHMS: unknown algorithm "${a}" (known: ${KEM_ALGORITHMS.join(', ')})`);
   if (algorithms.length === 0) throw new ConfigError('VOLLY_PQ_ALGORITHMS: at least one algorithm is required');
   const tls = tlsSettings(get, read('tls_cert', env, file) !== undefined, read('tls_key', env, file) !== undefined);
-  const { serverKeys, staticKeys } = read('server_keys', env, file) === undefined ? {} : serverKeySettings(get('server_keys'));
+  const keyList = read('server_keys', env, file) === undefined ? undefined : get('server_keys');
+  const { serverKeys, staticKeys } =
+    keyList === undefined ? {} : named('VOLLY_SERVER_KEYS', 'server_keys', () => loadKeyFiles(keyList, algorithms as KemAlgorithm[]));
   const explicit = Boolean(env[SETTINGS.protocols.env]) || (file.protocols !== undefined && file.protocols !== null);
-  const protocols = protocolSettings(get('protocols'), explicit, staticKeys !== undefined);
+  const protocols = named('VOLLY_PROTOCOLS', 'protocols', () => parseProtocols(get('protocols'), explicit, staticKeys !== undefined));
   const redisUrl = read('redis_url', env, file) === undefined ? undefined : get('redis_url');
   return {
     listen: splitHostPort(get('listen')),
@@ -254,21 +256,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, configFile?: st
   };
 }
 
-/** VOLLY_PROTOCOLS: v1 and/or v2, comma-separated. Asked for explicitly, v2 needs a KEM key to open first flights with. */
-function protocolSettings(list: string, explicit: boolean, hasKemKeys: boolean): Protocol[] {
-  const fail = (why: string) => new ConfigError(`VOLLY_PROTOCOLS (or "protocols" in the config file): ${why}`);
-  const names = list
-    .split(',')
-    .map((p) => p.trim())
-    .filter(Boolean);
-  for (const p of names) if (!(PROTOCOLS as readonly string[]).includes(p)) throw fail(`unknown protocol "${p.slice(0, 32)}" (known: ${PROTOCOLS.join(', ')})`);
-  if (names.length === 0) throw fail('at least one protocol is required');
-  if (new Set(names).size !== names.length) throw fail('a protocol is listed twice');
-  if (explicit && names.includes('v2') && !hasKemKeys)
-    throw fail('v2 needs an X-Wing or ML-KEM-768 key in VOLLY_SERVER_KEYS (volly-pq keygen --algorithm X-Wing)');
-  return names as Protocol[];
-}
-
 /** VOLLY_TRUSTED_PROXIES: comma-separated addresses or CIDRs (IPv4 or IPv6). */
 function trustedProxies(list: string): { trustedProxies: BlockList; trustedProxyList: string[] } {
   const blocks = new BlockList();
@@ -288,25 +275,12 @@ function trustedProxies(list: string): { trustedProxies: BlockList; trustedProxy
   return { trustedProxies: blocks, trustedProxyList: entries };
 }
 
-/**
- * The key files of VOLLY_SERVER_KEYS, each read and checked now, so a bad one
- * stops the proxy before it listens: ML-DSA-65 identity keys (v1) and KEM
- * static keys (v2), each kind in list order.
- */
-function serverKeySettings(list: string): { serverKeys?: ServerIdentity[]; staticKeys?: StaticKemKey[] } {
+/** A v2 setting's check (v2-settings.ts), its error named after the setting. */
+function named<T>(env: string, name: string, check: () => T): T {
   try {
-    const files = list
-      .split(',')
-      .map((f) => f.trim())
-      .filter(Boolean);
-    const kem = files.filter(isKemKeyFile);
-    const identity = files.filter((f) => !kem.includes(f));
-    return {
-      ...(identity.length > 0 || kem.length === 0 ? { serverKeys: loadServerKeys(identity.join(',')) } : {}),
-      ...(kem.length > 0 ? { staticKeys: loadStaticKemKeys(kem) } : {}),
-    };
+    return check();
   } catch (err) {
-    throw new ConfigError(`VOLLY_SERVER_KEYS (or "server_keys" in the config file): ${(err as Error).message.split('\n')[0]}`);
+    throw new ConfigError(`${env} (or "${name}" in the config file): ${(err as Error).message.split('\n')[0]}`);
   }
 }
 

@@ -218,6 +218,8 @@ describe('a bad value of every setting: a ConfigError naming it', () => {
       { VOLLY_SERVER_KEYS: KEM_MISMATCHED },
       { VOLLY_SERVER_KEYS: KEM_BAD_NOT_AFTER },
       { VOLLY_SERVER_KEYS: `${XWING_KEY},${SERVER_KEY},${XWING_KEY}` },
+      // Every first flight to it would be refused (4403).
+      { VOLLY_SERVER_KEYS: XWING_KEY, VOLLY_PQ_ALGORITHMS: 'ML-KEM-768' },
     ],
     VOLLY_PROTOCOLS: [
       { VOLLY_PROTOCOLS: 'v3' },

@@ -18,6 +18,10 @@ export interface V2Options {
   joinRequest?: ConnectSignalOptions['joinRequest'];
   /** The key pair a bound token names (its PQ claims). */
   bound?: { readonly algorithm: KemAlgorithm; readonly keyPair: KemKeyPair };
+  /** LiveKit parameters added to the sealed query (what livekit-client adds; padding to test sizes). */
+  extraQuery?: Record<string, string>;
+  /** The client's limit on the request and protocol header lines (default 8192, nginx's buffer). */
+  maxHeaderLine?: number;
   /** The client's clock (default Date.now). */
   now?: () => number;
   clockOffsetMs?: number;
@@ -67,7 +71,7 @@ export async function newFlight(
   const serverKey = opts.serverKey ?? v2.currentKey(await fetchServerKeys(baseUrl), Date.now() / 1000);
   if (!serverKey) throw new Error('the proxy publishes no usable v2 key');
   const lk = new URL(
-    signalUrl(baseUrl, undefined, undefined, { path: opts.path ?? '/rtc/v1', ...(opts.joinRequest ? { joinRequest: opts.joinRequest } : {}) }),
+    signalUrl(baseUrl, undefined, opts.extraQuery, { path: opts.path ?? '/rtc/v1', ...(opts.joinRequest ? { joinRequest: opts.joinRequest } : {}) }),
   );
   const client = new v2.ClientV2({
     kem: getKem(serverKey.algorithm),
@@ -77,6 +81,7 @@ export async function newFlight(
     now: opts.now ?? Date.now,
     ...(opts.clockOffsetMs !== undefined ? { clockOffsetMs: opts.clockOffsetMs } : {}),
     randomBytes,
+    ...(opts.maxHeaderLine ? { maxHeaderLine: opts.maxHeaderLine } : {}),
     ...(opts.bound ? { bound: { kem: getKem(opts.bound.algorithm), keyPair: opts.bound.keyPair } } : {}),
   });
   return { client, flight: client.start(), path: lk.pathname };

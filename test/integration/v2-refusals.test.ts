@@ -10,6 +10,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { getKem, SUBPROTOCOL, toBase64Url, v2 } from '@volly/shared';
+import { RoomServiceClient } from 'livekit-server-sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { nothingReachesLiveKit } from '../harness/leaks.ts';
@@ -64,6 +65,22 @@ it('a bound token whose key is never proved: ServerHello, then 4408 at the hands
   const out = await nothingReachesLiveKit(proxy, livekit, 'oscar', () => replayFlight(proxy.wsUrl, path, flight));
   expect(out).toMatchObject({ code: 4408 });
   expect(out.received).toBeGreaterThanOrEqual(1);
+});
+
+it('a client gone right after the ServerHello: the LiveKit socket dialed for it is closed, no participant lingers', async () => {
+  const room = 'v2-gone';
+  const { flight, path } = await newFlight(proxy.wsUrl, await proxy.token(room, 'tess'));
+  const ws = new WebSocket(flightUrl(proxy.wsUrl, path, flight), [...flight.protocols]);
+  await new Promise((resolve) => ws.once('message', resolve));
+  ws.terminate();
+  const svc = new RoomServiceClient(proxy.url, proxy.apiKey, proxy.apiSecret);
+  const until = Date.now() + 5_000;
+  let people = await svc.listParticipants(room).catch(() => []);
+  while (people.length > 0 && Date.now() < until) {
+    await new Promise((r) => setTimeout(r, 200));
+    people = await svc.listParticipants(room).catch(() => []);
+  }
+  expect(people.map((p) => p.identity)).toEqual([]);
 });
 
 it('offered both volly-pq.v2 and volly-pq.v1: the proxy answers v2', async () => {

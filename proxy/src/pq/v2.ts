@@ -125,9 +125,13 @@ export async function prepareV2(ctx: Context, server: V2Server, req: IncomingMes
 export function discardPrepared(p: Prepared): void {
   if (p.type !== 'accept') return;
   p.session.destroy();
-  if (!p.dial) return;
-  p.dial.abort.abort();
-  void p.dial.result.then((up) => up.ok && up.ws.terminate());
+  if (p.dial) cancelDial(p.dial);
+}
+
+/** Stops a dial nobody will relay: aborted if still pending, closed if LiveKit already answered. */
+function cancelDial(d: NonNullable<Extract<Prepared, { type: 'accept' }>['dial']>): void {
+  d.abort.abort();
+  void d.result.then((up) => up.ok && up.ws.terminate());
 }
 
 /** Carries out a decision on the accepted socket, to a keyed, authorized request. */
@@ -149,9 +153,10 @@ export function v2Stage(p: Prepared, startedAt: number): Stage {
       io.ws.send(p.serverHello);
       const result = { algorithm: p.algorithm, grant: p.grant, path: p.connect.path, query: p.connect.query, crypto };
       if (p.dial) {
-        const { abort } = p.dial;
-        io.signal.addEventListener('abort', () => abort.abort(), { once: true });
-        return { ...result, dialed: p.dial.result };
+        const { dial } = p;
+        // A session that ends before the relay starts never takes this socket (its #run may not reach the await).
+        io.signal.addEventListener('abort', () => cancelDial(dial), { once: true });
+        return { ...result, dialed: dial.result };
       }
       // Bound: the key confirmation was sealed under keys that need ss_b, so it proves the bound secret key.
       const m = await io.inbox.next(io.signal, undefined, 'key confirmation');

@@ -21,7 +21,6 @@
 // Sized for CI (~1-2 min): the open-file limit needed is about 2x the
 // half-open count per process (checked in beforeAll).
 
-import { AccessToken } from 'livekit-server-sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HttpRefused, openSession } from '../bench/lib/client.ts';
 import { fdLimit, raiseFdLimit } from '../bench/lib/procfs.ts';
@@ -31,6 +30,7 @@ import { connectPq } from '../harness/pq-signal.ts';
 import { waitFor } from '../harness/process.ts';
 import { type Attacker, startAttacker } from './lib/attack.ts';
 import { type ChildProxy, startChildProxy } from './lib/child-proxy.ts';
+import { honestJoins, token } from './lib/honest.ts';
 
 const HALF_OPEN = 5_000;
 /** The attacked proxy's handshake timeout: long enough to measure honest joins while all are held. */
@@ -71,26 +71,6 @@ afterAll(async () => {
   await livekit?.stop();
   log(`figures ${JSON.stringify(figures)}`);
 });
-
-function token(p: ChildProxy, room: string, identity: string): Promise<string> {
-  const at = new AccessToken(p.apiKey, p.apiSecret, { identity, ttl: '10m' });
-  at.addGrant({ roomJoin: true, room });
-  return at.toJwt();
-}
-
-/** `n` honest sealed joins one after another (a room each), ms from dial to JoinResponse. */
-async function honestJoins(p: ChildProxy, n: number, label: string): Promise<number[]> {
-  const ms: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const t = await token(p, `${label}-${i}`, `honest-${i}`);
-    const t0 = performance.now();
-    const sig = await connectPq(p.wsUrl, t, { algorithm: i % 2 ? 'X-Wing' : 'ML-KEM-768', timeoutMs: 10_000 });
-    ms.push(performance.now() - t0);
-    expect(sig.join.participant?.identity).toBe(`honest-${i}`);
-    await sig.close();
-  }
-  return ms;
-}
 
 describe('resource attacks on the proxy (child process, real LiveKit)', () => {
   it(`5,000 half-open handshakes and a connection flood: honest joins keep p99 within 2x the idle baseline, all 5,000 end 4408, memory bounded`, {

@@ -30,8 +30,8 @@
 // Only loopback; every loop is bounded in count and time.
 
 import { randomBytes } from 'node:crypto';
-import { calm, startStorm } from './storm.ts';
 import { all, dial, frameHeader, type Half, HOST, halves, headerSocks, openUpgrade, pool, SUBPROTOCOL, setLocalAddress } from './raw-upgrade.ts';
+import { calm, startStorm } from './storm.ts';
 
 // `--local-address 127.0.0.2`: the attacker's one source address (default: the system's choice, 127.0.0.1).
 const at = process.argv.indexOf('--local-address');
@@ -184,7 +184,7 @@ function report() {
 }
 
 function stop() {
-  calm();
+  void calm();
   clearInterval(dribbleTimer);
   clearInterval(headerTimer);
   dribbleTimer = headerTimer = undefined;
@@ -215,7 +215,7 @@ process.on('message', async (raw) => {
         out = {};
         break;
       case 'calm':
-        out = calm();
+        out = await calm();
         break;
       case 'report':
         out = report();

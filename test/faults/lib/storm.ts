@@ -22,7 +22,7 @@ export interface StormReport {
   ms: number;
 }
 
-let running: { timer: ReturnType<typeof setInterval>; report: () => StormReport } | undefined;
+let running: { timer: ReturnType<typeof setInterval>; pending: Set<Promise<void>>; report: () => StormReport } | undefined;
 
 export function startStorm(o: StormOptions): void {
   if (running) throw new Error('a storm is already running');
@@ -32,12 +32,14 @@ export function startStorm(o: StormOptions): void {
   let maxRefused = 0;
   let started = 0;
   let live = 0;
+  const pending = new Set<Promise<void>>();
   const launch = () => {
     const dribble = started % 100 < o.dribble * 100;
     started++;
     live++;
     const at = performance.now();
-    void openUpgrade(o.port, true, true, dribble).then(({ status, sock }) => {
+    const p: Promise<void> = openUpgrade(o.port, true, true, dribble).then(({ status, sock }) => {
+      pending.delete(p);
       statuses[status] = (statuses[status] ?? 0) + 1;
       if (status !== 101) {
         live--;
@@ -50,6 +52,7 @@ export function startStorm(o: StormOptions): void {
       if (sock.destroyed) live--;
       else sock.once('close', () => live--);
     });
+    pending.add(p);
   };
   // Paced: try i starts no earlier than i / perSecond after the first.
   const timer = setInterval(() => {
@@ -58,6 +61,7 @@ export function startStorm(o: StormOptions): void {
   }, 10);
   running = {
     timer,
+    pending,
     report: () => ({
       started,
       statuses: { ...statuses },
@@ -67,11 +71,12 @@ export function startStorm(o: StormOptions): void {
   };
 }
 
-/** Stops starting new tries (held ones stay until the proxy closes them); the storm's figures. */
-export function calm(): StormReport | null {
-  if (!running) return null;
-  clearInterval(running.timer);
-  const r = running.report();
+/** Stops starting new tries and waits for those in flight (held ones stay until the proxy closes them); the storm's figures. */
+export async function calm(): Promise<StormReport | null> {
+  const r = running;
+  if (!r) return null;
   running = undefined;
-  return r;
+  clearInterval(r.timer);
+  await Promise.all(r.pending);
+  return r.report();
 }

@@ -10,3 +10,4 @@ export { aeadBackends, getAead, getKem, getSigner, kemBackends, randomBytes, sig
 
 /** Makes livekit-client (via the global WebSocket) use volly-pq.v1 for signaling URLs. Returns an uninstall function. */
 export const installPqWebSocket = createInstaller({ getKem: (a) => getKem(a), aead: getAead(), randomBytes, getSigner: (a) => getSigner(a) });
+export * as v2 from './v2/index.js';

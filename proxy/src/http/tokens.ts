@@ -28,6 +28,9 @@ export class HttpRefusal extends Error {
 /** A form body is read whole to rewrite its token; LiveKit's own API never sends one. */
 const MAX_FORM_BYTES = 64 * 1024;
 const BEARER = /^Bearer (\S+)$/;
+
+/** The token of an `Authorization: Bearer <token>` header, as LiveKit reads it; undefined for none or another scheme. */
+export const bearerToken = (header: string | undefined): string | undefined => (header ? BEARER.exec(header)?.[1] : undefined);
 const TOKEN_PARAM = 'access_token';
 
 async function resign(ctx: Context, token: string): Promise<string> {
@@ -74,9 +77,9 @@ export interface Resigned {
 export async function resignTokens(ctx: Context, req: IncomingMessage, url: URL): Promise<Resigned> {
   const auth = req.headers.authorization;
   if (auth) {
-    const m = BEARER.exec(auth);
-    if (!m) throw new HttpRefusal(401, 'ERR_HTTP_AUTH_HEADER', 'invalid authorization header. Must start with Bearer ');
-    req.headers.authorization = `Bearer ${await resign(ctx, m[1] as string)}`;
+    const token = bearerToken(auth);
+    if (!token) throw new HttpRefusal(401, 'ERR_HTTP_AUTH_HEADER', 'invalid authorization header. Must start with Bearer ');
+    req.headers.authorization = `Bearer ${await resign(ctx, token)}`;
   } else {
     delete req.headers.authorization;
   }

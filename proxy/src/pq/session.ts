@@ -36,7 +36,7 @@ import { dial } from '../dial.js';
 import { SessionAbortedError, StageTimeoutError } from '../errors.js';
 import type { Slot } from '../limiter.js';
 import { type Message, Relay, type RelayTransforms } from '../relay.js';
-import { carriesToken, rewriteToken } from '../rewrite.js';
+import { tokenRewriter } from '../rewrite.js';
 import { SessionRecord } from '../session.js';
 import { tlsFactsOf } from '../tls.js';
 import type { DialResult } from '../upstream.js';
@@ -192,13 +192,7 @@ function transforms(ctx: Context, channel: SealedChannel, grant: Grant): RelayTr
     toClient(m) {
       return typeof m === 'string' ? channel.sealer.seal(FrameKind.LiveKitText, utf8(m)) : channel.sealer.seal(FrameKind.LiveKitBinary, m);
     },
-    rewrite(m) {
-      if (!carriesToken(m)) return null;
-      return rewriteToken(m, grant, ctx.auth).then((r) => {
-        if (r.kind) ctx.metrics.tokenRewrites.inc({ kind: r.kind });
-        return r.data;
-      });
-    },
+    rewrite: tokenRewriter(grant, ctx.auth, ctx.metrics),
     closing(code, reason) {
       if (code < 4000) return null;
       return channel.sealer.seal(FrameKind.Control, encodeControl({ case: 'error', code, message: reason }));

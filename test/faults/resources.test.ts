@@ -115,6 +115,9 @@ describe('resource attacks on the proxy (child process, real LiveKit)', () => {
     expect(performance.now() - heldAt).toBeLessThan(HOLD_MS - 1_000);
     expect(held.open).toBe(HALF_OPEN);
     expect(during.handshakes).toBeGreaterThanOrEqual(HALF_OPEN);
+    // What the held handshakes pin, without the garbage of the flood's dropped sessions.
+    const heldGcKiB = await proxy.rssAfterGcKiB();
+    expect((await attacker.report()).open).toBe(HALF_OPEN);
 
     // Every half-open handshake ends with 4408 at the timeout, not before.
     await waitFor('every half-open handshake to be closed', async () => (await attacker.report()).open === 0, { timeoutMs: HOLD_MS + 15_000, intervalMs: 250 });
@@ -137,6 +140,7 @@ describe('resource attacks on the proxy (child process, real LiveKit)', () => {
       attackWindowsP99Ms: windows.map((w) => round(p99(w))),
       rssKiB: { before: before.rssKiB, during: during.rssKiB, after: after.rssKiB },
       rssKiBPerHalfOpen: round((during.rssKiB - before.rssKiB) / HALF_OPEN),
+      rssKiBPerHalfOpenAfterGc: round((heldGcKiB - before.rssKiB) / HALF_OPEN),
       fds: { before: before.fds, during: during.fds, after: after.fds },
       ramp: { ms: sl.ms },
       flood,
@@ -146,8 +150,11 @@ describe('resource attacks on the proxy (child process, real LiveKit)', () => {
     log(`half-open + flood: ${JSON.stringify(fig)}`);
     expect(attacked).toHaveLength(JOINS);
     expect(p99(attacked)).toBeLessThanOrEqual(2 * p99(baseline));
-    // Bounded: a half-open handshake costs the proxy a socket and a few small objects.
-    expect(fig.rssKiBPerHalfOpen).toBeLessThan(40);
+    // Bounded: a half-open handshake costs the proxy a socket and a few small objects. After a full GC
+    // that is what 5,000 held ones pin (17.7 KiB each on 2026-11-29); the raw figure also carries the
+    // flood's garbage until V8 collects it (28-41 KiB), so it gets a looser bound.
+    expect(fig.rssKiBPerHalfOpenAfterGc).toBeLessThan(40);
+    expect(fig.rssKiBPerHalfOpen).toBeLessThan(64);
     expect(after.rssKiB).toBeLessThan(before.rssKiB + 0.25 * (during.rssKiB - before.rssKiB) + 8 * 1024);
   });
 

@@ -1,0 +1,118 @@
+// volly-pq.v2 for the spec client (PROTOCOL.md v2.1-v2.6): the well-known
+// document, the first flight in the upgrade request, the ServerHello, the key
+// confirmation, and one retry on a sealed stale-clock reply.
+
+import { randomBytes } from 'node:crypto';
+import { SealedSession, SpecClientError, Wire } from './spec-client.ts';
+import * as c from './spec-crypto.ts';
+import { decodeControlError, encodeConnect } from './spec-proto.ts';
+
+export interface StaticKey {
+  id: Uint8Array;
+  algorithm: c.Alg;
+  publicKey: Uint8Array;
+  notAfter: number;
+}
+
+/** v2.1's parsing rules, all of them: refuse the whole document on any failure. */
+export function parseWellKnown(text: string): StaticKey[] {
+  if (c.utf8(text).length > 65536) throw new Error('document over 65536 bytes');
+  const doc = JSON.parse(text);
+  const exactly = (o: unknown, names: string[]) =>
+    typeof o === 'object' && o !== null && !Array.isArray(o) && Object.keys(o).sort().join() === [...names].sort().join();
+  if (!exactly(doc, ['protocol', 'keys']) || doc.protocol !== 'volly-pq.v2') throw new Error('not a volly-pq.v2 document');
+  if (!Array.isArray(doc.keys) || doc.keys.length < 1 || doc.keys.length > 16) throw new Error('keys: 1 to 16');
+  const seen = new Set<string>();
+  return doc.keys.map((k: Record<string, unknown>) => {
+    if (!exactly(k, ['id', 'algorithm', 'publicKey', 'notAfter'])) throw new Error('key members');
+    const algorithm = k.algorithm as c.Alg;
+    if (!c.ALGS.includes(algorithm)) throw new Error('algorithm');
+    const publicKey = c.fromB64u(String(k.publicKey));
+    if (publicKey.length !== c.SIZES[algorithm].pk) throw new Error('public key length');
+    if (!Number.isSafeInteger(k.notAfter) || (k.notAfter as number) <= 0) throw new Error('notAfter');
+    const id = c.v2KeyId(algorithm, publicKey);
+    if (k.id !== c.b64u(id) || seen.has(k.id)) throw new Error('id');
+    seen.add(k.id);
+    return { id, algorithm, publicKey, notAfter: k.notAfter as number };
+  });
+}
+
+/** The document as v2.1 prints it (member order as shown there). */
+export function encodeWellKnown(keys: StaticKey[]): string {
+  const list = keys.map((k) => ({ id: c.b64u(k.id), algorithm: k.algorithm, publicKey: c.b64u(k.publicKey), notAfter: k.notAfter }));
+  return JSON.stringify({ protocol: 'volly-pq.v2', keys: list });
+}
+
+export async function fetchWellKnown(httpBase: string): Promise<StaticKey[]> {
+  const res = await fetch(`${httpBase}/.well-known/volly-pq`);
+  if (res.status !== 200) throw new SpecClientError(res.status, 'no volly-pq.v2 document');
+  return parseWellKnown(await res.text());
+}
+
+/** v2.1 "Choosing a key": the first, in document order, still valid and supported. */
+export const chooseKey = (keys: StaticKey[], nowS = Date.now() / 1000) => keys.find((k) => k.notAfter > nowS && c.ALGS.includes(k.algorithm));
+
+export interface V2Options {
+  base: string;
+  path: string;
+  query: string;
+  token: string;
+  key: StaticKey;
+  /** A bound token: the key pair of its PQ claims. */
+  bound?: { algorithm: c.Alg } & c.KeyPair;
+  clockOffsetMs?: number;
+}
+
+/** One v2 attempt; on a sealed 4425 (v2.6), one more with the server's offset. */
+export async function connectV2(o: V2Options): Promise<SealedSession> {
+  try {
+    return await attempt(o);
+  } catch (e) {
+    if (!(e instanceof SpecClientError) || e.sealed?.code !== 4425 || o.clockOffsetMs !== undefined) throw e;
+    return attempt({ ...o, clockOffsetMs: Number(e.sealed.message) - Date.now() });
+  }
+}
+
+async function attempt(o: V2Options): Promise<SealedSession> {
+  const alg = o.key.algorithm;
+  const e = c.keygen(alg, randomBytes(c.SIZES[alg].seed));
+  const sid = new Uint8Array(randomBytes(16));
+  const s = c.encapsulate(alg, o.key.publicKey);
+  const hello = c.clientHello(alg, o.key.id, sid, s.ct, e.publicKey);
+  const th1 = c.sha256(c.th1Input(alg, o.key.publicKey, sid, s.ct, e.publicKey));
+  const kEarly = c.earlyKey(s.ss, th1);
+  const now = Math.round(Date.now() + (o.clockOffsetMs ?? 0));
+  const early = c.seal(kEarly, 0, 0x03, c.earlyPlaintext(now, o.path, o.query, o.token));
+  kEarly.fill(0);
+  const wire = await Wire.open(`${o.base}${o.path}?volly_early=${c.b64u(early)}`, ['volly-pq.v2', `volly-pq.v2.${c.b64u(hello)}`]);
+  if (wire.ws.protocol !== 'volly-pq.v2') throw new SpecClientError(4400, `server selected ${wire.ws.protocol}`);
+
+  // ServerHello = 0x02 ‖ mode ‖ ct_e [‖ ct_b]; nothing trails.
+  const sh = await wire.next();
+  const mode = sh[1];
+  const ctLen = c.SIZES[alg].ct;
+  const boundLen = o.bound ? c.SIZES[o.bound.algorithm].ct : 0;
+  const okLen = mode === 0 ? sh.length === 2 + ctLen : mode === 1 && o.bound !== undefined && sh.length === 2 + ctLen + boundLen;
+  if (sh[0] !== 0x02 || !okLen) throw new SpecClientError(4400, 'bad ServerHello');
+  const ctE = sh.subarray(2, 2 + ctLen);
+  const ssE = c.decapsulate(alg, ctE, e.secretKey);
+  let bound: c.BoundPart | undefined;
+  if (mode === 1 && o.bound) {
+    const ctB = sh.subarray(2 + ctLen);
+    bound = { alg: o.bound.algorithm, pk: o.bound.publicKey, ct: ctB, ss: c.decapsulate(o.bound.algorithm, ctB, o.bound.secretKey) };
+  }
+  const keys = c.v2Keys(s.ss, ssE, c.th2Input(th1, early, ctE, bound), bound?.ss);
+  s.ss.fill(0);
+  ssE.fill(0);
+  bound?.ss.fill(0);
+  if (mode === 0 && o.bound) {
+    // A bound client accepts only a sealed error from an unbound ServerHello (v2.6).
+    const { kind, payload } = c.open(keys.s2c, 0, await wire.next());
+    if (kind !== 0x03) throw new SpecClientError(4400, 'LiveKit frame after an unbound ServerHello');
+    const err = decodeControlError(payload);
+    throw new SpecClientError((await wire.closeCode()) ?? err.code, err.message, err);
+  }
+  // Key confirmation: VollyControl{connect{}} at counter 0.
+  wire.ws.send(c.seal(keys.c2s, 0, 0x03, encodeConnect('', '')));
+  return new SealedSession(wire, keys, 1).awaitJoin();
+}

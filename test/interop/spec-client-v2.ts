@@ -60,7 +60,10 @@ export interface V2Options {
   key: StaticKey;
   /** A bound token: the key pair of its PQ claims. */
   bound?: { algorithm: c.Alg } & c.KeyPair;
+  /** v2.6: the correction learnt from a stale-clock reply. */
   clockOffsetMs?: number;
+  /** How wrong the client's own clock is (to exercise v2.6). */
+  skewMs?: number;
 }
 
 /** One v2 attempt; on a sealed 4425 (v2.6), one more with the server's offset. */
@@ -69,11 +72,26 @@ export async function connectV2(o: V2Options): Promise<SealedSession> {
     return await attempt(o);
   } catch (e) {
     if (!(e instanceof SpecClientError) || e.sealed?.code !== 4425 || o.clockOffsetMs !== undefined) throw e;
-    return attempt({ ...o, clockOffsetMs: Number(e.sealed.message) - Date.now() });
+    return attempt({ ...o, clockOffsetMs: Number(e.sealed.message) - clock(o) });
   }
 }
 
-async function attempt(o: V2Options): Promise<SealedSession> {
+/** The first flight of one attempt (v2.2): what goes into the upgrade request, and what finishing needs. */
+export interface Flight {
+  path: string;
+  url: string;
+  protocols: string[];
+  alg: c.Alg;
+  e: c.KeyPair;
+  ssS: Uint8Array;
+  th1: Uint8Array;
+  early: Uint8Array;
+}
+
+/** The client's clock: its own, possibly wrong (`skewMs`), plus the v2.6 correction. */
+const clock = (o: V2Options) => Date.now() + (o.skewMs ?? 0);
+
+export function firstFlight(o: V2Options): Flight {
   const alg = o.key.algorithm;
   const e = c.keygen(alg, randomBytes(c.SIZES[alg].seed));
   const sid = new Uint8Array(randomBytes(16));
@@ -81,36 +99,44 @@ async function attempt(o: V2Options): Promise<SealedSession> {
   const hello = c.clientHello(alg, o.key.id, sid, s.ct, e.publicKey);
   const th1 = c.sha256(c.th1Input(alg, o.key.publicKey, sid, s.ct, e.publicKey));
   const kEarly = c.earlyKey(s.ss, th1);
-  const now = Math.round(Date.now() + (o.clockOffsetMs ?? 0));
+  const now = Math.round(clock(o) + (o.clockOffsetMs ?? 0));
   const early = c.seal(kEarly, 0, 0x03, c.earlyPlaintext(now, o.path, o.query, o.token));
   kEarly.fill(0);
-  const wire = await Wire.open(`${o.base}${o.path}?volly_early=${c.b64u(early)}`, ['volly-pq.v2', `volly-pq.v2.${c.b64u(hello)}`]);
-  if (wire.ws.protocol !== 'volly-pq.v2') throw new SpecClientError(4400, `server selected ${wire.ws.protocol}`);
+  const url = `${o.base}${o.path}?volly_early=${c.b64u(early)}`;
+  return { path: o.path, url, protocols: ['volly-pq.v2', `volly-pq.v2.${c.b64u(hello)}`], alg, e, ssS: s.ss, th1, early };
+}
 
+async function attempt(o: V2Options): Promise<SealedSession> {
+  const f = firstFlight(o);
+  return finish(f, await Wire.open(f.url, f.protocols), o.bound);
+}
+
+/** From the 101 on: ServerHello, session keys, key confirmation, JoinResponse. */
+export async function finish(f: Flight, wire: Wire, boundKey?: V2Options['bound']): Promise<SealedSession> {
+  if (wire.ws.protocol !== 'volly-pq.v2') throw new SpecClientError(4400, `server selected ${wire.ws.protocol}`);
   // ServerHello = 0x02 ‖ mode ‖ ct_e [‖ ct_b]; nothing trails.
   const sh = await wire.next();
   const mode = sh[1];
-  const ctLen = c.SIZES[alg].ct;
-  const boundLen = o.bound ? c.SIZES[o.bound.algorithm].ct : 0;
-  const okLen = mode === 0 ? sh.length === 2 + ctLen : mode === 1 && o.bound !== undefined && sh.length === 2 + ctLen + boundLen;
+  const ctLen = c.SIZES[f.alg].ct;
+  const boundLen = boundKey ? c.SIZES[boundKey.algorithm].ct : 0;
+  const okLen = mode === 0 ? sh.length === 2 + ctLen : mode === 1 && boundKey !== undefined && sh.length === 2 + ctLen + boundLen;
   if (sh[0] !== 0x02 || !okLen) throw new SpecClientError(4400, 'bad ServerHello');
   const ctE = sh.subarray(2, 2 + ctLen);
-  const ssE = c.decapsulate(alg, ctE, e.secretKey);
+  const ssE = c.decapsulate(f.alg, ctE, f.e.secretKey);
   let bound: c.BoundPart | undefined;
-  if (mode === 1 && o.bound) {
+  if (mode === 1 && boundKey) {
     const ctB = sh.subarray(2 + ctLen);
-    bound = { alg: o.bound.algorithm, pk: o.bound.publicKey, ct: ctB, ss: c.decapsulate(o.bound.algorithm, ctB, o.bound.secretKey) };
+    bound = { alg: boundKey.algorithm, pk: boundKey.publicKey, ct: ctB, ss: c.decapsulate(boundKey.algorithm, ctB, boundKey.secretKey) };
   }
-  const keys = c.v2Keys(s.ss, ssE, c.th2Input(th1, early, ctE, bound), bound?.ss);
-  s.ss.fill(0);
+  const keys = c.v2Keys(f.ssS, ssE, c.th2Input(f.th1, f.early, ctE, bound), bound?.ss);
   ssE.fill(0);
   bound?.ss.fill(0);
-  if (mode === 0 && o.bound) {
+  if (mode === 0 && boundKey) {
     // A bound client accepts only a sealed error from an unbound ServerHello (v2.6).
     const { kind, payload } = c.open(keys.s2c, 0, await wire.next());
     if (kind !== 0x03) throw new SpecClientError(4400, 'LiveKit frame after an unbound ServerHello');
     const err = decodeControlError(payload);
-    throw new SpecClientError((await wire.closeCode()) ?? err.code, err.message, err);
+    throw new SpecClientError((await wire.closeCode()) ?? err.code, err.message, err, wire.closed?.reason);
   }
   // Key confirmation: VollyControl{connect{}} at counter 0.
   wire.ws.send(c.seal(keys.c2s, 0, 0x03, encodeConnect('', '')));

@@ -15,6 +15,8 @@ export class SpecClientError extends Error {
     readonly code: number,
     message: string,
     readonly sealed?: { code: number; message: string },
+    /** The unsealed close reason, when the server closed. */
+    readonly closeReason?: string,
   ) {
     super(message);
   }
@@ -51,7 +53,7 @@ export class Wire {
   async next(timeoutMs = 10_000): Promise<Uint8Array> {
     const deadline = Date.now() + timeoutMs;
     while (this.queue.length === 0) {
-      if (this.closed) throw new SpecClientError(this.closed.code, `closed: ${this.closed.reason}`);
+      if (this.closed) throw new SpecClientError(this.closed.code, `closed: ${this.closed.reason}`, undefined, this.closed.reason);
       const left = deadline - Date.now();
       if (left <= 0) throw new SpecClientError(0, 'timeout');
       await new Promise<void>((r) => {
@@ -106,7 +108,7 @@ export class SealedSession {
     const err = decodeControlError(payload);
     // Section 6: below 1000 it is LiveKit's HTTP status, with close 4502.
     const close = (await this.wire.closeCode()) ?? (err.code < 1000 ? 4502 : err.code);
-    throw new SpecClientError(close, err.message, err);
+    throw new SpecClientError(close, err.message, err, this.wire.closed?.reason);
   }
 
   async waitFor<K extends NonNullable<SignalResponse['message']['case']>>(

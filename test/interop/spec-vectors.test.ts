@@ -141,3 +141,13 @@ it('stale-clock and replay decisions are the ones the spec names', () => {
   expect(load('v2/stale-clock.json').decisions).toEqual([{ type: 'stale' }]);
   expect(load('v2/replay.json').decisions).toEqual([{ type: 'fresh' }, { type: 'refuse', code: 'ERR_V2_REPLAY', close_code: 4409 }]);
 });
+
+it('the X-Wing used here is draft-connolly-cfrg-xwing-kem-10 (the draft’s own vectors)', () => {
+  const kat = JSON.parse(readFileSync(join(import.meta.dirname, '../../shared/test/vectors/xwing-draft-10.json'), 'utf8'));
+  for (const t of kat.tests) {
+    const kp = c.keygen('X-Wing', unhex(t.seed));
+    expect(hex(kp.publicKey)).toBe(t.pk);
+    const { ct, ss } = c.encapsulate('X-Wing', kp.publicKey, unhex(t.eseed));
+    expect([hex(ct), hex(ss)]).toEqual([t.ct, t.ss]);
+  }
+});

@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ml_dsa65 } from '@noble/post-quantum/ml-dsa.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LiveKitServer, startLiveKit } from '../harness/livekit.ts';
 import { startTestProxy, type TestProxy } from '../harness/proxy.ts';
@@ -23,12 +24,26 @@ function keyFile(algorithm: c.Alg): string {
   return file;
 }
 
+/** A v1 server identity key file (section 10, docs/cli.md): the 32-byte seed ξ. */
+const dsaSeed = randomBytes(32);
+const dsa = ml_dsa65.keygen(dsaSeed);
+const dsaFile = join(dir, 'ml-dsa.json');
+writeFileSync(
+  dsaFile,
+  JSON.stringify({
+    algorithm: 'ML-DSA-65',
+    publicKey: c.b64u(dsa.publicKey),
+    secretKey: c.b64u(dsaSeed),
+    keyId: c.hex(c.sha256(dsa.publicKey).subarray(0, 8)),
+  }),
+);
+
 let livekit: LiveKitServer;
 let proxy: TestProxy;
 let keys: StaticKey[];
 beforeAll(async () => {
   livekit = await startLiveKit();
-  proxy = await startTestProxy(livekit, { VOLLY_SERVER_KEYS: `${keyFile('X-Wing')},${keyFile('ML-KEM-768')}` });
+  proxy = await startTestProxy(livekit, { VOLLY_SERVER_KEYS: `${dsaFile},${keyFile('X-Wing')},${keyFile('ML-KEM-768')}` });
   keys = await fetchWellKnown(proxy.url);
 });
 afterAll(async () => {
@@ -116,4 +131,46 @@ it('v2: a bound token without its secret key is refused (sealed 4401 or a Server
     bound: { algorithm: 'X-Wing', ...thief },
   }).catch((e) => e);
   expect(err).toBeInstanceOf(Error);
+});
+
+describe("section 10: a client pinning the proxy's ML-DSA-65 key", () => {
+  it('GET /server-keys publishes the key with its id; signed responses verify in-band and token-bound', async () => {
+    const listed = (await (await fetch(`${proxy.adminUrl}/server-keys`)).json()) as {
+      keys: { keyId: string; algorithm: string; publicKey: string; signing: boolean }[];
+    };
+    expect(listed.keys).toEqual([
+      { keyId: c.hex(c.sha256(dsa.publicKey).subarray(0, 8)), algorithm: 'ML-DSA-65', publicKey: c.b64u(dsa.publicKey), signing: true },
+    ]);
+    const pins = listed.keys.map((k) => c.fromB64u(k.publicKey));
+    const a = await connectV1({ base: proxy.wsUrl, path: '/rtc', algorithm: 'ML-KEM-768', token: await proxy.token('spec-pin', 'olga'), query: QUERY, pins });
+    await joinedAndPongs(a, 'olga', 'spec-pin');
+    const { kp, token } = await boundToken('spec-pin', 'pia', 'X-Wing');
+    const b = await connectV1({ base: proxy.wsUrl, path: '/rtc', algorithm: 'X-Wing', token, query: QUERY, bound: kp, pins });
+    await joinedAndPongs(b, 'pia', 'spec-pin');
+  });
+
+  it('a pin of another key fails with 4526 before anything is sealed, and nothing joins', async () => {
+    const other = ml_dsa65.keygen(randomBytes(32)).publicKey;
+    const token = await proxy.token('spec-pin-wrong', 'quinn');
+    const err = await connectV1({ base: proxy.wsUrl, path: '/rtc', algorithm: 'X-Wing', token, query: QUERY, pins: [other] }).catch((e) => e);
+    expect([err.code, err.message]).toEqual([4526, 'ERR_SERVER_AUTH_UNKNOWN_KEY']);
+  });
+});
+
+describe('section 5: frames other than the first LiveKit binary one', () => {
+  it('v1: LiveKit frames sent with connect, before the JoinResponse, are relayed in order', async () => {
+    const early = [1n, 2n].map((t) => ({ case: 'pingReq' as const, value: { timestamp: t, rtt: 0n } }));
+    const s = await connectV1({ base: proxy.wsUrl, path: '/rtc', algorithm: 'X-Wing', token: await proxy.token('spec-early', 'rita'), query: QUERY, early });
+    expect((await s.waitFor('pongResp')).lastPingTimestamp).toBe(1n);
+    expect((await s.waitFor('pongResp')).lastPingTimestamp).toBe(2n);
+    await s.close();
+  });
+
+  it('v2: a kind 0x02 (JSON text) LiveKit message is relayed and answered', async () => {
+    const key = keys[0] as StaticKey;
+    const s = await connectV2({ base: proxy.wsUrl, path: '/rtc', query: QUERY, token: await proxy.token('spec-text', 'sam'), key });
+    s.sendText({ case: 'pingReq', value: { timestamp: 99n, rtt: 0n } });
+    expect((await s.waitFor('pongResp')).lastPingTimestamp).toBe(99n);
+    await s.close();
+  });
 });

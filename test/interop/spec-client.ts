@@ -5,9 +5,10 @@
 
 import { randomBytes } from 'node:crypto';
 import { SignalRequest, SignalResponse } from '@livekit/protocol';
+import { ml_dsa65 } from '@noble/post-quantum/ml-dsa.js';
 import WebSocket from 'ws';
 import * as c from './spec-crypto.ts';
-import { decodeControlError, decodePqResponse, encodeConnect, encodeHandshake } from './spec-proto.ts';
+import { decodeControlError, decodePqResponse, encodeConnect, encodeHandshake, type PqResponse } from './spec-proto.ts';
 
 /** A refusal: the close code (and the sealed VollyError, when there was one). */
 export class SpecClientError extends Error {
@@ -98,6 +99,12 @@ export class SealedSession {
     this.wire.ws.send(c.seal(this.keys.c2s, this.sendCounter++, 0x01, pt));
   }
 
+  /** A LiveKit text (JSON) message, kind 0x02. */
+  sendText(req: SignalRequest['message']): void {
+    const pt = c.utf8(new SignalRequest({ message: req }).toJsonString());
+    this.wire.ws.send(c.seal(this.keys.c2s, this.sendCounter++, 0x02, pt));
+  }
+
   /** The next server frame: a LiveKit message, or a sealed VollyError (thrown with the close code). */
   async receive(timeoutMs?: number): Promise<SignalResponse> {
     const p = this.pending.shift();
@@ -149,6 +156,26 @@ export interface V1Options {
   query: string;
   /** Token-bound: the key pair whose public key is the token's pqPublicKey. */
   bound?: c.KeyPair;
+  /** Section 10: pinned ML-DSA-65 server keys; the pq_response must be signed by one. */
+  pins?: Uint8Array[];
+  /** LiveKit messages sent right after `connect`, before the JoinResponse ("Early frames"). */
+  early?: SignalRequest['message'][];
+}
+
+const SERVER_AUTH_CONTEXT = c.utf8('volly-pq.v1 server-auth');
+
+/** Section 10 "Client rules": before decapsulating or sealing anything; any failure closes 4526. */
+function checkServerAuth(wire: Wire, pins: Uint8Array[], alg: c.Alg, r: PqResponse, transcriptInput: Uint8Array): void {
+  const fail = (why: string) => {
+    wire.ws.close(4526);
+    return new SpecClientError(4526, why);
+  };
+  if (r.kemCiphertext.length !== c.SIZES[alg].ct) throw new SpecClientError(4400, 'ciphertext length');
+  if (r.serverKeyId.length === 0 || r.serverSignature.length === 0) throw fail('ERR_SERVER_AUTH_MISSING');
+  const pin = pins.find((pk) => c.hex(c.sha256(pk).subarray(0, 8)) === c.hex(r.serverKeyId));
+  if (!pin) throw fail('ERR_SERVER_AUTH_UNKNOWN_KEY');
+  const th = c.sha256(transcriptInput);
+  if (!ml_dsa65.verify(r.serverSignature, th, pin, { context: SERVER_AUTH_CONTEXT })) throw fail('ERR_SERVER_AUTH_INVALID');
 }
 
 /** volly-pq.v1, in-band or (with `bound`) token-bound, up to LiveKit's JoinResponse. */
@@ -159,7 +186,7 @@ export async function connectV1(o: V1Options): Promise<SealedSession> {
   if (wire.ws.protocol !== 'volly-pq.v1') throw new SpecClientError(4400, `server selected ${wire.ws.protocol}`);
   const kp = o.bound ?? c.keygen(o.algorithm, randomBytes(c.SIZES[o.algorithm].seed));
   if (!o.bound) wire.ws.send(encodeHandshake(o.algorithm, kp.publicKey, sid));
-  let r: ReturnType<typeof decodePqResponse>;
+  let r: PqResponse;
   try {
     r = decodePqResponse(await wire.next());
   } catch (e) {
@@ -167,9 +194,13 @@ export async function connectV1(o: V1Options): Promise<SealedSession> {
   }
   if (!r.success) throw new SpecClientError((await wire.closeCode()) ?? 0, r.error);
   if (r.algorithm !== o.algorithm || r.sessionId !== sid) throw new SpecClientError(4400, 'substituted pq_response');
+  const transcript = c.v1Transcript(r.algorithm, r.sessionId, kp.publicKey, r.kemCiphertext);
+  if (o.pins?.length) checkServerAuth(wire, o.pins, o.algorithm, r, transcript);
   const ss = c.decapsulate(o.algorithm, r.kemCiphertext, kp.secretKey);
-  const keys = c.v1Keys(ss, c.v1Transcript(r.algorithm, r.sessionId, kp.publicKey, r.kemCiphertext));
+  const keys = c.v1Keys(ss, transcript);
   ss.fill(0);
   wire.ws.send(c.seal(keys.c2s, 0, 0x03, encodeConnect(o.bound ? '' : o.token, o.query)));
-  return new SealedSession(wire, keys, 1).awaitJoin();
+  const session = new SealedSession(wire, keys, 1);
+  for (const m of o.early ?? []) session.send(m);
+  return session.awaitJoin();
 }

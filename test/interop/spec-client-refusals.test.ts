@@ -7,9 +7,12 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { SignalResponse } from '@livekit/protocol';
+import { ml_dsa65 } from '@noble/post-quantum/ml-dsa.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LiveKitServer, startLiveKit } from '../harness/livekit.ts';
 import { startTestProxy, type TestProxy } from '../harness/proxy.ts';
+import { recordingTee } from '../harness/v2-signal.ts';
 import { connectV1, SpecClientError, Wire } from './spec-client.ts';
 import { connectV2, fetchWellKnown, finish, firstFlight, type StaticKey, type V2Options } from './spec-client-v2.ts';
 import * as c from './spec-crypto.ts';
@@ -192,5 +195,56 @@ describe('rules the document first left out (each fixed in PROTOCOL.md)', () => 
     } finally {
       await v1only.close();
     }
+  });
+});
+
+describe('section 7: what LiveKit sees, and pin-only tokens', () => {
+  /** The proxy dials LiveKit through a tee that records each upstream request head. */
+  async function withTee(run: (p: TestProxy) => Promise<void>): Promise<Record<string, unknown>[]> {
+    const tee = await recordingTee(Number(new URL(livekit.url).port));
+    const p = await startTestProxy(livekit, { VOLLY_UPSTREAM_URL: tee.url.replace('ws:', 'http:'), VOLLY_SERVER_KEYS: keyPath });
+    try {
+      await run(p);
+    } finally {
+      await p.close();
+      await tee.close();
+    }
+    return tee.heads.map((h) => {
+      const token = new URL(`http://x${h.split(' ')[1]}`).searchParams.get('access_token') ?? '';
+      return JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString()).video;
+    });
+  }
+  const pins = () => ({ pqServerKemKeys: [c.b64u(key.id)], pqServerKeys: [c.b64u(ml_dsa65.keygen(randomBytes(32)).publicKey)] });
+
+  it('a v2 bound token with both pin claims reaches LiveKit without any pq* claim', async () => {
+    const videos = await withTee(async (p) => {
+      const kp = c.keygen('X-Wing', randomBytes(32));
+      const claims = { pqPublicKey: c.b64u(kp.publicKey), pqAlgorithm: 'X-Wing', pqKeyExpiry: Math.floor(Date.now() / 1000) + 600, ...pins() };
+      const token = await p.token('spec-strip', 'uma', { grant: claims as object });
+      const s = await connectV2({ base: p.wsUrl, path: '/rtc', query: QUERY, token, key, bound: { algorithm: 'X-Wing', ...kp } });
+      await s.close();
+    });
+    expect(videos).toHaveLength(1);
+    expect(videos[0]).toMatchObject({ room: 'spec-strip', roomJoin: true });
+    expect(Object.keys(videos[0] ?? {}).filter((k) => k.startsWith('pq'))).toEqual([]);
+  });
+
+  it('a bound token on a classical path gets 401 with the documented reason', async () => {
+    const kp = c.keygen('X-Wing', randomBytes(32));
+    const claims = { pqPublicKey: c.b64u(kp.publicKey), pqAlgorithm: 'X-Wing', pqKeyExpiry: Math.floor(Date.now() / 1000) + 600 };
+    const token = await proxy.token('spec-validate', 'walt', { grant: claims as object });
+    const res = await fetch(`${proxy.url}/rtc/validate?access_token=${token}&${QUERY}`);
+    expect([res.status, await res.text()]).toEqual([401, 'token is bound to a post-quantum key; connect with volly-pq.v1']);
+  });
+
+  it('a token with pin claims only is unbound: a classical upgrade joins, and LiveKit sees no pq* claim', async () => {
+    const videos = await withTee(async (p) => {
+      const token = await p.token('spec-pin-only', 'vic', { grant: pins() as object });
+      const w = await Wire.open(`${p.wsUrl}/rtc?access_token=${token}&${QUERY}`, []);
+      expect(SignalResponse.fromBinary(await w.next()).message.case).toBe('join');
+      w.ws.close();
+    });
+    expect(videos).toHaveLength(1);
+    expect(Object.keys(videos[0] ?? {}).filter((k) => k.startsWith('pq'))).toEqual([]);
   });
 });

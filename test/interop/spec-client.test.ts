@@ -3,7 +3,7 @@
 // document describes — v1 in-band, v1 token-bound, v2 unbound and bound — with
 // both algorithms, gets LiveKit's JoinResponse and a pong to its ping.
 
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -172,5 +172,32 @@ describe('section 5: frames other than the first LiveKit binary one', () => {
     s.sendText({ case: 'pingReq', value: { timestamp: 99n, rtt: 0n } });
     expect((await s.waitFor('pongResp')).lastPingTimestamp).toBe(99n);
     await s.close();
+  });
+});
+
+describe('section 7: tokens LiveKit issues come back as client tokens', () => {
+  /** The refresh token's claims, after checking it is HS256-signed with the client key. */
+  async function refreshClaims(s: SealedSession): Promise<{ iss: string; video: Record<string, unknown> }> {
+    const jwt = await s.waitFor('refreshToken');
+    const [h = '', p = '', sig = ''] = jwt.split('.');
+    expect(createHmac('sha256', proxy.apiSecret).update(`${h}.${p}`).digest('base64url')).toBe(sig);
+    await s.close();
+    return JSON.parse(Buffer.from(p, 'base64url').toString());
+  }
+
+  it('v1 token-bound: signed with the client key and carrying the session’s PQ claims', async () => {
+    const { kp, token } = await boundToken('spec-refresh', 'xena', 'X-Wing');
+    const s = await connectV1({ base: proxy.wsUrl, path: '/rtc', algorithm: 'X-Wing', token, query: QUERY, bound: kp });
+    const claims = await refreshClaims(s);
+    expect(claims.iss).toBe(proxy.apiKey);
+    expect(claims.video).toMatchObject({ room: 'spec-refresh', pqPublicKey: c.b64u(kp.publicKey), pqAlgorithm: 'X-Wing' });
+  });
+
+  it('v2 unbound: signed with the client key, no PQ claims', async () => {
+    const key = keys[0] as StaticKey;
+    const s = await connectV2({ base: proxy.wsUrl, path: '/rtc', query: QUERY, token: await proxy.token('spec-refresh', 'yann'), key });
+    const claims = await refreshClaims(s);
+    expect(claims.iss).toBe(proxy.apiKey);
+    expect(Object.keys(claims.video).filter((k) => k.startsWith('pq'))).toEqual([]);
   });
 });

@@ -64,6 +64,18 @@ describe('v2.6 clock-skew recovery', () => {
     expect(Math.abs(Number(err.sealed.message) - Date.now())).toBeLessThan(5000);
   });
 
+  it('the window is ±120 s: 110 s off joins at once, 130 s off gets 4425', async () => {
+    for (const skewMs of [-110_000, 110_000]) {
+      const s = await connectV2(await opts('spec-window', 'ann', { skewMs, clockOffsetMs: 0 }));
+      expect(s.join?.message.case).toBe('join');
+      await s.close();
+    }
+    for (const skewMs of [-130_000, 130_000]) {
+      const err = await connectV2(await opts('spec-window', 'ann', { skewMs, clockOffsetMs: 0 })).catch((e) => e);
+      expect(err.code).toBe(4425);
+    }
+  });
+
   it('the client retries once with the offset and joins (unbound and bound)', async () => {
     const s = await connectV2(await opts('spec-stale', 'alice', { skewMs: -HOUR }));
     expect(s.join?.message.case).toBe('join');
@@ -235,6 +247,18 @@ describe('section 7: what LiveKit sees, and pin-only tokens', () => {
     const token = await proxy.token('spec-validate', 'walt', { grant: claims as object });
     const res = await fetch(`${proxy.url}/rtc/validate?access_token=${token}&${QUERY}`);
     expect([res.status, await res.text()]).toEqual([401, 'token is bound to a post-quantum key; connect with volly-pq.v1']);
+  });
+
+  it('a v2 bound session keeps both pin claims in the tokens the proxy rewrites', async () => {
+    const kp = c.keygen('ML-KEM-768', randomBytes(64));
+    const pinClaims = pins();
+    const claims = { pqPublicKey: c.b64u(kp.publicKey), pqAlgorithm: 'ML-KEM-768', pqKeyExpiry: Math.floor(Date.now() / 1000) + 600, ...pinClaims };
+    const token = await proxy.token('spec-keep-pins', 'bea', { grant: claims as object });
+    const s = await connectV2({ base: proxy.wsUrl, path: '/rtc', query: QUERY, token, key, bound: { algorithm: 'ML-KEM-768', ...kp } });
+    const refreshed = await s.waitFor('refreshToken');
+    await s.close();
+    const video = JSON.parse(Buffer.from(refreshed.split('.')[1] ?? '', 'base64url').toString()).video;
+    expect(video).toMatchObject({ ...pinClaims, pqPublicKey: claims.pqPublicKey, pqAlgorithm: 'ML-KEM-768' });
   });
 
   it('a token with pin claims only is unbound: a classical upgrade joins, and LiveKit sees no pq* claim', async () => {

@@ -210,6 +210,26 @@ describe('rules the document first left out (each fixed in PROTOCOL.md)', () => 
   });
 });
 
+it('v2 key confirmation: bound waits for it (sealed 4408 at the handshake timeout), unbound relays without it', async () => {
+  const p = await startTestProxy(livekit, { VOLLY_SERVER_KEYS: keyPath, VOLLY_HANDSHAKE_TIMEOUT_MS: '1500' });
+  try {
+    const kp = c.keygen('X-Wing', randomBytes(32));
+    const claims = { pqPublicKey: c.b64u(kp.publicKey), pqAlgorithm: 'X-Wing', pqKeyExpiry: Math.floor(Date.now() / 1000) + 600 };
+    const token = await p.token('spec-confirm', 'cleo', { grant: claims as object });
+    const f = firstFlight({ base: p.wsUrl, path: '/rtc', query: QUERY, token, key });
+    const err = await finish(f, await Wire.open(f.url, f.protocols), { algorithm: 'X-Wing', ...kp }, { confirm: false }).catch((e) => e);
+    expect([err.code, err.sealed?.code, err.closeReason]).toEqual([4408, 4408, 'HandshakeTimeout']);
+    const g = firstFlight({ base: p.wsUrl, path: '/rtc', query: QUERY, token: await p.token('spec-confirm', 'dora'), key });
+    const s = await finish(g, await Wire.open(g.url, g.protocols), undefined, { confirm: false });
+    expect(s.join?.message.case).toBe('join');
+    await new Promise((r) => setTimeout(r, 3000));
+    expect(s.wire.closed).toBeUndefined();
+    await s.close();
+  } finally {
+    await p.close();
+  }
+});
+
 describe('section 7: what LiveKit sees, and pin-only tokens', () => {
   /** The proxy dials LiveKit through a tee that records each upstream request head. */
   async function withTee(run: (p: TestProxy) => Promise<void>): Promise<Record<string, unknown>[]> {

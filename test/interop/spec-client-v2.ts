@@ -112,7 +112,7 @@ async function attempt(o: V2Options): Promise<SealedSession> {
 }
 
 /** From the 101 on: ServerHello, session keys, key confirmation, JoinResponse. */
-export async function finish(f: Flight, wire: Wire, boundKey?: V2Options['bound']): Promise<SealedSession> {
+export async function finish(f: Flight, wire: Wire, boundKey?: V2Options['bound'], opts: { confirm?: boolean } = {}): Promise<SealedSession> {
   if (wire.ws.protocol !== 'volly-pq.v2') throw new SpecClientError(4400, `server selected ${wire.ws.protocol}`);
   // ServerHello = 0x02 ‖ mode ‖ ct_e [‖ ct_b]; nothing trails.
   const sh = await wire.next();
@@ -139,6 +139,7 @@ export async function finish(f: Flight, wire: Wire, boundKey?: V2Options['bound'
     throw new SpecClientError((await wire.closeCode()) ?? err.code, err.message, err, wire.closed?.reason);
   }
   // Key confirmation: VollyControl{connect{}} at counter 0.
-  wire.ws.send(c.seal(keys.c2s, 0, 0x03, encodeConnect('', '')));
-  return new SealedSession(wire, keys, 1).awaitJoin();
+  // (`confirm: false` exists only to test the server's side of a client that never confirms.)
+  if (opts.confirm !== false) wire.ws.send(c.seal(keys.c2s, 0, 0x03, encodeConnect('', '')));
+  return new SealedSession(wire, keys, opts.confirm === false ? 0 : 1).awaitJoin();
 }

@@ -175,6 +175,27 @@ describe('section 5: frames other than the first LiveKit binary one', () => {
   });
 });
 
+describe('section 5: a client frame that fails is answered by a sealed 4400, then close 4400 Malformed', () => {
+  it.each([
+    ['shorter than 17 bytes', () => new Uint8Array(16).fill(1)],
+    ['kind 0x02 not UTF-8', (k: c.SessionKeys) => c.seal(k.c2s, 1, 0x02, new Uint8Array([0xff, 0xfe]))],
+    ['unknown kind 0x04', (k: c.SessionKeys) => c.seal(k.c2s, 1, 0x04, new Uint8Array([1]))],
+    ['a skipped counter', (k: c.SessionKeys) => c.seal(k.c2s, 2, 0x01, new Uint8Array([1]))],
+  ])('%s', async (_what, frame) => {
+    const s = await connectV1({ base: proxy.wsUrl, path: '/rtc', algorithm: 'X-Wing', token: await proxy.token('spec-frames', 'fay'), query: QUERY });
+    s.wire.ws.send(frame(s.keys));
+    const err = await s.waitFor('pongResp', 5000).catch((e) => e);
+    expect([err.code, err.sealed?.code, err.closeReason]).toEqual([4400, 4400, 'Malformed']);
+  });
+
+  it('a message over 1 MiB is closed with 1009 and an empty reason', async () => {
+    const s = await connectV1({ base: proxy.wsUrl, path: '/rtc', algorithm: 'X-Wing', token: await proxy.token('spec-frames', 'gus'), query: QUERY });
+    s.wire.ws.send(c.seal(s.keys.c2s, 1, 0x01, new Uint8Array(2 * 1024 * 1024)));
+    const err = await s.waitFor('pongResp', 5000).catch((e) => e);
+    expect([err.code, err.closeReason]).toEqual([1009, '']);
+  });
+});
+
 describe('section 7: tokens LiveKit issues come back as client tokens', () => {
   /** The refresh token's claims, after checking it is HS256-signed with the client key. */
   async function refreshClaims(s: SealedSession): Promise<{ iss: string; video: Record<string, unknown> }> {

@@ -85,7 +85,8 @@ export class SealedSession {
   private readonly pending: SignalResponse[] = [];
   constructor(
     readonly wire: Wire,
-    private readonly keys: c.SessionKeys,
+    /** Public so tests can build malformed frames; a real client keeps them private. */
+    readonly keys: c.SessionKeys,
     private sendCounter: number,
     private recvCounter = 0,
   ) {}

@@ -45,8 +45,7 @@ export async function acceptClassical(
   try {
     // livekit-client puts the token in the query; server SDKs and the lk CLI may send a Bearer header.
     const bearer = bearerToken(req.headers.authorization);
-    grant = await ctx.auth.verify(url.searchParams.get('access_token') ?? bearer ?? '');
-    ctx.auth.refuseOnClassical(grant);
+    grant = ctx.auth.verifyClassical(url.searchParams.get('access_token') ?? bearer ?? '');
     token = await ctx.auth.downgrade(grant);
   } catch (err) {
     const e = err instanceof VollyError ? err : undefined;

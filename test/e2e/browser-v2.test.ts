@@ -150,7 +150,14 @@ describe('two browsers over volly-pq.v2', () => {
       const keyFrom = from === 'options' ? 'options' : 'document';
       for (const p of [alice, bob]) {
         const pq = (await p.snapshot()).sockets[0]?.pq;
-        expect(pq).toMatchObject({ protocol: 'volly-pq.v2', mode: way, algorithm, serverKeysFrom: keyFrom, serverKeyId: toHex(keyOf(algorithm).id) });
+        expect(pq).toMatchObject({
+          protocol: 'volly-pq.v2',
+          mode: way,
+          algorithm,
+          retries: 0,
+          serverKeysFrom: keyFrom,
+          serverKeyId: toHex(keyOf(algorithm).id),
+        });
         expect(pq?.fingerprint).toMatch(/^[0-9a-f]{16}$/);
       }
       expect(sessionsOf('alice').map((s) => s.record?.facts)).toMatchObject([{ protocol: 'v2', flow: way, algorithm }]);
@@ -176,6 +183,9 @@ describe('two browsers over volly-pq.v2', () => {
       expect(now).toHaveLength(1);
       expect(now[0]).not.toBe(old);
       expect(now[0]?.record?.facts).toMatchObject({ protocol: 'v2', flow: way, algorithm });
+      // The page read the proxy's document once (the resume used the cached key), or never when the app gave the key.
+      const documentFetches = alice.net.requests.filter((u) => u === `${proxy.url}/.well-known/volly-pq`).length;
+      expect(documentFetches).toBe(from === 'options' ? 0 : 1);
       const aFromB2 = await expectMediaFlowing(alice, 'bob');
       expect(aFromB2.video?.bytesReceived).toBeGreaterThan(aFromB.video?.bytesReceived ?? 0);
       await expectMediaFlowing(bob, 'alice');

@@ -49,7 +49,7 @@ class AnsweredRefusal extends VollyError {
   readonly code = 'ERR_V2_ANSWERED';
   override readonly closeCode: number;
   constructor(closeCode: number) {
-    super(Object.entries(v2.CloseCodeV2).find(([, c]) => c === closeCode)?.[0] ?? closeCodeInfo(closeCode).name);
+    super(closeCodeInfo(closeCode).name);
     this.closeCode = closeCode;
   }
 }

@@ -98,6 +98,14 @@ it('v2.5: the same first flight sent twice joins once, then 4409 with only the c
   await s.close();
 });
 
+it('v2.9: a client still using a removed key gets 4421, refetches the document, and joins with the current key', async () => {
+  const old = c.keygen('X-Wing', randomBytes(32)).publicKey;
+  const removed = { ...key, publicKey: old, id: c.v2KeyId('X-Wing', old) };
+  const s = await connectV2(await opts('spec-rotate', 'hal', { key: removed, wellKnownFrom: proxy.url }));
+  expect(s.join?.message.case).toBe('join');
+  await s.close();
+});
+
 it('v2.2: an upgrade URL path other than the sealed path is refused with 4400', async () => {
   const f = firstFlight(await opts('spec-path', 'dave'));
   expect((await closeOf(f.url.replace('/rtc?', '/rtc/v1?'), f.protocols)).code).toBe(4400);

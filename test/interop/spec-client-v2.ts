@@ -64,15 +64,30 @@ export interface V2Options {
   clockOffsetMs?: number;
   /** How wrong the client's own clock is (to exercise v2.6). */
   skewMs?: number;
+  /** http://host:port whose well-known document to refetch on 4421. */
+  wellKnownFrom?: string;
+  /** Set on the one recovery attempt: no second. */
+  retried?: boolean;
 }
 
-/** One v2 attempt; on a sealed 4425 (v2.6), one more with the server's offset. */
+/**
+ * One v2 attempt, and the v2.7 recoveries: on a sealed 4425 one more with the
+ * server's offset; on 4421 before the ServerHello (with `wellKnownFrom`), one
+ * more after refetching the document.
+ */
 export async function connectV2(o: V2Options): Promise<SealedSession> {
   try {
     return await attempt(o);
   } catch (e) {
-    if (!(e instanceof SpecClientError) || e.sealed?.code !== 4425 || o.clockOffsetMs !== undefined) throw e;
-    return attempt({ ...o, clockOffsetMs: Number(e.sealed.message) - clock(o) });
+    if (!(e instanceof SpecClientError) || o.retried) throw e;
+    if (e.sealed?.code === 4425 && o.clockOffsetMs === undefined) {
+      return connectV2({ ...o, retried: true, clockOffsetMs: Number(e.sealed.message) - clock(o) });
+    }
+    if (e.code === 4421 && !e.sealed && o.wellKnownFrom) {
+      const key = chooseKey(await fetchWellKnown(o.wellKnownFrom));
+      if (key) return connectV2({ ...o, retried: true, key });
+    }
+    throw e;
   }
 }
 

@@ -4,46 +4,23 @@
 // and ClientHello rules, and v1's URL rules (sections 1 and 3).
 
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { SignalResponse } from '@livekit/protocol';
-import { ml_dsa65 } from '@noble/post-quantum/ml-dsa.js';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type LiveKitServer, startLiveKit } from '../harness/livekit.ts';
-import { startTestProxy, type TestProxy } from '../harness/proxy.ts';
-import { recordingTee } from '../harness/v2-signal.ts';
+import { describe, expect, it } from 'vitest';
+import { startTestProxy } from '../harness/proxy.ts';
 import { connectV1, SpecClientError, Wire } from './spec-client.ts';
-import { connectV2, fetchWellKnown, finish, firstFlight, type StaticKey, type V2Options } from './spec-client-v2.ts';
+import { connectV2, finish, firstFlight, type V2Options } from './spec-client-v2.ts';
 import * as c from './spec-crypto.ts';
 import { encodeHandshake } from './spec-proto.ts';
+import { QUERY, useSpecEnv } from './spec-setup.ts';
 
-const dir = mkdtempSync(join(tmpdir(), 'volly-spec-keys-'));
-const seed = randomBytes(32);
-const keyPath = join(dir, 'xwing.json');
-writeFileSync(keyPath, JSON.stringify({ algorithm: 'X-Wing', publicKey: c.b64u(c.keygen('X-Wing', seed).publicKey), secretKey: c.b64u(seed) }));
+const env = useSpecEnv();
 
-let livekit: LiveKitServer;
-let proxy: TestProxy;
-let key: StaticKey;
-beforeAll(async () => {
-  livekit = await startLiveKit();
-  proxy = await startTestProxy(livekit, { VOLLY_SERVER_KEYS: keyPath });
-  [key] = (await fetchWellKnown(proxy.url)) as [StaticKey];
-});
-afterAll(async () => {
-  await proxy?.close();
-  await livekit?.stop();
-});
-
-const QUERY = 'auto_subscribe=1&sdk=js&version=2.15.0&protocol=16';
 const HOUR = 3_600_000;
 const opts = async (room: string, identity: string, more: Partial<V2Options> = {}): Promise<V2Options> => ({
-  base: proxy.wsUrl,
+  base: env.proxy.wsUrl,
   path: '/rtc',
   query: QUERY,
-  token: await proxy.token(room, identity),
-  key,
+  token: await env.proxy.token(room, identity),
+  key: env.key,
   ...more,
 });
 
@@ -82,14 +59,14 @@ describe('v2.6 clock-skew recovery', () => {
     await s.close();
     const kp = c.keygen('X-Wing', randomBytes(32));
     const claims = { pqPublicKey: c.b64u(kp.publicKey), pqAlgorithm: 'X-Wing', pqKeyExpiry: Math.floor(Date.now() / 1000) + 600 };
-    const token = await proxy.token('spec-stale', 'bob', { grant: claims as object });
+    const token = await env.proxy.token('spec-stale', 'bob', { grant: claims as object });
     const b = await connectV2(await opts('spec-stale', 'bob', { token, skewMs: HOUR, bound: { algorithm: 'X-Wing', ...kp } }));
     expect(b.join?.message.case).toBe('join');
     await b.close();
   });
 });
 
-it('v2.5: the same first flight sent twice joins once, then 4409 with only the code name as reason', async () => {
+it('v2.5: the same first flight sent twice joins once, then 4409', async () => {
   const f = firstFlight(await opts('spec-replay', 'carol'));
   const s = await finish(f, await Wire.open(f.url, f.protocols));
   expect(s.join?.message.case).toBe('join');
@@ -100,8 +77,8 @@ it('v2.5: the same first flight sent twice joins once, then 4409 with only the c
 
 it('v2.9: a client still using a removed key gets 4421, refetches the document, and joins with the current key', async () => {
   const old = c.keygen('X-Wing', randomBytes(32)).publicKey;
-  const removed = { ...key, publicKey: old, id: c.v2KeyId('X-Wing', old) };
-  const s = await connectV2(await opts('spec-rotate', 'hal', { key: removed, wellKnownFrom: proxy.url }));
+  const removed = { ...env.key, publicKey: old, id: c.v2KeyId('X-Wing', old) };
+  const s = await connectV2(await opts('spec-rotate', 'hal', { key: removed, wellKnownFrom: env.proxy.url }));
   expect(s.join?.message.case).toBe('join');
   await s.close();
 });
@@ -132,34 +109,34 @@ describe('v1 URL rules', () => {
   it('token-bound without volly_sid is refused with 4400', async () => {
     const kp = c.keygen('ML-KEM-768', randomBytes(64));
     const claims = { pqPublicKey: c.b64u(kp.publicKey), pqAlgorithm: 'ML-KEM-768', pqKeyExpiry: Math.floor(Date.now() / 1000) + 600 };
-    const token = await proxy.token('spec-v1', 'hank', { grant: claims as object });
-    expect((await closeOf(`${proxy.wsUrl}/rtc?access_token=${token}`, ['volly-pq.v1'])).code).toBe(4400);
+    const token = await env.proxy.token('spec-v1', 'hank', { grant: claims as object });
+    expect((await closeOf(`${env.proxy.wsUrl}/rtc?access_token=${token}`, ['volly-pq.v1'])).code).toBe(4400);
   });
 
   it('a URL token without PQ claims is refused with 4400', async () => {
-    const token = await proxy.token('spec-v1', 'ivy');
+    const token = await env.proxy.token('spec-v1', 'ivy');
     const sid = c.b64u(randomBytes(24));
-    expect((await closeOf(`${proxy.wsUrl}/rtc?access_token=${token}&volly_sid=${sid}`, ['volly-pq.v1'])).code).toBe(4400);
+    expect((await closeOf(`${env.proxy.wsUrl}/rtc?access_token=${token}&volly_sid=${sid}`, ['volly-pq.v1'])).code).toBe(4400);
   });
 
   it('in-band with any query parameter is refused with 4400', async () => {
     const kp = c.keygen('X-Wing', randomBytes(32));
     const hs = encodeHandshake('X-Wing', kp.publicKey, c.b64u(randomBytes(24)));
-    expect((await closeOf(`${proxy.wsUrl}/rtc?join_request=x`, ['volly-pq.v1'], hs)).code).toBe(4400);
+    expect((await closeOf(`${env.proxy.wsUrl}/rtc?join_request=x`, ['volly-pq.v1'], hs)).code).toBe(4400);
   });
 
   it('an algorithm name the server does not know is refused with 4403', async () => {
     const kp = c.keygen('X-Wing', randomBytes(32));
     const hs = encodeHandshake('x-wing', kp.publicKey, c.b64u(randomBytes(24)));
-    expect((await closeOf(`${proxy.wsUrl}/rtc`, ['volly-pq.v1'], hs)).code).toBe(4403);
+    expect((await closeOf(`${env.proxy.wsUrl}/rtc`, ['volly-pq.v1'], hs)).code).toBe(4403);
   });
 });
 
 describe('rules the document first left out (each fixed in PROTOCOL.md)', () => {
   it('v1: an access_token inside connect.query is replaced by the session token, never passed on', async () => {
-    const intruder = await proxy.token('spec-other', 'intruder');
-    const token = await proxy.token('spec-v1-query', 'jane');
-    const s = await connectV1({ base: proxy.wsUrl, path: '/rtc', algorithm: 'X-Wing', token, query: `${QUERY}&access_token=${intruder}` });
+    const intruder = await env.proxy.token('spec-other', 'intruder');
+    const token = await env.proxy.token('spec-v1-query', 'jane');
+    const s = await connectV1({ base: env.proxy.wsUrl, path: '/rtc', algorithm: 'X-Wing', token, query: `${QUERY}&access_token=${intruder}` });
     const join = s.join?.message.value as { participant?: { identity: string }; room?: { name: string } };
     expect([join.participant?.identity, join.room?.name]).toEqual(['jane', 'spec-v1-query']);
     await s.close();
@@ -184,9 +161,9 @@ describe('rules the document first left out (each fixed in PROTOCOL.md)', () => 
   it('v2: the unsealed close reason is the code name after the ServerHello, a fixed text before it', async () => {
     const stale = await connectV2(await opts('spec-reason', 'lee', { skewMs: -HOUR, clockOffsetMs: 0 })).catch((e) => e);
     expect([stale.code, stale.closeReason]).toEqual([4425, 'StaleClock']);
-    const bad = await connectV2(await opts('spec-reason', 'lee', { token: `${await proxy.token('spec-reason', 'lee')}x` })).catch((e) => e);
+    const bad = await connectV2(await opts('spec-reason', 'lee', { token: `${await env.proxy.token('spec-reason', 'lee')}x` })).catch((e) => e);
     expect([bad.code, bad.closeReason, bad.sealed?.code]).toEqual([4401, 'Unauthorized', 4401]);
-    const noJoin = await proxy.token('spec-reason', 'lee', { grant: { roomJoin: false } });
+    const noJoin = await env.proxy.token('spec-reason', 'lee', { grant: { roomJoin: false } });
     const up = await connectV2(await opts('spec-reason', 'lee', { token: noJoin })).catch((e) => e);
     expect([up.code, up.closeReason, up.sealed?.code]).toEqual([4502, 'Upstream', 401]);
     const f = firstFlight(await opts('spec-reason', 'lee'));
@@ -195,7 +172,7 @@ describe('rules the document first left out (each fixed in PROTOCOL.md)', () => 
   });
 
   it('v2: the document lives at the origin root only; an upgrade offering v1 and v2 is v2', async () => {
-    expect((await fetch(`${proxy.url}/rtc/.well-known/volly-pq`)).status).toBe(404);
+    expect((await fetch(`${env.proxy.url}/rtc/.well-known/volly-pq`)).status).toBe(404);
     const f = firstFlight(await opts('spec-both', 'max'));
     const s = await finish(f, await Wire.open(f.url, ['volly-pq.v1', ...f.protocols]));
     expect(s.wire.ws.protocol).toBe('volly-pq.v2');
@@ -203,7 +180,7 @@ describe('rules the document first left out (each fixed in PROTOCOL.md)', () => 
   });
 
   it('a proxy that does not serve v2: document 404, v2-only upgrade HTTP 403, v1+v2 upgrade taken as v1', async () => {
-    const v1only = await startTestProxy(livekit, {});
+    const v1only = await startTestProxy(env.livekit, {});
     try {
       expect((await fetch(`${v1only.url}/.well-known/volly-pq`)).status).toBe(404);
       const f = firstFlight(await opts('spec-v1only', 'ned', { base: v1only.wsUrl }));
@@ -219,15 +196,15 @@ describe('rules the document first left out (each fixed in PROTOCOL.md)', () => 
 });
 
 it('v2 key confirmation: bound waits for it (sealed 4408 at the handshake timeout), unbound relays without it until idle', async () => {
-  const p = await startTestProxy(livekit, { VOLLY_SERVER_KEYS: keyPath, VOLLY_HANDSHAKE_TIMEOUT_MS: '1500', VOLLY_IDLE_TIMEOUT_MS: '4000' });
+  const p = await startTestProxy(env.livekit, { VOLLY_SERVER_KEYS: env.keyPath, VOLLY_HANDSHAKE_TIMEOUT_MS: '1500', VOLLY_IDLE_TIMEOUT_MS: '4000' });
   try {
     const kp = c.keygen('X-Wing', randomBytes(32));
     const claims = { pqPublicKey: c.b64u(kp.publicKey), pqAlgorithm: 'X-Wing', pqKeyExpiry: Math.floor(Date.now() / 1000) + 600 };
     const token = await p.token('spec-confirm', 'cleo', { grant: claims as object });
-    const f = firstFlight({ base: p.wsUrl, path: '/rtc', query: QUERY, token, key });
+    const f = firstFlight({ base: p.wsUrl, path: '/rtc', query: QUERY, token, key: env.key });
     const err = await finish(f, await Wire.open(f.url, f.protocols), { algorithm: 'X-Wing', ...kp }, { confirm: false }).catch((e) => e);
     expect([err.code, err.sealed?.code, err.closeReason]).toEqual([4408, 4408, 'HandshakeTimeout']);
-    const g = firstFlight({ base: p.wsUrl, path: '/rtc', query: QUERY, token: await p.token('spec-confirm', 'dora'), key });
+    const g = firstFlight({ base: p.wsUrl, path: '/rtc', query: QUERY, token: await p.token('spec-confirm', 'dora'), key: env.key });
     const s = await finish(g, await Wire.open(g.url, g.protocols), undefined, { confirm: false });
     expect(s.join?.message.case).toBe('join');
     // Past the handshake timeout it is still relayed; only the idle timeout ends it.
@@ -237,67 +214,4 @@ it('v2 key confirmation: bound waits for it (sealed 4408 at the handshake timeou
   } finally {
     await p.close();
   }
-});
-
-describe('section 7: what LiveKit sees, and pin-only tokens', () => {
-  /** The proxy dials LiveKit through a tee that records each upstream request head. */
-  async function withTee(run: (p: TestProxy) => Promise<void>): Promise<Record<string, unknown>[]> {
-    const tee = await recordingTee(Number(new URL(livekit.url).port));
-    const p = await startTestProxy(livekit, { VOLLY_UPSTREAM_URL: tee.url.replace('ws:', 'http:'), VOLLY_SERVER_KEYS: keyPath });
-    try {
-      await run(p);
-    } finally {
-      await p.close();
-      await tee.close();
-    }
-    return tee.heads.map((h) => {
-      const token = new URL(`http://x${h.split(' ')[1]}`).searchParams.get('access_token') ?? '';
-      return JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString()).video;
-    });
-  }
-  const pins = () => ({ pqServerKemKeys: [c.b64u(key.id)], pqServerKeys: [c.b64u(ml_dsa65.keygen(randomBytes(32)).publicKey)] });
-
-  it('a v2 bound token with both pin claims reaches LiveKit without any pq* claim', async () => {
-    const videos = await withTee(async (p) => {
-      const kp = c.keygen('X-Wing', randomBytes(32));
-      const claims = { pqPublicKey: c.b64u(kp.publicKey), pqAlgorithm: 'X-Wing', pqKeyExpiry: Math.floor(Date.now() / 1000) + 600, ...pins() };
-      const token = await p.token('spec-strip', 'uma', { grant: claims as object });
-      const s = await connectV2({ base: p.wsUrl, path: '/rtc', query: QUERY, token, key, bound: { algorithm: 'X-Wing', ...kp } });
-      await s.close();
-    });
-    expect(videos).toHaveLength(1);
-    expect(videos[0]).toMatchObject({ room: 'spec-strip', roomJoin: true });
-    expect(Object.keys(videos[0] ?? {}).filter((k) => k.startsWith('pq'))).toEqual([]);
-  });
-
-  it('a bound token on a classical path gets 401 with the documented reason', async () => {
-    const kp = c.keygen('X-Wing', randomBytes(32));
-    const claims = { pqPublicKey: c.b64u(kp.publicKey), pqAlgorithm: 'X-Wing', pqKeyExpiry: Math.floor(Date.now() / 1000) + 600 };
-    const token = await proxy.token('spec-validate', 'walt', { grant: claims as object });
-    const res = await fetch(`${proxy.url}/rtc/validate?access_token=${token}&${QUERY}`);
-    expect([res.status, await res.text()]).toEqual([401, 'token is bound to a post-quantum key; connect with volly-pq.v1']);
-  });
-
-  it('a v2 bound session keeps both pin claims in the tokens the proxy rewrites', async () => {
-    const kp = c.keygen('ML-KEM-768', randomBytes(64));
-    const pinClaims = pins();
-    const claims = { pqPublicKey: c.b64u(kp.publicKey), pqAlgorithm: 'ML-KEM-768', pqKeyExpiry: Math.floor(Date.now() / 1000) + 600, ...pinClaims };
-    const token = await proxy.token('spec-keep-pins', 'bea', { grant: claims as object });
-    const s = await connectV2({ base: proxy.wsUrl, path: '/rtc', query: QUERY, token, key, bound: { algorithm: 'ML-KEM-768', ...kp } });
-    const refreshed = await s.waitFor('refreshToken');
-    await s.close();
-    const video = JSON.parse(Buffer.from(refreshed.split('.')[1] ?? '', 'base64url').toString()).video;
-    expect(video).toMatchObject({ ...pinClaims, pqPublicKey: claims.pqPublicKey, pqAlgorithm: 'ML-KEM-768' });
-  });
-
-  it('a token with pin claims only is unbound: a classical upgrade joins, and LiveKit sees no pq* claim', async () => {
-    const videos = await withTee(async (p) => {
-      const token = await p.token('spec-pin-only', 'vic', { grant: pins() as object });
-      const w = await Wire.open(`${p.wsUrl}/rtc?access_token=${token}&${QUERY}`, []);
-      expect(SignalResponse.fromBinary(await w.next()).message.case).toBe('join');
-      w.ws.close();
-    });
-    expect(videos).toHaveLength(1);
-    expect(Object.keys(videos[0] ?? {}).filter((k) => k.startsWith('pq'))).toEqual([]);
-  });
 });

@@ -14,20 +14,12 @@ import { startTestProxy, type TestProxy } from '../harness/proxy.ts';
 import { connectV1, type SealedSession, SpecClientError } from './spec-client.ts';
 import { chooseKey, connectV2, fetchWellKnown, type StaticKey } from './spec-client-v2.ts';
 import * as c from './spec-crypto.ts';
-
-/** A v2 static key file as docs/cli.md describes it: the secret key in seed form. */
-const dir = mkdtempSync(join(tmpdir(), 'volly-spec-keys-'));
-function keyFile(algorithm: c.Alg): string {
-  const seed = randomBytes(c.SIZES[algorithm].seed);
-  const file = join(dir, `${algorithm}.json`);
-  writeFileSync(file, JSON.stringify({ algorithm, publicKey: c.b64u(c.keygen(algorithm, seed).publicKey), secretKey: c.b64u(seed) }));
-  return file;
-}
+import { QUERY, staticKeyFile } from './spec-setup.ts';
 
 /** A v1 server identity key file (section 10, docs/cli.md): the 32-byte seed ξ. */
 const dsaSeed = randomBytes(32);
 const dsa = ml_dsa65.keygen(dsaSeed);
-const dsaFile = join(dir, 'ml-dsa.json');
+const dsaFile = join(mkdtempSync(join(tmpdir(), 'volly-spec-dsa-')), 'ml-dsa.json');
 writeFileSync(
   dsaFile,
   JSON.stringify({
@@ -43,7 +35,7 @@ let proxy: TestProxy;
 let keys: StaticKey[];
 beforeAll(async () => {
   livekit = await startLiveKit();
-  proxy = await startTestProxy(livekit, { VOLLY_SERVER_KEYS: `${dsaFile},${keyFile('X-Wing')},${keyFile('ML-KEM-768')}` });
+  proxy = await startTestProxy(livekit, { VOLLY_SERVER_KEYS: `${dsaFile},${staticKeyFile('X-Wing')},${staticKeyFile('ML-KEM-768')}` });
   keys = await fetchWellKnown(proxy.url);
 });
 afterAll(async () => {
@@ -51,7 +43,6 @@ afterAll(async () => {
   await livekit?.stop();
 });
 
-const QUERY = 'auto_subscribe=1&sdk=js&version=2.15.0&protocol=16';
 const other = (a: c.Alg): c.Alg => (a === 'X-Wing' ? 'ML-KEM-768' : 'X-Wing');
 const roomName = (s: string) => s.replace(/[^a-z0-9-]/gi, '');
 
@@ -164,6 +155,16 @@ describe('section 5: frames other than the first LiveKit binary one', () => {
     expect((await s.waitFor('pongResp')).lastPingTimestamp).toBe(1n);
     expect((await s.waitFor('pongResp')).lastPingTimestamp).toBe(2n);
     await s.close();
+  });
+
+  it('v1: at most 16 frames may wait for LiveKit; a 17th ends the session with a sealed 4400', async () => {
+    const pings = (n: number) => Array.from({ length: n }, (_v, i) => ({ case: 'pingReq' as const, value: { timestamp: BigInt(i + 1), rtt: 0n } }));
+    const token = await proxy.token('spec-early-limit', 'hugo');
+    const s = await connectV1({ base: proxy.wsUrl, path: '/rtc', algorithm: 'X-Wing', token, query: QUERY, early: pings(16) });
+    for (let i = 1n; i <= 16n; i++) expect((await s.waitFor('pongResp')).lastPingTimestamp).toBe(i);
+    await s.close();
+    const err = await connectV1({ base: proxy.wsUrl, path: '/rtc', algorithm: 'X-Wing', token, query: QUERY, early: pings(17) }).catch((e) => e);
+    expect([err.code, err.sealed?.code, err.closeReason]).toEqual([4400, 4400, 'Malformed']);
   });
 
   it('v2: a kind 0x02 (JSON text) LiveKit message is relayed and answered', async () => {

@@ -7,7 +7,6 @@
  * publish the next key (listed second, its file may hold only the public key)
  * until clients pin it, then list it first.
  */
-import { readFileSync } from 'node:fs';
 import {
   equalBytes,
   fromBase64Url,
@@ -22,6 +21,7 @@ import {
   transcriptSigner,
 } from '@volly/shared';
 import { ServerKeyError } from './errors.js';
+import { KeyFileError, readKeyFileJson } from './key-file.js';
 
 /** One configured key: its public half, and (when its file holds the seed) a signer. The seed lives only inside `signer`. */
 export interface ServerIdentity extends ServerKey {
@@ -36,10 +36,9 @@ export function readServerKeyFile(file: string): ServerIdentity {
   const bad = (why: string) => new ServerKeyError(`${file}: ${why}`);
   let doc: Record<string, unknown>;
   try {
-    doc = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+    doc = readKeyFileJson(file);
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw bad(code ? `cannot read (${code})` : 'not a JSON key file from volly-pq keygen');
+    throw err instanceof KeyFileError ? bad(err.message) : err;
   }
   const { algorithm, publicKey, secretKey, keyId } = doc ?? {};
   if (algorithm !== SERVER_KEY_ALGORITHM) throw bad(`"algorithm" must be ${SERVER_KEY_ALGORITHM} (volly-pq keygen --algorithm ${SERVER_KEY_ALGORITHM})`);

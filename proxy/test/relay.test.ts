@@ -10,7 +10,7 @@ import { createLogger } from '../src/log.js';
 import { createMetrics } from '../src/metrics.js';
 import { Inbox } from '../src/pq/inbox.js';
 import { type Message, Relay, type RelayTransforms } from '../src/relay.js';
-import { SessionRecord } from '../src/session.js';
+import { SessionRecord } from '../src/session-record.js';
 
 const limits = {
   maxFrameBytes: 1 << 20,

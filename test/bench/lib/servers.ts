@@ -1,7 +1,8 @@
 // The processes under test, each its own OS process so the kernel's CPU and
 // memory accounting is theirs alone: the volly-pq proxy
-// (`node proxy/bin/volly-pq.js proxy`, configured by env as in production)
-// and Debian's nginx. LiveKit comes from the test harness (startLiveKit).
+// (`node proxy/bin/volly-pq.js proxy`, configured by env as in production,
+// with X-Wing and ML-KEM-768 static keys from its own `volly-pq keygen`, so
+// it serves volly-pq.v2 beside v1) and Debian's nginx. LiveKit comes from the test harness (startLiveKit).
 
 import { spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
@@ -56,7 +57,7 @@ export interface ProxyOptions {
 }
 
 /** The v2 static keys, current first: what `volly-pq keygen` writes, as an operator makes them. */
-export const V2_KEY_ALGORITHMS = ['X-Wing', 'ML-KEM-768'] as const;
+const V2_KEY_ALGORITHMS = ['X-Wing', 'ML-KEM-768'] as const;
 
 /** KEM key files for VOLLY_SERVER_KEYS (turning volly-pq.v2 on), made in `dir` by the proxy's own CLI. */
 function v2KeyFiles(dir: string): string {

@@ -212,7 +212,7 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchOutput> {
     // The same figure for the bare Node.js + ws relay, where the headline has one (its floor on Node.js).
     bare_relay: Object.fromEntries(heads.filter((h) => 'bareRelay' in h).map((h) => [h.key, h.bareRelay?.median ?? null])),
     ...rttSummary(results.rtt),
-    ...(results.handshake ? v2HandshakeSummary(results.handshake.v2) : {}),
+    ...v2HandshakeSummary(results.handshake?.v2),
     failed_sessions_total: failuresTotal(failedSessions(results)),
     failed_sessions: failedSessions(results),
     retried_attempts: retriedAttempts(results),

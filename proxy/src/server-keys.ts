@@ -59,11 +59,7 @@ export function readServerKeyFile(file: string): ServerIdentity {
 }
 
 /** A comma-separated list of key files: the first must hold its seed (it signs); no key twice. */
-export function loadServerKeys(list: string): ServerIdentity[] {
-  const files = list
-    .split(',')
-    .map((f) => f.trim())
-    .filter(Boolean);
+export function loadServerKeys(files: readonly string[]): ServerIdentity[] {
   if (files.length === 0) throw new ServerKeyError('expected at least one key file');
   const keys = files.map(readServerKeyFile);
   if (!keys[0]?.signer) throw new ServerKeyError(`${files[0]}: the first key signs, so its file must hold "secretKey"`);

@@ -4,8 +4,9 @@
  * fails), /metrics (Prometheus), /server-keys (the public server identity
  * keys, for token servers to pin in clients). Bound to loopback by default.
  */
-import { createServer, request, type Server } from 'node:http';
+import { createServer, type IncomingMessage, request, type Server, type ServerResponse } from 'node:http';
 import type { Context } from './context.js';
+import { guarded } from './http/guard.js';
 import { publishedServerKeys } from './server-keys.js';
 
 const READY_CACHE_MS = 1000;
@@ -30,7 +31,8 @@ export function createAdmin(ctx: Context): Server {
     });
   };
 
-  return createServer(async (req, res) => {
+  // Guarded: a failing handler (say, the metrics registry) answers 500 and the process lives on.
+  const handler = async (req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/healthz') {
       res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
@@ -49,5 +51,6 @@ export function createAdmin(ctx: Context): Server {
     } else {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
     }
-  });
+  };
+  return createServer(guarded(ctx.log, 'admin', handler));
 }

@@ -4,6 +4,7 @@
  * name; a bad value fails with a ConfigError naming the setting (exit 2).
  */
 import { readFileSync } from 'node:fs';
+import { BlockList, isIP } from 'node:net';
 import { KEM_ALGORITHMS, type KemAlgorithm } from '@volly/shared';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
@@ -36,6 +37,18 @@ const SETTINGS = {
   token_leeway_s: { env: 'VOLLY_TOKEN_LEEWAY_S', schema: z.coerce.number().int().min(0).max(300), default: 10 },
   log_level: { env: 'VOLLY_LOG_LEVEL', schema: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']), default: 'info' },
   demo: { env: 'VOLLY_DEMO', schema: z.stringbool(), default: 'false' },
+  // The demo mints tokens for anyone: only on a loopback listener unless this says otherwise.
+  demo_public: { env: 'VOLLY_DEMO_PUBLIC', schema: z.stringbool(), default: 'false' },
+  // Peers whose X-Forwarded-For / X-Real-IP the proxy believes (CIDRs); others' are replaced by the socket address.
+  trusted_proxies: { env: 'VOLLY_TRUSTED_PROXIES', schema: z.string(), default: '' },
+  // One source address may hold at most this many PQ handshakes (and queued upgrades) at once.
+  max_handshakes_per_source: { env: 'VOLLY_MAX_HANDSHAKES_PER_SOURCE', schema: positive, default: 32 },
+  // Upgrades beyond max_handshakes wait here (up to the handshake timeout) before 429.
+  handshake_queue: { env: 'VOLLY_HANDSHAKE_QUEUE', schema: z.coerce.number().int().min(0), default: 4096 },
+  // In-band: the client's pq_handshake must arrive this soon after the upgrade.
+  first_message_timeout_ms: { env: 'VOLLY_FIRST_MESSAGE_TIMEOUT_MS', schema: positive, default: 3_000 },
+  // v1 token-bound clients that send no volly_sid lack the replay guard: refused unless this admits them.
+  v1_allow_missing_sid: { env: 'VOLLY_V1_ALLOW_MISSING_SID', schema: z.stringbool(), default: 'false' },
   // TLS on the public listener (tls.ts): both files or neither; without them, plain HTTP.
   tls_cert: { env: 'VOLLY_TLS_CERT', schema: z.string().min(1), default: undefined },
   tls_key: { env: 'VOLLY_TLS_KEY', schema: z.string().min(1), default: undefined },
@@ -60,6 +73,12 @@ export interface Limits {
   readonly maxBufferedBytes: number;
   readonly handshakeTimeoutMs: number;
   readonly maxHandshakes: number;
+  /** Handshakes (and queued upgrades) one source address may hold at once. */
+  readonly maxHandshakesPerSource: number;
+  /** Upgrades that may wait for a handshake slot before 429. */
+  readonly handshakeQueue: number;
+  /** In-band: how long the proxy waits for the client's pq_handshake. */
+  readonly firstMessageTimeoutMs: number;
   /** A client silent this long is closed; LiveKit's clients ping every 5 s by default. */
   readonly idleTimeoutMs: number;
   readonly drainTimeoutMs: number;
@@ -78,6 +97,14 @@ export interface Config {
   readonly limits: Limits;
   readonly logLevel: string;
   readonly demo: boolean;
+  /** The demo may serve on a non-loopback listener (explicit opt-in, warned at start). */
+  readonly demoPublic: boolean;
+  /** Peers allowed to tell us the client's address (X-Forwarded-For, X-Real-IP); empty: nobody. */
+  readonly trustedProxies: BlockList;
+  /** The CIDR list as configured, for logs. */
+  readonly trustedProxyList: readonly string[];
+  /** v1 token-bound upgrades without volly_sid are admitted (old clients; counted in metrics). */
+  readonly v1AllowMissingSid: boolean;
   /** TLS on the public listener; undefined: plain HTTP (TLS ends in front of the proxy). */
   readonly tls?: TlsSettings;
   /** Server identity keys (ML-DSA-65): the first signs every handshake, all are published; undefined: handshakes are not signed. */
@@ -148,12 +175,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, configFile?: st
       ? new ConfigError(`LIVEKIT_KEYS (or "keys" in the config file): ${err.message}`)
       : err;
   }
-  const [firstKey, firstSecret] = keys.entries().next().value as [string, string];
-  const hasUpKey = read('upstream_key', env, file) !== undefined;
-  const hasUpSecret = read('upstream_secret', env, file) !== undefined;
-  if (hasUpKey !== hasUpSecret) throw new ConfigError('VOLLY_UPSTREAM_KEY and VOLLY_UPSTREAM_SECRET go together: set both or neither');
-  const upstream = hasUpKey ? { key: get('upstream_key'), secret: get('upstream_secret') } : { key: firstKey, secret: firstSecret };
+  // LiveKit holds only the upstream key, and no client token may be valid at LiveKit directly.
+  const upstream = { key: get('upstream_key'), secret: get('upstream_secret') };
   if (upstream.secret.length < 32) throw new ConfigError('VOLLY_UPSTREAM_SECRET: shorter than 32 characters');
+  if (keys.has(upstream.key)) throw new ConfigError('VOLLY_UPSTREAM_KEY: must differ from every client key in LIVEKIT_KEYS');
+  if ([...keys.values()].includes(upstream.secret)) throw new ConfigError('VOLLY_UPSTREAM_SECRET: must differ from every client secret in LIVEKIT_KEYS');
   const algorithms = get('pq_algorithms')
     .split(',')
     .map((a) => a.trim())
@@ -177,15 +203,40 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, configFile?: st
       maxBufferedBytes: get('max_buffered_bytes'),
       handshakeTimeoutMs: get('handshake_timeout_ms'),
       maxHandshakes: get('max_handshakes'),
+      maxHandshakesPerSource: get('max_handshakes_per_source'),
+      handshakeQueue: get('handshake_queue'),
+      firstMessageTimeoutMs: get('first_message_timeout_ms'),
       idleTimeoutMs: get('idle_timeout_ms'),
       drainTimeoutMs: get('drain_timeout_ms'),
       tokenLeewaySeconds: get('token_leeway_s'),
     },
     logLevel: get('log_level'),
     demo: get('demo'),
+    demoPublic: get('demo_public'),
+    ...trustedProxies(get('trusted_proxies')),
+    v1AllowMissingSid: get('v1_allow_missing_sid'),
     ...(tls ? { tls } : {}),
     ...(serverKeys ? { serverKeys } : {}),
   };
+}
+
+/** VOLLY_TRUSTED_PROXIES: comma-separated addresses or CIDRs (IPv4 or IPv6). */
+function trustedProxies(list: string): { trustedProxies: BlockList; trustedProxyList: string[] } {
+  const blocks = new BlockList();
+  const entries = list
+    .split(',')
+    .map((e) => e.trim())
+    .filter(Boolean);
+  for (const entry of entries) {
+    const [addr = '', bits, extra] = entry.split('/');
+    const family = isIP(addr);
+    const max = family === 6 ? 128 : 32;
+    const prefix = bits === undefined ? max : /^\d{1,3}$/.test(bits) ? Number(bits) : Number.NaN;
+    if (!family || extra !== undefined || !(prefix <= max))
+      throw new ConfigError(`VOLLY_TRUSTED_PROXIES (or "trusted_proxies" in the config file): "${entry.slice(0, 64)}" is not an address or CIDR`);
+    blocks.addSubnet(addr, prefix, family === 6 ? 'ipv6' : 'ipv4');
+  }
+  return { trustedProxies: blocks, trustedProxyList: entries };
 }
 
 /** The key files of VOLLY_SERVER_KEYS, each read and checked now, so a bad one stops the proxy before it listens. */

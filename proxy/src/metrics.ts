@@ -48,8 +48,14 @@ export function createMetrics() {
     tokenRewrites: new Counter({ name: 'volly_token_rewrites_total', help: 'Tokens from LiveKit rewritten for the client', labelNames: ['kind'], ...reg }),
     httpProxied: new Counter({
       name: 'volly_http_requests_total',
-      help: 'Non-signaling HTTP requests proxied to LiveKit',
+      help: 'Non-signaling HTTP requests on the public listener, by route ("none": not LiveKit\'s surface, answered 400/404) and status',
       labelNames: ['route', 'status'],
+      ...reg,
+    }),
+    httpForwarded: new Counter({
+      name: 'volly_http_forwarded_total',
+      help: 'Plain HTTP requests the proxy sent on to LiveKit (after its route and token checks), by route',
+      labelNames: ['route'],
       ...reg,
     }),
     // TLS on the proxy's own listener (tls.ts); tls_kex pq | classical | none (plain HTTP: TLS ends before the proxy).

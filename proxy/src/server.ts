@@ -11,6 +11,7 @@ import { Authorizer } from './authorize.js';
 import type { Config } from './config.js';
 import type { Context } from './context.js';
 import { createDemo } from './demo.js';
+import { guarded } from './http/guard.js';
 import { createLogger, type Logger } from './log.js';
 import { createMetrics } from './metrics.js';
 import { createPassthrough } from './passthrough.js';
@@ -47,10 +48,14 @@ export async function startProxy(config: Config, log: Logger = createLogger(conf
   const server = tls?.server ?? createServer({ connectionsCheckingInterval: 1_000 });
   const passthrough = createPassthrough(ctx);
   const demo = config.demo ? createDemo(ctx) : undefined;
-  server.on('request', async (req, res) => {
-    if (demo && (await demo(req, res))) return;
-    await passthrough(req, res);
-  });
+  // One guard for the whole public HTTP surface: any failure is a 500 on that request, never a crash.
+  server.on(
+    'request',
+    guarded(log, 'public', async (req, res) => {
+      if (demo && (await demo(req, res))) return;
+      await passthrough(req, res);
+    }),
+  );
   server.on('upgrade', withTlsFacts(createAcceptor(ctx)));
   server.headersTimeout = 10_000;
   server.requestTimeout = 30_000;

@@ -1,10 +1,11 @@
 // Settings (../src/config.ts): every setting's env name and default, each
 // read from the environment and from a YAML file (the environment winning),
-// LiveKit's LIVEKIT_KEYS formats, the upstream key defaulting to the first
-// client key, and a bad value of every setting failing with a ConfigError
+// LiveKit's LIVEKIT_KEYS formats, the upstream key required and apart from
+// every client key, and a bad value of every setting failing with a ConfigError
 // that names it. docs/cli.md documents every setting.
 
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { BlockList } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { getKem, getSigner, toBase64Url, toHex } from '@volly/shared';
@@ -13,7 +14,9 @@ import { ConfigError, loadConfig, parseKeys, SETTING_ENV_NAMES } from '../src/co
 
 const S1 = 'a'.repeat(32);
 const S2 = 'b'.repeat(40);
-const KEYS = { LIVEKIT_KEYS: `key1: ${S1}` };
+const S_UP = 'u'.repeat(32);
+const UPSTREAM = { VOLLY_UPSTREAM_KEY: 'up', VOLLY_UPSTREAM_SECRET: S_UP };
+const KEYS = { LIVEKIT_KEYS: `key1: ${S1}`, ...UPSTREAM };
 
 function configError(env: NodeJS.ProcessEnv, file?: string): ConfigError {
   try {
@@ -86,14 +89,14 @@ describe('setting names', () => {
 });
 
 describe('defaults', () => {
-  it('only LIVEKIT_KEYS is required; everything else has a default', () => {
+  it('only LIVEKIT_KEYS and the upstream key are required; everything else has a default', () => {
     const c = loadConfig(KEYS);
     expect(c).toEqual({
       listen: { host: '0.0.0.0', port: 7880 },
       adminListen: { host: '127.0.0.1', port: 9880 },
       upstreamUrl: new URL('http://127.0.0.1:7780'),
       keys: new Map([['key1', S1]]),
-      upstream: { key: 'key1', secret: S1 },
+      upstream: { key: 'up', secret: S_UP },
       policy: 'prefer',
       algorithms: ['ML-KEM-768', 'X-Wing'],
       limits: {
@@ -101,12 +104,19 @@ describe('defaults', () => {
         maxBufferedBytes: 4 * 1024 * 1024,
         handshakeTimeoutMs: 10_000,
         maxHandshakes: 1024,
+        maxHandshakesPerSource: 32,
+        handshakeQueue: 4096,
+        firstMessageTimeoutMs: 3_000,
         idleTimeoutMs: 30_000,
         drainTimeoutMs: 30_000,
         tokenLeewaySeconds: 10,
       },
       logLevel: 'info',
       demo: false,
+      demoPublic: false,
+      trustedProxies: expect.any(BlockList),
+      trustedProxyList: [],
+      v1AllowMissingSid: false,
     });
   });
 
@@ -139,6 +149,13 @@ describe('each setting from the environment', () => {
     ['VOLLY_LOG_LEVEL', 'debug', (c) => c.logLevel, 'debug'],
     ['VOLLY_DEMO', '1', (c) => c.demo, true],
     ['VOLLY_DEMO', 'false', (c) => c.demo, false],
+    ['VOLLY_DEMO_PUBLIC', 'true', (c) => c.demoPublic, true],
+    ['VOLLY_V1_ALLOW_MISSING_SID', '1', (c) => c.v1AllowMissingSid, true],
+    ['VOLLY_MAX_HANDSHAKES_PER_SOURCE', '8', (c) => c.limits.maxHandshakesPerSource, 8],
+    ['VOLLY_HANDSHAKE_QUEUE', '0', (c) => c.limits.handshakeQueue, 0],
+    ['VOLLY_FIRST_MESSAGE_TIMEOUT_MS', '1500', (c) => c.limits.firstMessageTimeoutMs, 1500],
+    ['VOLLY_TRUSTED_PROXIES', '10.0.0.0/8, 192.168.1.7, fd00::/8', (c) => c.trustedProxyList, ['10.0.0.0/8', '192.168.1.7', 'fd00::/8']],
+    ['VOLLY_TRUSTED_PROXIES', '10.0.0.0/8', (c) => [c.trustedProxies.check('10.1.2.3'), c.trustedProxies.check('11.1.2.3')], [true, false]],
   ];
   it.each(cases)('%s=%s', (env, value, pick, want) => {
     expect(pick(loadConfig({ ...KEYS, [env]: value }))).toEqual(want);
@@ -151,8 +168,8 @@ describe('a bad value of every setting: a ConfigError naming it', () => {
     VOLLY_LISTEN: [{ VOLLY_LISTEN: '7880' }, { VOLLY_LISTEN: 'host:port' }],
     VOLLY_UPSTREAM_URL: [{ VOLLY_UPSTREAM_URL: 'ftp://livekit' }, { VOLLY_UPSTREAM_URL: 'not a url' }],
     LIVEKIT_KEYS: [{ LIVEKIT_KEYS: 'key1: short' }, { LIVEKIT_KEYS: 'key1' }, { LIVEKIT_KEYS: '- a\n- b' }, { LIVEKIT_KEYS: 'key1:' }],
-    VOLLY_UPSTREAM_KEY: [{ VOLLY_UPSTREAM_KEY: 'up' }],
-    VOLLY_UPSTREAM_SECRET: [{ VOLLY_UPSTREAM_KEY: 'up', VOLLY_UPSTREAM_SECRET: 'short' }, { VOLLY_UPSTREAM_SECRET: S2 }],
+    VOLLY_UPSTREAM_KEY: [{ VOLLY_UPSTREAM_KEY: undefined }, { VOLLY_UPSTREAM_KEY: 'key1' }],
+    VOLLY_UPSTREAM_SECRET: [{ VOLLY_UPSTREAM_SECRET: 'short' }, { VOLLY_UPSTREAM_SECRET: undefined }, { VOLLY_UPSTREAM_SECRET: S1 }],
     VOLLY_PQ_POLICY: [{ VOLLY_PQ_POLICY: 'maybe' }],
     VOLLY_PQ_ALGORITHMS: [{ VOLLY_PQ_ALGORITHMS: 'Kyber512' }, { VOLLY_PQ_ALGORITHMS: ' , ' }],
     VOLLY_ADMIN_LISTEN: [{ VOLLY_ADMIN_LISTEN: 'localhost' }],
@@ -165,6 +182,12 @@ describe('a bad value of every setting: a ConfigError naming it', () => {
     VOLLY_TOKEN_LEEWAY_S: [{ VOLLY_TOKEN_LEEWAY_S: '301' }, { VOLLY_TOKEN_LEEWAY_S: '-1' }],
     VOLLY_LOG_LEVEL: [{ VOLLY_LOG_LEVEL: 'loud' }],
     VOLLY_DEMO: [{ VOLLY_DEMO: 'perhaps' }],
+    VOLLY_DEMO_PUBLIC: [{ VOLLY_DEMO_PUBLIC: 'perhaps' }],
+    VOLLY_TRUSTED_PROXIES: [{ VOLLY_TRUSTED_PROXIES: '10.0.0.0/33' }, { VOLLY_TRUSTED_PROXIES: 'proxy.local' }, { VOLLY_TRUSTED_PROXIES: '::1/129' }],
+    VOLLY_MAX_HANDSHAKES_PER_SOURCE: [{ VOLLY_MAX_HANDSHAKES_PER_SOURCE: '0' }],
+    VOLLY_HANDSHAKE_QUEUE: [{ VOLLY_HANDSHAKE_QUEUE: '-1' }],
+    VOLLY_FIRST_MESSAGE_TIMEOUT_MS: [{ VOLLY_FIRST_MESSAGE_TIMEOUT_MS: '0' }],
+    VOLLY_V1_ALLOW_MISSING_SID: [{ VOLLY_V1_ALLOW_MISSING_SID: 'perhaps' }],
     // TLS (with files that load: test/tls/settings.test.ts).
     VOLLY_TLS_CERT: [{ VOLLY_TLS_CERT: '/etc/volly/tls.crt' }, { VOLLY_TLS_CERT: '/nonexistent/tls.crt', VOLLY_TLS_KEY: '/nonexistent/tls.key' }],
     VOLLY_TLS_KEY: [{ VOLLY_TLS_KEY: '/etc/volly/tls.key' }],
@@ -197,6 +220,7 @@ describe('a bad value of every setting: a ConfigError naming it', () => {
   it('no secret appears in an error', () => {
     expect(configError({ LIVEKIT_KEYS: 'key1: tooshortsecret' }).message).not.toContain('tooshortsecret');
     expect(configError({ ...KEYS, VOLLY_UPSTREAM_KEY: 'up', VOLLY_UPSTREAM_SECRET: 'tooshortsecret' }).message).not.toContain('tooshortsecret');
+    expect(configError({ ...KEYS, VOLLY_UPSTREAM_SECRET: S1 }).message).not.toContain(S1);
   });
 });
 
@@ -212,14 +236,20 @@ describe('LIVEKIT_KEYS', () => {
     ['comma-separated without spaces', `key1: ${S1},key2: ${S2}`, want],
   ])('%s', (_what, text, keys) => {
     expect(parseKeys(text)).toEqual(keys);
-    expect(loadConfig({ LIVEKIT_KEYS: text }).keys).toEqual(keys);
+    expect(loadConfig({ LIVEKIT_KEYS: text, ...UPSTREAM }).keys).toEqual(keys);
   });
 
-  it('the upstream key defaults to the first key, in the order given', () => {
-    expect(loadConfig({ LIVEKIT_KEYS: `key2: ${S2}\nkey1: ${S1}` }).upstream).toEqual({ key: 'key2', secret: S2 });
+  it('the upstream key is required: LiveKit must never hold a client key', () => {
+    expect(configError({ LIVEKIT_KEYS: `key1: ${S1}` }).message).toMatch(/^VOLLY_UPSTREAM_KEY .*required/);
+    expect(configError({ LIVEKIT_KEYS: `key1: ${S1}\nkey2: ${S2}`, VOLLY_UPSTREAM_KEY: 'key2', VOLLY_UPSTREAM_SECRET: S_UP }).message).toMatch(
+      /^VOLLY_UPSTREAM_KEY: must differ from every client key/,
+    );
+    expect(configError({ LIVEKIT_KEYS: `key1: ${S1}\nkey2: ${S2}`, VOLLY_UPSTREAM_KEY: 'up', VOLLY_UPSTREAM_SECRET: S2 }).message).toMatch(
+      /^VOLLY_UPSTREAM_SECRET: must differ from every client secret/,
+    );
   });
 
-  it('VOLLY_UPSTREAM_KEY and VOLLY_UPSTREAM_SECRET, both set, replace it', () => {
+  it('VOLLY_UPSTREAM_KEY and VOLLY_UPSTREAM_SECRET name the only key LiveKit holds', () => {
     const c = loadConfig({ ...KEYS, VOLLY_UPSTREAM_KEY: 'up', VOLLY_UPSTREAM_SECRET: S2 });
     expect(c.upstream).toEqual({ key: 'up', secret: S2 });
     expect(c.keys).toEqual(new Map([['key1', S1]]));
@@ -242,13 +272,19 @@ describe('the YAML file (--config)', () => {
         `  key1: ${S1}`,
         `  key2: ${S2}`,
         'upstream_key: up',
-        `upstream_secret: ${S2}`,
+        `upstream_secret: ${S_UP}`,
         'pq_policy: require',
         'pq_algorithms: [X-Wing]',
         'max_frame_bytes: 2048',
         'max_buffered_bytes: 4096',
         'handshake_timeout_ms: 500',
         'max_handshakes: 2',
+        'max_handshakes_per_source: 1',
+        'handshake_queue: 0',
+        'first_message_timeout_ms: 300',
+        'trusted_proxies: [10.0.0.0/8, "::1"]',
+        'demo_public: true',
+        'v1_allow_missing_sid: true',
         'idle_timeout_ms: 700',
         'drain_timeout_ms: 800',
         'token_leeway_s: 5',
@@ -264,7 +300,7 @@ describe('the YAML file (--config)', () => {
         ['key1', S1],
         ['key2', S2],
       ]),
-      upstream: { key: 'up', secret: S2 },
+      upstream: { key: 'up', secret: S_UP },
       policy: 'require',
       algorithms: ['X-Wing'],
       limits: {
@@ -272,18 +308,25 @@ describe('the YAML file (--config)', () => {
         maxBufferedBytes: 4096,
         handshakeTimeoutMs: 500,
         maxHandshakes: 2,
+        maxHandshakesPerSource: 1,
+        handshakeQueue: 0,
+        firstMessageTimeoutMs: 300,
         idleTimeoutMs: 700,
         drainTimeoutMs: 800,
         tokenLeewaySeconds: 5,
       },
       logLevel: 'warn',
       demo: true,
+      demoPublic: true,
+      trustedProxies: expect.any(BlockList),
+      trustedProxyList: ['10.0.0.0/8', '::1'],
+      v1AllowMissingSid: true,
     });
   });
 
   it('the environment wins over the file', () => {
     const file = yamlFile(`listen: 127.0.0.1:8000\npq_policy: require\nkeys:\n  key1: ${S1}\n`);
-    const c = loadConfig({ VOLLY_LISTEN: '127.0.0.1:9000', LIVEKIT_KEYS: `key2: ${S2}` }, file);
+    const c = loadConfig({ VOLLY_LISTEN: '127.0.0.1:9000', LIVEKIT_KEYS: `key2: ${S2}`, ...UPSTREAM }, file);
     expect(c.listen.port).toBe(9000);
     expect(c.policy).toBe('require');
     expect(c.keys).toEqual(new Map([['key2', S2]]));

@@ -42,7 +42,7 @@ export class Inputs {
     const k = r.int(100);
     if (k < 2) {
       const bytes = Buffer.from(r.pick(KNOWN));
-      const [method = '', target = ''] = bytes.toString('latin1').split(' ');
+      const [method = '', target = ''] = bytes.toString('latin1').split(/ +/);
       return { source: 'known', input: { listener: 'public', method, target, cred: 'none', tokens: [], short: false, bytes } };
     }
     if (k < 25) return { source: 'mutated', input: mutateSeed(r.pick(this.t.seeds), this.t.seeds, this.t.tokens, r) };

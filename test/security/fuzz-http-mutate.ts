@@ -70,6 +70,7 @@ export function mutateSeed(seed: Buffer, seeds: readonly Buffer[], t: HttpTokens
     }
   }
   const first = text.split('\r\n')[0] ?? '';
-  const [method = '', target = ''] = first.split(' ');
+  // the target as Node reads it: it accepts several spaces between the parts
+  const [method = '', target = ''] = first.split(/ +/);
   return { listener: 'public', method, target, cred, tokens, short: false, bytes: Buffer.from(text, 'latin1') };
 }

@@ -14,10 +14,12 @@ export type Route = 'validate' | 'twirp' | 'whip' | 'root' | 'demo' | 'admin' | 
 
 export type FindingKind = 'crash' | 'stuck' | 'leak' | 'token-in-response' | 'bound-accepted' | 'participant' | 'canary';
 
+/** The path of a request target; absolute-form targets name it after the authority. */
+const pathOf = (target: string): string => target.replace(/^[a-z]+:\/\/[^/]*/i, '').split(/[?#]/)[0] ?? '';
+
 export function routeOf(input: Pick<HttpInput, 'listener' | 'target'>): Route {
   if (input.listener === 'admin') return 'admin';
-  // absolute-form targets name the path after the authority
-  const path = input.target.replace(/^[a-z]+:\/\/[^/]*/i, '').split(/[?#]/)[0] ?? '';
+  const path = pathOf(input.target);
   if (/^\/rtc(\/v1)?\/validate/.test(path)) return 'validate';
   if (path.startsWith('/twirp/')) return 'twirp';
   if (path.startsWith('/whip/')) return 'whip';
@@ -48,7 +50,7 @@ export function judge(input: HttpInput, ex: Exchange, tokens: HttpTokens, secret
   }
   const route = routeOf(input);
   // the demo token endpoint exists to hand out a token; anything else quoting one leaks it (LiveKit's 401s quote theirs)
-  const demoMint = route === 'demo' && /^\/demo\/token/.test(input.target) && ex.status === 200;
+  const demoMint = pathOf(input.target) === '/demo/token' && ex.status === 200;
   if (!demoMint && redactTokens(text) !== text) return { kind: 'token-in-response', why: 'a token-like string in the response' };
   const bytes = input.bytes.toString('latin1');
   const bound = input.cred === 'bound' || tokens.bound.some((b) => bytes.includes(b));

@@ -22,6 +22,8 @@ export interface HttpFuzzStats {
   latency: Record<string, number>;
   byCred: Record<string, number>;
   crashes: number;
+  /** PQ-bound 2xx answers that the same request without the token also gets (not acceptance: see the engine). */
+  boundTwoXxAnyway: number;
   /** Each crash: the input that killed the process when replayed alone, and the proxy's last words. */
   crashDetails: string[];
   /** Inputs in flight while the proxy was down (not judged). */
@@ -42,6 +44,7 @@ export const emptyStats = (): HttpFuzzStats => ({
   latency: {},
   byCred: {},
   crashes: 0,
+  boundTwoXxAnyway: 0,
   crashDetails: [],
   duringCrash: 0,
   canaries: { ok: 0, failed: 0, maxMs: 0, failures: [] },

@@ -71,6 +71,7 @@ out.push(`exchange wall time: ${sorted(stats.latency)}`);
 out.push(`inputs by source: ${sorted(stats.bySource)}; by credential: ${sorted(stats.byCred)}`);
 out.push(`crashes (process exits): ${stats.crashes}; inputs in flight during a crash (not judged): ${stats.duringCrash}`);
 for (const c of stats.crashDetails.slice(0, 20)) out.push(`  ${c}`);
+out.push(`PQ-bound 2xx that the same request without the token also gets (LiveKit answers anyone): ${stats.boundTwoXxAnyway}`);
 out.push(`canaries (validate, Twirp ListRooms): ${stats.canaries.ok} ok, ${stats.canaries.failed} failed, slowest ${stats.canaries.maxMs.toFixed(0)} ms`);
 out.push(`LiveKit, asked directly: fuzz identities as participants ${stats.liveKit.participants.length}, log lines naming one ${stats.liveKit.logLines}`);
 out.push(`findings: ${stats.findingCount}`);

@@ -44,9 +44,15 @@ export function judge(input: HttpInput, ex: Exchange, tokens: HttpTokens, secret
   if (ex.outcome === 'stuck') return { kind: 'stuck', why: 'no answer and no close within the bound, even after a half-close' };
   const text = ex.received.toString('latin1');
   for (const s of secrets) if (text.includes(s)) return { kind: 'leak', why: 'a secret key came back in the response' };
+  const sent = input.bytes.toString('latin1');
   for (const tok of input.tokens) {
     const sig = tok.split('.')[2] ?? '';
-    if (text.includes(tok) || (sig.length >= 20 && text.includes(sig))) return { kind: 'leak', why: 'the request token came back in the response' };
+    if (text.includes(tok)) return { kind: 'leak', why: 'the request token came back in the response' };
+    // A mutation may splice a token's tail into another field (Content-Type) that LiveKit quotes back
+    // ("unexpected content type ..."): the client's own non-credential bytes, not its token.
+    const outsideToken = sent.split(tok).join('');
+    if (sig.length >= 20 && text.includes(sig) && !outsideToken.includes(sig))
+      return { kind: 'leak', why: "the request token's signature came back in the response" };
   }
   const route = routeOf(input);
   // the demo token endpoint exists to hand out a token; anything else quoting one leaks it (LiveKit's 401s quote theirs)

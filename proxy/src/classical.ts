@@ -10,16 +10,27 @@ import type { Duplex } from 'node:stream';
 import { VollyError } from '@volly/shared';
 import type { WebSocketServer } from 'ws';
 import type { Grant } from './authorize.js';
-import { type Context, dial, forwardedHeaders, remoteOf } from './context.js';
+import { forwardedHeaders } from './client-address.js';
+import type { Context } from './context.js';
+import { dial } from './dial.js';
 import { refuseUpgrade } from './http-reply.js';
 import { Relay } from './relay.js';
 import { carriesToken, rewriteToken } from './rewrite.js';
 import { SessionRecord } from './session.js';
+import { tlsFactsOf } from './tls.js';
 
 export const REQUIRE_PQ_REASON = 'this server requires post-quantum signaling (volly-pq.v1); classical clients are refused';
 
-export async function acceptClassical(ctx: Context, wss: WebSocketServer, req: IncomingMessage, socket: Duplex, head: Buffer, url: URL): Promise<void> {
-  const record = new SessionRecord('classical', url.pathname, remoteOf(req), ctx.log, ctx.metrics);
+export async function acceptClassical(
+  ctx: Context,
+  wss: WebSocketServer,
+  req: IncomingMessage,
+  socket: Duplex,
+  head: Buffer,
+  url: URL,
+  client: string,
+): Promise<void> {
+  const record = new SessionRecord('classical', url.pathname, client, tlsFactsOf(req.socket), ctx.log, ctx.metrics);
   const refuse = (status: number, code: number, body: string) => {
     refuseUpgrade(socket, status, body);
     record.end(code, body);
@@ -41,9 +52,7 @@ export async function acceptClassical(ctx: Context, wss: WebSocketServer, req: I
     return refuse(401, e?.closeCode ?? 4401, e?.message ?? 'invalid token');
   }
   Object.assign(record.facts, { room: grant.room, identity: grant.identity });
-  const query = new URLSearchParams(url.search);
-  query.set('access_token', token);
-  const up = await dial(ctx, 'classical', forwardedHeaders(req), url.pathname, query);
+  const up = await dial(ctx, { mode: 'classical', path: url.pathname, query: url.search, token, headers: forwardedHeaders(req, client) });
   if (!up.ok) return refuse(up.status || 502, 4502, up.body || 'LiveKit unreachable');
   if (socket.destroyed) {
     up.ws.terminate();

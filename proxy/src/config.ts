@@ -155,26 +155,39 @@ function setting<N extends Name>(name: N, env: NodeJS.ProcessEnv, file: Record<s
   return r.data as z.infer<(typeof SETTINGS)[N]['schema']>;
 }
 
-export function loadConfig(env: NodeJS.ProcessEnv = process.env, configFile?: string): Config {
-  let file: Record<string, unknown> = {};
-  if (configFile) {
-    try {
-      const doc: unknown = parseYaml(readFileSync(configFile, 'utf8'));
-      file = doc && typeof doc === 'object' ? (doc as Record<string, unknown>) : {};
-    } catch (err) {
-      throw new ConfigError(`--config ${configFile}: ${(err as Error).message.split('\n')[0]}`);
-    }
-    for (const k of Object.keys(file)) if (!(k in SETTINGS)) throw new ConfigError(`--config ${configFile}: unknown setting "${k}"`);
-  }
-  const get = <N extends Name>(n: N) => setting(n, env, file);
-  let keys: Map<string, string>;
+/** The YAML settings file, checked for unknown names. */
+function readConfigFile(configFile: string | undefined): Record<string, unknown> {
+  if (!configFile) return {};
+  let file: Record<string, unknown>;
   try {
-    keys = parseKeys(get('keys'));
+    const doc: unknown = parseYaml(readFileSync(configFile, 'utf8'));
+    file = doc && typeof doc === 'object' ? (doc as Record<string, unknown>) : {};
+  } catch (err) {
+    throw new ConfigError(`--config ${configFile}: ${(err as Error).message.split('\n')[0]}`);
+  }
+  for (const k of Object.keys(file)) if (!(k in SETTINGS)) throw new ConfigError(`--config ${configFile}: unknown setting "${k}"`);
+  return file;
+}
+
+function clientKeys(env: NodeJS.ProcessEnv, file: Record<string, unknown>): Map<string, string> {
+  try {
+    return parseKeys(setting('keys', env, file));
   } catch (err) {
     throw err instanceof ConfigError && !err.message.startsWith('LIVEKIT_KEYS')
       ? new ConfigError(`LIVEKIT_KEYS (or "keys" in the config file): ${err.message}`)
       : err;
   }
+}
+
+/** Only the client keys (LIVEKIT_KEYS over the file's `keys`): what `volly-pq token` signs with. */
+export function loadClientKeys(env: NodeJS.ProcessEnv = process.env, configFile?: string): Map<string, string> {
+  return clientKeys(env, readConfigFile(configFile));
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, configFile?: string): Config {
+  const file = readConfigFile(configFile);
+  const get = <N extends Name>(n: N) => setting(n, env, file);
+  const keys = clientKeys(env, file);
   // LiveKit holds only the upstream key, and no client token may be valid at LiveKit directly.
   const upstream = { key: get('upstream_key'), secret: get('upstream_secret') };
   if (upstream.secret.length < 32) throw new ConfigError('VOLLY_UPSTREAM_SECRET: shorter than 32 characters');

@@ -17,10 +17,30 @@ export function createMetrics() {
     sessionsActive: new Gauge({ name: 'volly_sessions_active', help: 'Sessions relaying now', labelNames: ['mode', 'algorithm'], ...reg }),
     sessionsTotal: new Counter({ name: 'volly_sessions_total', help: 'Sessions ended, by outcome', labelNames: ['mode', 'algorithm', 'outcome'], ...reg }),
     handshakesActive: new Gauge({ name: 'volly_handshakes_active', help: 'PQ handshakes in progress', ...reg }),
+    // limiter.ts: upgrades waiting for a handshake slot, and what became of them.
+    handshakesQueued: new Gauge({ name: 'volly_handshakes_queued', help: 'PQ upgrades waiting for a handshake slot', ...reg }),
+    handshakeQueue: new Counter({
+      name: 'volly_handshake_queue_total',
+      help: 'PQ upgrades that waited for a handshake slot, by result (queued: started waiting; admitted, expired: 429 at the deadline; gone: client left)',
+      labelNames: ['result'],
+      ...reg,
+    }),
+    handshakeRefusals: new Counter({
+      name: 'volly_handshake_refusals_total',
+      help: 'PQ upgrades refused with 429, by reason (busy: queue full or wait expired; source: the address holds its share)',
+      labelNames: ['reason'],
+      ...reg,
+    }),
+    v1MissingSid: new Counter({
+      name: 'volly_v1_missing_sid_total',
+      help: 'volly-pq.v1 token-bound upgrades without volly_sid (no replay guard), by result (admitted | refused)',
+      labelNames: ['result'],
+      ...reg,
+    }),
     handshakeSeconds: new Histogram({
       name: 'volly_handshake_duration_seconds',
       help: 'From WebSocket accept to the sealed VollyConnect opened',
-      labelNames: ['algorithm', 'flow'],
+      labelNames: ['protocol', 'algorithm', 'flow'],
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
       ...reg,
     }),

@@ -12,11 +12,12 @@
  * - the session record ends exactly once, with the code that ended it.
  */
 import { DisconnectReason, LeaveRequest, LeaveRequest_Action, SignalResponse } from '@livekit/protocol';
-import { CloseCode, VollyError } from '@volly/shared';
+import { CloseCode, closeReason, isSendableCloseCode, VollyError } from '@volly/shared';
 import type WebSocket from 'ws';
 import type { RawData } from 'ws';
 import type { Limits } from './config.js';
 import type { Direction, Metrics } from './metrics.js';
+import type { ClientMessage } from './pq/inbox.js';
 import type { SessionRecord } from './session.js';
 
 export type Message = Uint8Array | string;
@@ -30,22 +31,18 @@ export interface RelayTransforms {
   rewrite(message: Message): Promise<Message> | null;
   /** A sealed error to send before closing, when the client can read one (PQ only). */
   closing?(code: number, reason: string): Message | null;
+  /** The unsealed close reason the client may see (PQ: the code's name only; the detail went sealed). */
+  publicReason?(code: number, reason: string): string;
+  /** Called once when the session has ended: nothing is opened or sealed after it (PQ: wipes the keys). */
+  dispose?(): void;
 }
 
 /** ws hands over a Buffer (fragments as Buffer[]; ArrayBuffer only with another binaryType). */
-const toBuffer = (data: RawData): Buffer => (Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data));
+export const toBuffer = (data: RawData): Buffer => (Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data));
 const toMessage = (data: RawData, isBinary: boolean): Buffer | string => (isBinary ? toBuffer(data) : toBuffer(data).toString('utf8'));
 
-/** A close reason as RFC 6455 allows it: at most 123 UTF-8 bytes (cut at a character boundary). */
-export function closeReason(reason: string): string {
-  let r = reason.slice(0, 120);
-  while (Buffer.byteLength(r) > 123) r = r.slice(0, -1);
-  return r;
-}
-
-/** Codes a peer may be sent (RFC 6455 §7.4): 1005/1006/1015 only describe, never travel. */
-const sendable = (code: number, fallback: number): number =>
-  code === 1000 || (code >= 1001 && code <= 1014 && code !== 1004 && code !== 1005 && code !== 1006) || (code >= 3000 && code <= 4999) ? code : fallback;
+/** A code a close frame may carry, else `fallback` (1005/1006/1015 only describe a close, never travel). */
+const sendable = (code: number, fallback: number): number => (isSendableCloseCode(code) ? code : fallback);
 
 /** Sends with a byte budget: pauses `source` while more than `high` bytes wait toward `dest`. */
 class Flow {
@@ -96,13 +93,14 @@ export class Relay {
 
   /**
    * Starts relaying. `early` are LiveKit messages and `earlyClient` client
-   * frames that arrived before the relay took over; both go first, in order.
+   * messages that arrived before the relay took over; both go first, in order.
+   * Call it in the same tick as the caller stops listening to the client.
    */
-  start(early: Array<[RawData, boolean]>, earlyClient: Buffer[] = []): void {
+  start(early: Array<[RawData, boolean]>, earlyClient: readonly ClientMessage[] = []): void {
     const { client, upstream } = this;
     this.record.relaying();
     for (const [d, b] of early) this.#fromUpstream(d, b);
-    for (const d of earlyClient) this.#fromClient(d, true);
+    for (const m of earlyClient) this.#fromClient(m.data, m.isBinary);
     upstream.on('message', (d, b) => this.#fromUpstream(d, b));
     client.on('message', (d, b) => this.#fromClient(d, b));
     upstream.on('close', (code, reason) => this.#upstreamClosed(code, reason.toString()));
@@ -142,7 +140,8 @@ export class Relay {
     clearTimeout(this.#idle);
     const notice = this.t.closing?.(code, reason);
     if (notice && this.client.readyState === this.client.OPEN) this.client.send(notice);
-    this.client.close(sendable(code, CloseCode.Internal), closeReason(reason));
+    this.t.dispose?.();
+    this.client.close(sendable(code, CloseCode.Internal), closeReason(this.t.publicReason?.(code, reason) ?? reason));
     if (this.upstream.readyState <= this.upstream.OPEN) this.upstream.close(1000, 'client left');
     this.#finish(code, reason);
   }
@@ -227,6 +226,7 @@ export class Relay {
     }
     this.#ended = true;
     clearTimeout(this.#idle);
+    this.t.dispose?.();
     if (this.upstream.readyState <= this.upstream.OPEN) this.upstream.close(sendable(code, 1000), closeReason(reason));
     this.record.end(code, reason || 'client closed');
   }

@@ -12,10 +12,11 @@ import type { Config } from './config.js';
 import type { Context } from './context.js';
 import { createDemo } from './demo.js';
 import { guarded } from './http/guard.js';
+import { HandshakeLimiter } from './limiter.js';
 import { createLogger, type Logger } from './log.js';
 import { createMetrics } from './metrics.js';
 import { createPassthrough } from './passthrough.js';
-import { createTlsListener, withTlsFacts } from './tls.js';
+import { createTlsListener } from './tls.js';
 
 export interface RunningProxy {
   readonly ctx: Context;
@@ -39,7 +40,16 @@ function listen(server: Server, host: string, port: number): Promise<number> {
 }
 
 export async function startProxy(config: Config, log: Logger = createLogger(config.logLevel)): Promise<RunningProxy> {
-  const ctx: Context = { config, auth: new Authorizer(config), log, metrics: createMetrics(), live: new Set(), handshakes: 0, draining: false };
+  const metrics = createMetrics();
+  const ctx: Context = {
+    config,
+    auth: new Authorizer(config),
+    log,
+    metrics,
+    limiter: new HandshakeLimiter(config.limits, metrics),
+    live: new Set(),
+    draining: false,
+  };
   // TLS when a certificate is set (tls.ts); plain HTTP behind an ingress otherwise.
   const tls = config.tls ? createTlsListener(config.tls, { log, metrics: ctx.metrics, handshakeTimeoutMs: config.limits.handshakeTimeoutMs }) : undefined;
   // Node enforces headersTimeout and requestTimeout (below) only when it checks,
@@ -56,7 +66,7 @@ export async function startProxy(config: Config, log: Logger = createLogger(conf
       await passthrough(req, res);
     }),
   );
-  server.on('upgrade', withTlsFacts(createAcceptor(ctx)));
+  server.on('upgrade', createAcceptor(ctx));
   server.headersTimeout = 10_000;
   server.requestTimeout = 30_000;
   const admin = createAdmin(ctx);

@@ -3,35 +3,15 @@
  * start, one at end with outcome, close code and duration) and its metrics.
  * It never holds a token or key, only what is safe to log.
  */
-import { CloseCode } from '@volly/shared';
+import { closeCodeInfo, type SessionOutcome } from '@volly/shared';
 import type { Logger } from './log.js';
 import type { Metrics, Mode } from './metrics.js';
-import { currentTlsFacts, type TlsFacts, tlsLabels } from './tls.js';
+import { type TlsFacts, tlsLabels } from './tls.js';
 
-export type Outcome = 'closed' | 'refused' | 'malformed' | 'timeout' | 'upstream_error' | 'drained' | 'error';
+export type Outcome = SessionOutcome;
 
-export function outcomeOf(code: number): Outcome {
-  switch (code) {
-    case 1000:
-    case 1005:
-      return 'closed';
-    case CloseCode.GoingAway:
-      return 'drained';
-    case CloseCode.Unauthorized:
-    case CloseCode.Refused:
-    case CloseCode.Busy:
-      return 'refused';
-    case CloseCode.Malformed:
-    case CloseCode.TooLarge:
-      return 'malformed';
-    case CloseCode.HandshakeTimeout:
-      return 'timeout';
-    case CloseCode.Upstream:
-      return 'upstream_error';
-    default:
-      return code >= 4000 && code < 4100 ? 'closed' : 'error';
-  }
-}
+/** The metric/log outcome of a close code, from shared's one close-code table (labels unchanged). */
+export const outcomeOf = (code: number): Outcome => closeCodeInfo(code).outcome;
 
 export interface SessionFacts {
   sessionId?: string;
@@ -49,13 +29,12 @@ export class SessionRecord {
   readonly facts: SessionFacts = {};
   #relaying = false;
   #ended = false;
-  /** The TLS of the connection this session arrived on (tls.ts withTlsFacts). */
-  readonly tls: TlsFacts | undefined = currentTlsFacts();
-
   constructor(
     readonly mode: Mode,
     readonly path: string,
     readonly remote: string,
+    /** The TLS of the connection this session arrived on (undefined: plain HTTP, TLS ended before us). */
+    readonly tls: TlsFacts | undefined,
     private readonly log: Logger,
     private readonly metrics: Metrics,
   ) {

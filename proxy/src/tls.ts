@@ -17,12 +17,9 @@
  *   the session's original exchange for a resumed TLS 1.2 session, whose keys
  *   come from it.
  */
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { createHash, createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import type { IncomingMessage } from 'node:http';
 import { createServer, type Server } from 'node:https';
-import type { Duplex } from 'node:stream';
 import { createSecureContext, type SecureContextOptions, TLSSocket } from 'node:tls';
 import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
@@ -150,25 +147,6 @@ export function tlsFactsOf(socket: unknown): TlsFacts | undefined {
 /** Metric labels of a connection's TLS (tls_kex "none": plain HTTP, TLS ended before the proxy). */
 export function tlsLabels(facts: TlsFacts | undefined): { tls_version: string; tls_group: string; tls_kex: string } {
   return facts ? { tls_version: facts.version, tls_group: facts.group, tls_kex: facts.kex } : { tls_version: 'none', tls_group: 'none', tls_kex: 'none' };
-}
-
-const current = new AsyncLocalStorage<TlsFacts>();
-
-/**
- * Wraps the upgrade handler so that whatever it starts for this connection
- * (the SessionRecord above all) sees the connection's TLS facts through
- * `currentTlsFacts()`, without the pipeline passing sockets around.
- */
-export function withTlsFacts(handler: (req: IncomingMessage, socket: Duplex, head: Buffer) => void) {
-  return (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
-    const facts = tlsFactsOf(req.socket);
-    if (facts) current.run(facts, handler, req, socket, head);
-    else handler(req, socket, head);
-  };
-}
-
-export function currentTlsFacts(): TlsFacts | undefined {
-  return current.getStore();
 }
 
 export interface TlsPair {

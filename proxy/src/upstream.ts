@@ -13,9 +13,18 @@ export type DialResult =
 
 const MAX_BODY = 4096;
 
-export function dialUpstream(url: URL, opts: { headers: Record<string, string>; maxPayload: number; timeoutMs: number }): Promise<DialResult> {
+export function dialUpstream(
+  url: URL,
+  opts: { headers: Record<string, string>; maxPayload: number; timeoutMs: number; signal?: AbortSignal },
+): Promise<DialResult> {
   return new Promise((resolve) => {
     const ws = new WebSocket(url, { headers: opts.headers, maxPayload: opts.maxPayload, handshakeTimeout: opts.timeoutMs, perMessageDeflate: false });
+    // A session that ends while dialing takes the dial with it (an open socket is the caller's to close).
+    const abort = () => {
+      if (ws.readyState === ws.CONNECTING) ws.terminate();
+    };
+    opts.signal?.addEventListener('abort', abort, { once: true });
+    ws.once('close', () => opts.signal?.removeEventListener('abort', abort));
     // Errors after the dial settles are the relay's to handle; never crash on an unheard 'error'.
     ws.on('error', () => {});
     const early: Array<[RawData, boolean]> = [];

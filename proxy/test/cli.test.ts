@@ -19,6 +19,7 @@ const PKG = JSON.parse(readFileSync(new URL('../package.json', import.meta.url),
 const S1 = 'a'.repeat(32);
 const S2 = 'b'.repeat(40);
 const KEYS = { LIVEKIT_KEYS: `key1: ${S1}\nkey2: ${S2}` };
+const UPSTREAM = { VOLLY_UPSTREAM_KEY: 'up', VOLLY_UPSTREAM_SECRET: 'u'.repeat(32) };
 const COMMANDS = ['proxy', 'keygen', 'token', 'probe'] as const;
 
 /** Exit 2 with exactly one line on stderr, matching `line`, and nothing on stdout. */
@@ -79,10 +80,15 @@ describe('proxy', () => {
   it.each([
     [
       'VOLLY_PQ_POLICY=maybe',
-      { ...KEYS, VOLLY_PQ_POLICY: 'maybe' },
+      { ...KEYS, ...UPSTREAM, VOLLY_PQ_POLICY: 'maybe' },
       /^volly-pq: VOLLY_PQ_POLICY \(or "pq_policy" in the config file\): .*"prefer"\|"require"\n$/,
     ],
-    ['VOLLY_MAX_HANDSHAKES=lots', { ...KEYS, VOLLY_MAX_HANDSHAKES: 'lots' }, /^volly-pq: VOLLY_MAX_HANDSHAKES \(or "max_handshakes" in the config file\): /],
+    [
+      'VOLLY_MAX_HANDSHAKES=lots',
+      { ...KEYS, ...UPSTREAM, VOLLY_MAX_HANDSHAKES: 'lots' },
+      /^volly-pq: VOLLY_MAX_HANDSHAKES \(or "max_handshakes" in the config file\): /,
+    ],
+    ['no VOLLY_UPSTREAM_KEY', KEYS, /^volly-pq: VOLLY_UPSTREAM_KEY \(or "upstream_key" in the config file\) is required\n$/],
     ['no LIVEKIT_KEYS', {}, /^volly-pq: LIVEKIT_KEYS \(or "keys" in the config file\) is required\n$/],
   ])('a bad setting (%s): one line naming it, exit 2, nothing started', async (_what, env, line) => {
     await usageError(['proxy'], line, env);
@@ -106,7 +112,7 @@ describe('proxy', () => {
 
   it('--check reads a YAML file, the environment over it', async () => {
     const file = join(tempDir(), 'volly.yaml');
-    writeFileSync(file, `keys:\n  filekey: ${S2}\npq_policy: require\nlisten: 127.0.0.1:7000\n`);
+    writeFileSync(file, `keys:\n  filekey: ${S2}\nupstream_key: up\nupstream_secret: ${'u'.repeat(32)}\npq_policy: require\nlisten: 127.0.0.1:7000\n`);
     const r = await volly(['proxy', '--check', '--config', file], { VOLLY_LISTEN: '127.0.0.1:7001' });
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ listen: '127.0.0.1:7001', keys: ['filekey'], pq_policy: 'require' });

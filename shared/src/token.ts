@@ -9,17 +9,16 @@
  * AccessToken.addGrant carries them without changes, and LiveKit, which
  * ignores unknown grant fields, never sees them anyway: the proxy strips them.
  */
-import { fromBase64Url, toBase64Url } from './bytes.js';
+import { fromBase64Url, fromUtf8, toBase64Url } from './bytes.js';
 import { KeyFormatError, TokenError } from './errors.js';
 import type { KemAlgorithm } from './kem/types.js';
 import { isKemAlgorithm } from './messages.js';
+import { KEM_PUBLIC_KEY_LENGTH as PUBLIC_KEY_LENGTH } from './protocol.js';
 import { type ServerKey, type ServerKeyPin, serverKeys } from './sig/server-auth.js';
 
 export const PQ_CLAIMS = ['pqPublicKey', 'pqAlgorithm', 'pqKeyExpiry'] as const;
 /** The server-key pins claim (docs/PROTOCOL.md, "Server authentication"); not a binding claim. */
 export const SERVER_KEYS_CLAIM = 'pqServerKeys';
-
-const PUBLIC_KEY_LENGTH: Record<KemAlgorithm, number> = { 'ML-KEM-768': 1184, 'X-Wing': 1216 };
 
 export interface PqClaims {
   readonly algorithm: KemAlgorithm;
@@ -29,6 +28,20 @@ export interface PqClaims {
 }
 
 type Payload = Record<string, unknown>;
+
+/** The JWT payload's claims, unverified (a client only looks for its own PQ binding and pins); null when malformed. */
+export function peekTokenPayload(token: string): Payload | null {
+  const part = token.split('.')[1];
+  const bytes = part ? fromBase64Url(part) : null;
+  if (!bytes) return null;
+  try {
+    const v: unknown = JSON.parse(fromUtf8(bytes));
+    return v && typeof v === 'object' ? (v as Payload) : null;
+  } catch {
+    return null;
+  }
+}
+
 const videoOf = (p: Payload): Payload | undefined => (p.video && typeof p.video === 'object' ? (p.video as Payload) : undefined);
 
 /** True when the payload carries any PQ claim (complete or not). */
@@ -45,8 +58,10 @@ export function readPqClaims(payload: Payload, now = Math.floor(Date.now() / 100
   if (!hasPqClaims(payload)) return null;
   const v = videoOf(payload) as Payload;
   const { pqPublicKey, pqAlgorithm, pqKeyExpiry } = v;
-  if (typeof pqAlgorithm !== 'string' || !isKemAlgorithm(pqAlgorithm)) throw new TokenError('ERR_TOKEN_CLAIMS', 'video.pqAlgorithm is missing or not a known KEM');
-  if (typeof pqKeyExpiry !== 'number' || !Number.isSafeInteger(pqKeyExpiry)) throw new TokenError('ERR_TOKEN_CLAIMS', 'video.pqKeyExpiry is missing or not an integer');
+  if (typeof pqAlgorithm !== 'string' || !isKemAlgorithm(pqAlgorithm))
+    throw new TokenError('ERR_TOKEN_CLAIMS', 'video.pqAlgorithm is missing or not a known KEM');
+  if (typeof pqKeyExpiry !== 'number' || !Number.isSafeInteger(pqKeyExpiry))
+    throw new TokenError('ERR_TOKEN_CLAIMS', 'video.pqKeyExpiry is missing or not an integer');
   const publicKey = typeof pqPublicKey === 'string' ? fromBase64Url(pqPublicKey) : null;
   if (!publicKey || publicKey.length !== PUBLIC_KEY_LENGTH[pqAlgorithm]) {
     throw new TokenError('ERR_TOKEN_CLAIMS', `video.pqPublicKey is not a base64url ${pqAlgorithm} public key`);

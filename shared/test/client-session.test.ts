@@ -229,16 +229,18 @@ describe('nothing is sealed before the session is keyed', () => {
     expect(client.counters.sealed).toBe(0);
   });
 
-  test('seal() refuses in every state before open, and after close', () => {
+  test('seal() refuses before keys and after close; once VollyConnect is sent, early frames are sealed after it', () => {
     const client = newSession(kem);
     expect(() => client.seal('x')).toThrow(ProtocolError); // new
     const h = decodeHandshake(sends(client.start())[0] as Uint8Array);
     expect(() => client.seal(Uint8Array.of(1))).toThrow(ProtocolError); // handshaking
     const server = serve(kem, h.sessionId, h.publicKey);
-    client.receive(server.response);
+    const connect = sends(client.receive(server.response))[0] as Uint8Array;
     expect(client.state).toBe('keyed');
-    expect(() => client.seal('x')).toThrow(ProtocolError); // keyed, waiting for LiveKit's first frame
-    expect(client.counters.sealed).toBe(1); // only the VollyConnect
+    const early = client.seal('x'); // keyed: an early frame, sealed right after the VollyConnect
+    expect(server.channel.opener.open(connect).kind).toBe(FrameKind.Control);
+    expect(server.channel.opener.open(early)).toMatchObject({ kind: FrameKind.LiveKitText, payload: new TextEncoder().encode('x') });
+    expect(client.counters.sealed).toBe(2);
     client.receive(server.channel.sealer.seal(FrameKind.LiveKitBinary, JOIN));
     client.seal('ok');
     client.close();

@@ -254,6 +254,28 @@ describe.each(impls)('PqWebSocket over %s', (_, Impl) => {
     }
   });
 
+  test('a sealed error with a 200-byte reason (100 "é") and a proxy that never closes: the client closes with it cut to 122 bytes, nothing thrown', async () => {
+    const onFailure = vi.fn();
+    const ws = new PqWebSocket(`ws://${proxy.origin}/rtc?access_token=${TOKEN}`, undefined, options({ onFailure }));
+    const seen = watch(ws);
+    const peer = await proxy.peer();
+    await peer.connect;
+    const serverSaw = once(peer.ws, 'close') as Promise<[number, Buffer]>;
+    const message = 'é'.repeat(100);
+    // Sealed error, no close: the client's own 1 s timer closes, with the message as its reason.
+    peer.seal(FrameKind.Control, encodeControl({ case: 'error', code: CloseCode.Unauthorized, message }));
+    await seen.next('close');
+    // Node's global WebSocket leaves the TCP close to ws's 30 s timer; end it here: ws then reports the close frame it received.
+    peer.ws.terminate();
+    const [code, reason] = await serverSaw;
+    expect(code).toBe(CloseCode.Unauthorized);
+    expect(reason.toString('utf8')).toBe('é'.repeat(61));
+    expect(reason.length).toBe(122);
+    expect(seen.types()).toEqual(['error', 'close']);
+    expect(seen.events[1]?.code).toBe(CloseCode.Unauthorized);
+    expect(onFailure).toHaveBeenLastCalledWith(TOKEN, { closeCode: CloseCode.Unauthorized, message });
+  });
+
   test('a text frame that is not UTF-8 after open: error and close 4400, nothing delivered, nothing thrown', async () => {
     const ws = new PqWebSocket(`ws://${proxy.origin}/rtc`, undefined, options());
     const seen = watch(ws);

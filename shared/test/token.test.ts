@@ -18,6 +18,10 @@ const xWingKey = Uint8Array.from({ length: 1216 }, (_, i) => (i * 5) & 0xff);
 const payloadWith = (video: Record<string, unknown>) => ({ iss: 'APIkey', sub: 'alice', exp: NOW + 3600, video: { room: 'r1', roomJoin: true, ...video } });
 const validVideo = { pqPublicKey: toBase64Url(mlKemKey), pqAlgorithm: 'ML-KEM-768', pqKeyExpiry: NOW + 60 };
 
+const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+/** The same bytes to a lenient decoder: the lowest unused bit of the last character set. */
+const withUnusedBitsSet = (s: string): string => s.slice(0, -1) + ALPHABET.charAt(ALPHABET.indexOf(s.charAt(s.length - 1)) | 1);
+
 function tokenError(fn: () => unknown): TokenError {
   try {
     fn();
@@ -70,6 +74,8 @@ describe('readPqClaims', () => {
     ['key one byte long', { pqPublicKey: toBase64Url(new Uint8Array(1185)) }],
     ['X-Wing-length key for ML-KEM-768', { pqPublicKey: toBase64Url(xWingKey) }],
     ['impossible base64 length', { pqPublicKey: `${toBase64Url(mlKemKey)}AA` }],
+    // Decodes to exactly mlKemKey with a lenient decoder: the last character's 2 unused bits are set.
+    ['non-canonical base64url (unused bits set)', { pqPublicKey: withUnusedBitsSet(toBase64Url(mlKemKey)) }],
   ])('malformed: %s', (_, change) => {
     const video = { ...validVideo, ...change };
     for (const [k, v] of Object.entries(video)) if (v === undefined) delete (video as Record<string, unknown>)[k];

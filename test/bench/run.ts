@@ -3,13 +3,16 @@
 // the volly-pq proxy and nginx as separate processes on loopback ports.
 // Prints markdown tables; writes out/summary.json, out/report.md, out/chart.svg.
 //
-//   node test/bench/run.ts [--smoke] [--only=handshake,join,relay,storm,scale] [--out=DIR] [--profile]
+//   node test/bench/run.ts [--smoke] [--only=handshake,join,relay,storm,rtt,scale] [--out=DIR] [--profile] [--rtt-joins=N]
 //   node test/bench/run.ts --render=DIR/summary.json   (re-render a stored run's report.md and chart.svg)
 //
 // --profile runs the proxies with --cpu-prof and takes heap snapshots of the
 // scale proxy (baseline and first level); all land in OUT/profiles, for
 // test/bench/profile.ts and test/bench/heap.ts.
 // Every load loop is bounded in count and time; only loopback addresses are used.
+// A scenario never dies of a failed session: failures are counted by close
+// code / HTTP status into summary.json's failed_sessions and the report; a
+// scenario that throws anyway is recorded in scenario_errors and the run goes on.
 
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -19,16 +22,19 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { LIVEKIT_VERSION, type LiveKitServer, startLiveKit } from '../harness/livekit.ts';
 import { cpuMicros, machineBusyMicros, overTree, raiseFdLimit } from './lib/procfs.ts';
-import { chartSvg, headlines, headlineTable, type Results, scenarioTables } from './lib/report.ts';
+import { render } from './lib/render.ts';
+import { headlines, type Results } from './lib/report.ts';
+import { failedSessions, failuresTotal, retriedAttempts } from './lib/report-failures.ts';
 import { type BenchNginx, type BenchProxy, nginxAvailable, PROXY_BIN, startBenchProxy, startNginx, startNodeWsRelay } from './lib/servers.ts';
 import { machineInfo } from './lib/sysinfo.ts';
 import { runHandshake } from './scenarios/handshake.ts';
 import { runJoin } from './scenarios/join.ts';
 import { runRelay } from './scenarios/relay.ts';
+import { rttSummary, runRtt } from './scenarios/rtt.ts';
 import { runScale } from './scenarios/scale.ts';
 import { runStorm } from './scenarios/storm.ts';
 
-export const SCENARIOS = ['handshake', 'join', 'relay', 'storm', 'scale'] as const;
+export const SCENARIOS = ['handshake', 'join', 'relay', 'storm', 'rtt', 'scale'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 export const SIZES = {
@@ -37,6 +43,7 @@ export const SIZES = {
     join: { rounds: 3, joins: 150, warmup: 5 },
     relay: { rounds: 3, sessions: 400, intervalMs: 250, warmupMs: 1_500, windowMs: 8_000 },
     storm: { rounds: 3, clients: 2_000, timeoutMs: 60_000 },
+    rtt: { rttsMs: [40, 100], joins: 15, warmup: 2 },
     scale: { levels: [1_000, 5_000, 10_000], concurrency: 64, pingIntervalMs: 15_000, samples: 3, lagWindowMs: 3_000, rampBudgetMs: 52_000 },
   },
   smoke: {
@@ -44,6 +51,7 @@ export const SIZES = {
     join: { rounds: 2, joins: 4, warmup: 1 },
     relay: { rounds: 2, sessions: 10, intervalMs: 100, warmupMs: 300, windowMs: 1_000 },
     storm: { rounds: 2, clients: 20, timeoutMs: 30_000 },
+    rtt: { rttsMs: [40, 100], joins: 2, warmup: 1 },
     scale: { levels: [20, 40], concurrency: 10, pingIntervalMs: 2_000, samples: 2, lagWindowMs: 500, rampBudgetMs: 30_000 },
   },
 };
@@ -53,6 +61,8 @@ export interface BenchOptions {
   readonly only?: readonly ScenarioName[];
   readonly outDir?: string;
   readonly profile?: boolean;
+  /** Measured joins per configuration and RTT in the rtt scenario (overrides the size). */
+  readonly rttJoins?: number;
   readonly log?: (line: string) => void;
 }
 
@@ -69,7 +79,8 @@ const WANT_FDS = 262_144;
 
 export async function runBench(opts: BenchOptions = {}): Promise<BenchOutput> {
   const log = opts.log ?? ((line: string) => process.stderr.write(`[bench] ${line}\n`));
-  const sizes = opts.smoke ? SIZES.smoke : SIZES.full;
+  const base = opts.smoke ? SIZES.smoke : SIZES.full;
+  const sizes = opts.rttJoins ? { ...base, rtt: { ...base.rtt, joins: opts.rttJoins } } : base;
   const only = new Set<ScenarioName>(opts.only?.length ? opts.only : SCENARIOS);
   const outDir = opts.outDir ?? DEFAULT_OUT;
   mkdirSync(outDir, { recursive: true });
@@ -100,12 +111,18 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchOutput> {
     return total;
   };
   const foreign: Record<string, number> = {};
-  const time = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
+  const errors: Record<string, string> = {};
+  // A scenario that throws is recorded (and its figures are missing), not the end of the run.
+  const time = async <T>(name: string, fn: () => Promise<T>): Promise<T | undefined> => {
     const t0 = performance.now();
     const m0 = machineBusyMicros();
     const o0 = ownCpu();
     try {
       return await fn();
+    } catch (err) {
+      errors[name] = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+      log(`${name} FAILED: ${errors[name]}`);
+      return undefined;
     } finally {
       const wallUs = (performance.now() - t0) * 1000;
       foreign[name] = Math.max(0, Math.round(((machineBusyMicros() - m0 - (ownCpu() - o0)) / (wallUs * cpus().length)) * 1000) / 10);
@@ -114,7 +131,10 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchOutput> {
     }
   };
 
-  if (only.has('handshake')) results.handshake = await time('handshake', () => runHandshake(sizes.handshake, log));
+  const set = <K extends keyof Results>(k: K, v: Results[K] | undefined) => {
+    if (v) results[k] = v;
+  };
+  if (only.has('handshake')) set('handshake', await time('handshake', () => runHandshake(sizes.handshake, log)));
 
   let livekit: LiveKitServer | undefined;
   let proxy: BenchProxy | undefined;
@@ -122,7 +142,7 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchOutput> {
   let nginxVersion: string | undefined;
   let nodeWs: BenchNginx | undefined;
   try {
-    const network = ['join', 'relay', 'storm', 'scale'].some((s) => only.has(s as ScenarioName));
+    const network = ['join', 'relay', 'storm', 'rtt', 'scale'].some((s) => only.has(s as ScenarioName));
     if (network) {
       livekit = await startLiveKit({ logLevel: 'error' });
       proxy = await startBenchProxy(livekit, { nodeArgs: proxyArgs });
@@ -140,9 +160,10 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchOutput> {
       nodeWs = await startNodeWsRelay(livekit);
       log(`LiveKit ${LIVEKIT_VERSION} on ${livekit.url} (pid ${livekit.pid}), proxy ${proxy.wsUrl} (pid ${proxy.pid}), nginx ${nginx?.wsUrl ?? 'none'}`);
       const servers = { livekit, proxy, nginx, nodeWs };
-      if (only.has('join')) results.join = await time('join', () => runJoin(servers, sizes.join, log));
-      if (only.has('relay')) results.relay = await time('relay', () => runRelay(servers, sizes.relay, log));
-      if (only.has('storm')) results.storm = await time('storm', () => runStorm(servers, sizes.storm, log));
+      if (only.has('join')) set('join', await time('join', () => runJoin(servers, sizes.join, log)));
+      if (only.has('rtt')) set('rtt', await time('rtt', () => runRtt(servers, sizes.rtt, log)));
+      if (only.has('relay')) set('relay', await time('relay', () => runRelay(servers, sizes.relay, log)));
+      if (only.has('storm')) set('storm', await time('storm', () => runStorm(servers, sizes.storm, log)));
       if (only.has('scale')) {
         // A fresh LiveKit (the storms leave gigabytes of Go heap behind) and a
         // proxy of its own, with the inspector open so each sample follows a
@@ -153,7 +174,7 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchOutput> {
         extraPids.push(() => scaleProxy.pid);
         try {
           const scaleOpts = opts.profile ? { ...sizes.scale, heapSnapshotDir: profileDir } : sizes.scale;
-          results.scale = await time('scale', () => runScale(livekit as LiveKitServer, scaleProxy, scaleOpts, fd.soft, log));
+          set('scale', await time('scale', () => runScale(livekit as LiveKitServer, scaleProxy, scaleOpts, fd.soft, log)));
         } finally {
           await scaleProxy.stop();
         }
@@ -187,6 +208,13 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchOutput> {
     targets: Object.fromEntries(heads.map((h) => [h.key, h.target])),
     met: Object.fromEntries(heads.map((h) => [h.key, h.figure && Number.isFinite(h.figure.median) ? h.figure.median <= h.target : null])),
     spread: Object.fromEntries(heads.map((h) => [h.key, h.figure ? { min: h.figure.min, max: h.figure.max, rounds: h.figure.rounds } : null])),
+    // The same figure for the bare Node.js + ws relay, where the headline has one (its floor on Node.js).
+    bare_relay: Object.fromEntries(heads.filter((h) => 'bareRelay' in h).map((h) => [h.key, h.bareRelay?.median ?? null])),
+    ...rttSummary(results.rtt),
+    failed_sessions_total: failuresTotal(failedSessions(results)),
+    failed_sessions: failedSessions(results),
+    retried_attempts: retriedAttempts(results),
+    scenario_errors: errors,
     runtime: { node: process.version, v8: process.versions.v8, openssl: process.versions.openssl, ...machine.runtime },
     machine: machine.machine,
     livekit: LIVEKIT_VERSION,
@@ -212,43 +240,16 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchOutput> {
   return { results, summary, markdown, files };
 }
 
-type Stored = Record<string, unknown> & {
-  machine: ReturnType<typeof machineInfo>['machine'];
-  runtime: ReturnType<typeof machineInfo>['runtime'] & { node: string; v8: string; openssl: string };
-  scenarios: Results;
-  scenario_seconds: Record<string, number>;
-  foreign_busy_percent: Record<string, number>;
-};
-
-/** The markdown tables and the chart of a run, from its summary (as written, or read back from summary.json). */
-export function render(summary: Record<string, unknown>): { markdown: string; chart: string } {
-  const s = summary as Stored;
-  const m = s.machine;
-  const rt = s.runtime;
-  const smoke = s.mode === 'smoke';
-  const list = (o: Record<string, number>, f: (k: string, v: number) => string) =>
-    Object.entries(o ?? {})
-      .map(([k, v]) => f(k, v))
-      .join(', ');
-  const subtitle = `${m.cpuModel} x${m.cores}, ${m.memoryGiB} GiB, ${m.os}; Node ${rt.node}; LiveKit ${s.livekit}; ${smoke ? 'SMOKE sizes' : 'full run'} ${s.started_at}`;
-  const markdown = [
-    `## Headline figures${smoke ? ' (smoke sizes: not meaningful)' : ''}\n`,
-    headlineTable(s.scenarios),
-    '',
-    scenarioTables(s.scenarios),
-    '',
-    `Machine: ${m.cpuModel}, ${m.cores} cores, ${m.memoryGiB} GiB, ${m.os}, kernel ${m.kernel}. ` +
-      `Runtime: Node ${rt.node} (V8 ${rt.v8}, OpenSSL ${rt.openssl}), KEM backends ${rt.kemBackends.join(', ')}, AEAD backends ${rt.aeadBackends.join(', ')}. ` +
-      `LiveKit ${s.livekit}${typeof s.nginx === 'string' ? `, nginx ${s.nginx}` : ''}. Commit ${s.commit}${s.proxy_sources_modified === true ? ' (with uncommitted changes in proxy/src or shared/src)' : ''}. ` +
-      `Run started ${s.started_at}, took ${s.duration_s} s (${list(s.scenario_seconds, (k, v) => `${k} ${v} s`)}); load average at the end ${(m.loadAverage ?? []).join(' / ')}. ` +
-      `The machine is shared: other processes kept it busy ${list(s.foreign_busy_percent, (k, v) => `${v}% during ${k}`)} (share of all cores, beyond the benchmark's own processes).`,
-  ].join('\n');
-  return { markdown, chart: chartSvg(s.scenarios, subtitle) };
-}
-
 if (process.argv[1] && import.meta.url === `file://${process.argv[1]}`) {
   const { values } = parseArgs({
-    options: { smoke: { type: 'boolean' }, only: { type: 'string' }, out: { type: 'string' }, profile: { type: 'boolean' }, render: { type: 'string' } },
+    options: {
+      smoke: { type: 'boolean' },
+      only: { type: 'string' },
+      out: { type: 'string' },
+      profile: { type: 'boolean' },
+      render: { type: 'string' },
+      'rtt-joins': { type: 'string' },
+    },
   });
   if (values.render) {
     // Re-render a stored run (its summary.json) with the current report code: report.md and chart.svg beside it.
@@ -268,7 +269,15 @@ if (process.argv[1] && import.meta.url === `file://${process.argv[1]}`) {
     .map((s) => s.trim())
     .filter(Boolean);
   for (const s of only) if (!(SCENARIOS as readonly string[]).includes(s)) throw new Error(`unknown scenario ${s} (known: ${SCENARIOS.join(', ')})`);
-  const out = await runBench({ smoke: !!values.smoke, only: only as ScenarioName[], ...(values.out ? { outDir: values.out } : {}), profile: !!values.profile });
+  const rttJoins = values['rtt-joins'] ? Number(values['rtt-joins']) : undefined;
+  if (rttJoins !== undefined && !(Number.isInteger(rttJoins) && rttJoins > 0)) throw new Error('--rtt-joins must be a positive integer');
+  const out = await runBench({
+    smoke: !!values.smoke,
+    only: only as ScenarioName[],
+    ...(values.out ? { outDir: values.out } : {}),
+    profile: !!values.profile,
+    ...(rttJoins ? { rttJoins } : {}),
+  });
   process.stdout.write(`${out.markdown}\n\nWrote ${out.files.summary}, ${out.files.report}, ${out.files.chart}\n`);
   // Timers of closed sockets and the harness's children must not keep us alive.
   process.exit(0);

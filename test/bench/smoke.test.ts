@@ -28,17 +28,31 @@ describe('bench:smoke', () => {
     for (const key of [
       'join_ratio_p50',
       'join_ratio_p99',
+      'join_cpu_ratio',
       'handshake_us',
       'relay_ratio_classical',
       'relay_ratio_nginx',
       'rss_kib_per_session',
       'storm_ratio',
+      'rtt40_direct_ms',
+      'rtt40_v1_inband_ms',
+      'rtt100_v1_bound_xwing_ms',
       'runtime',
       'machine',
     ]) {
       expect(summary, key).toHaveProperty(key);
     }
-    expect(readFileSync(out.files.report, 'utf8')).toContain('| figure |');
+    // Failures are counted and reported, never fatal: every scenario finished, and each has its failed-session counts.
+    expect(summary.scenario_errors).toEqual({});
+    expect(Object.keys(summary.failed_sessions as object).sort()).toEqual(['handshake', 'join', 'relay', 'rtt', 'scale', 'storm']);
+    expect(typeof summary.failed_sessions_total).toBe('number');
+    expect(summary.bare_relay).toHaveProperty('join_ratio_p99');
+    expect(summary.bare_relay).toHaveProperty('relay_ratio_nginx');
+    expect((summary.targets as Record<string, number>).join_cpu_ratio).toBe(1.25);
+    const report = readFileSync(out.files.report, 'utf8');
+    expect(report).toContain('| figure |');
+    expect(report).toContain('### Failed sessions');
+    expect(report).toContain('proxy handshake queue: queued / refused (429) / expired');
     expect(readFileSync(out.files.chart, 'utf8')).toMatch(/^<svg [^>]*>[\s\S]*<\/svg>\s*$/);
   });
 
@@ -66,5 +80,9 @@ describe('bench:smoke', () => {
     }
     for (const row of r.storm?.rows ?? []) finite(row.allJoinedS, `storm ${row.target}`);
     finite(r.storm?.ratio, 'storm ratio');
+    const queue = r.storm?.rows.find((x) => x.target === 'sealed')?.handshakeQueue;
+    for (const n of [queue?.queued, queue?.refused, queue?.expired]) expect(Number.isInteger(n)).toBe(true);
+    expect(r.rtt?.rows.length).toBe(12);
+    for (const row of r.rtt?.rows ?? []) expect(Number.isFinite(row.medianMs), `rtt ${row.rttMs} ${row.config}`).toBe(true);
   });
 });

@@ -2,6 +2,7 @@
 // ClientSession state machine, for tests that must tamper with frames on the
 // wire (flip bits, replay, reorder) — things the PqWebSocket never does.
 
+import type { Socket } from 'node:net';
 import { SignalRequest, SignalResponse } from '@livekit/protocol';
 import {
   type ClientOutput,
@@ -12,11 +13,12 @@ import {
   type KemKeyPair,
   newSessionId,
   randomBytes,
+  type SessionFailure,
   SUBPROTOCOL,
   splitSignalUrl,
 } from '@volly/shared';
 import WebSocket from 'ws';
-import { signalUrl } from './signal.ts';
+import { type ConnectSignalOptions, signalUrl } from './signal.ts';
 
 export interface RawPq {
   readonly ws: WebSocket;
@@ -29,6 +31,8 @@ export interface RawPq {
   readonly sent: Uint8Array[];
   /** Every raw frame received, in order. */
   readonly received: Uint8Array[];
+  /** The failure the session reported (a refused handshake or the proxy's sealed VollyError), if any. */
+  readonly failure: () => SessionFailure | undefined;
   readonly closed: Promise<{ code: number; reason: string }>;
   /** Seal a SignalRequest and send it (optionally tampering with the sealed bytes first). */
   send(message: SignalRequest['message'], tamper?: (frame: Uint8Array) => Uint8Array): void;
@@ -36,14 +40,31 @@ export interface RawPq {
   waitFor(pred: (m: SignalResponse) => boolean, timeoutMs?: number): Promise<SignalResponse>;
 }
 
-export function openRawPq(
-  baseUrl: string,
-  token: string,
-  opts: { algorithm?: KemAlgorithm; keyPair?: KemKeyPair; path?: '/rtc' | '/rtc/v1' } = {},
-): Promise<RawPq> {
+export interface RawPqOptions {
+  algorithm?: KemAlgorithm;
+  keyPair?: KemKeyPair;
+  path?: '/rtc' | '/rtc/v1';
+  /** The /rtc/v1 join_request the client seals. */
+  joinRequest?: ConnectSignalOptions['joinRequest'];
+  /** Parameters added to the socket URL after the client split it: what an on-path attacker appends. */
+  urlQuery?: Record<string, string>;
+  /** Token-bound without volly_sid (a v1 client from before the replay guard). */
+  omitSessionId?: boolean;
+  /** LiveKit messages sealed right after VollyConnect and written with it in one TCP write (pipelined early frames); a string goes as an unsealed text frame. */
+  early?: Array<SignalRequest['message'] | string>;
+}
+
+/** Opens the socket and starts the handshake; resolves at once (see `openRawPq` to wait for the JoinResponse). */
+export function startRawPq(baseUrl: string, token: string, opts: RawPqOptions = {}): RawPq {
   const mode = opts.keyPair ? 'token-bound' : 'in-band';
   const sessionId = newSessionId(randomBytes);
-  const split = splitSignalUrl(signalUrl(baseUrl, token, undefined, { path: opts.path ?? '/rtc' }), mode, sessionId);
+  const split = splitSignalUrl(
+    signalUrl(baseUrl, token, undefined, { path: opts.path ?? '/rtc', ...(opts.joinRequest ? { joinRequest: opts.joinRequest } : {}) }),
+    mode,
+    opts.omitSessionId ? undefined : sessionId,
+  );
+  const socketUrl = new URL(split.socketUrl);
+  for (const [k, v] of Object.entries(opts.urlQuery ?? {})) socketUrl.searchParams.append(k, v);
   const session = new ClientSession({
     kem: getKem(opts.algorithm ?? 'ML-KEM-768'),
     aead: getAead(),
@@ -51,14 +72,15 @@ export function openRawPq(
     ...(opts.keyPair ? { keyPair: opts.keyPair } : {}),
     accessToken: split.accessToken,
     query: split.query,
-    sessionId,
+    ...(opts.omitSessionId ? {} : { sessionId }),
     randomBytes,
   });
-  const ws = new WebSocket(split.socketUrl, SUBPROTOCOL);
+  const ws = new WebSocket(socketUrl, SUBPROTOCOL);
   const messages: SignalResponse[] = [];
   const sent: Uint8Array[] = [];
   const received: Uint8Array[] = [];
   const listeners = new Set<() => void>();
+  let failure: SessionFailure | undefined;
   const closed = new Promise<{ code: number; reason: string }>((resolve) => ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })));
   ws.on('error', () => {});
   const sendRaw = (f: Uint8Array) => {
@@ -67,8 +89,22 @@ export function openRawPq(
   };
   const apply = (outs: ClientOutput[]) => {
     for (const o of outs) {
-      if (o.type === 'send') sendRaw(o.frame);
+      if (o.type === 'keyed' && opts.early) {
+        // The connect (next output) and the early frames leave in one write.
+        const socket = (ws as unknown as { _socket: Socket })._socket;
+        socket.cork();
+        process.nextTick(() => socket.uncork());
+      }
+      if (o.type === 'send') {
+        sendRaw(o.frame);
+        if (session.state === 'keyed')
+          for (const m of opts.early ?? []) {
+            if (typeof m === 'string') ws.send(m);
+            else sendRaw(session.seal(new SignalRequest({ message: m }).toBinary()));
+          }
+      }
       if (o.type === 'message') messages.push(SignalResponse.fromBinary(o.payload));
+      if (o.type === 'failed') failure = o.failure;
     }
     for (const l of listeners) l();
   };
@@ -106,6 +142,7 @@ export function openRawPq(
     messages,
     sent,
     received,
+    failure: () => failure,
     closed,
     send(message, tamper) {
       const frame = session.seal(new SignalRequest({ message }).toBinary());
@@ -114,5 +151,11 @@ export function openRawPq(
     sendRaw,
     waitFor,
   };
-  return waitFor((m) => m.message.case === 'join').then(() => raw);
+  return raw;
+}
+
+/** A raw client whose join completed: resolves with the JoinResponse received. */
+export function openRawPq(baseUrl: string, token: string, opts: RawPqOptions = {}): Promise<RawPq> {
+  const raw = startRawPq(baseUrl, token, opts);
+  return raw.waitFor((m) => m.message.case === 'join').then(() => raw);
 }

@@ -14,24 +14,37 @@ let livekit: LiveKitServer;
 let proxy: TestProxy;
 /** A proxy with a very short handshake timeout, kept apart so that load on the machine cannot time out the other tests' joins. */
 let hasty: TestProxy;
+/** One handshake slot and a queue of two. */
+let queued: TestProxy;
+/** Two handshakes per source address; the first message due within 300 ms. */
+let shared: TestProxy;
 
 beforeAll(async () => {
   livekit = await startLiveKit();
   proxy = await startTestProxy(livekit, {
     VOLLY_MAX_HANDSHAKES: '3',
+    VOLLY_HANDSHAKE_QUEUE: '0',
     VOLLY_MAX_FRAME_BYTES: '8192',
     VOLLY_IDLE_TIMEOUT_MS: '1500',
   });
   hasty = await startTestProxy(livekit, { VOLLY_HANDSHAKE_TIMEOUT_MS: '400' });
+  queued = await startTestProxy(livekit, { VOLLY_MAX_HANDSHAKES: '1', VOLLY_HANDSHAKE_QUEUE: '2', VOLLY_HANDSHAKE_TIMEOUT_MS: '1500' });
+  shared = await startTestProxy(livekit, { VOLLY_MAX_HANDSHAKES_PER_SOURCE: '2', VOLLY_FIRST_MESSAGE_TIMEOUT_MS: '300' });
 });
 afterAll(async () => {
   await proxy?.close();
   await hasty?.close();
+  await queued?.close();
+  await shared?.close();
   await livekit?.stop();
 });
 
-function openPq(path = '/rtc', p: TestProxy = proxy): Promise<{ ws: WebSocket; closed: Promise<{ code: number; reason: string }>; first: Promise<Buffer> }> {
-  const ws = new WebSocket(`${p.wsUrl}${path}`, SUBPROTOCOL);
+function openPq(
+  path = '/rtc',
+  p: TestProxy = proxy,
+  localAddress?: string,
+): Promise<{ ws: WebSocket; closed: Promise<{ code: number; reason: string }>; first: Promise<Buffer> }> {
+  const ws = new WebSocket(`${p.wsUrl}${path}`, SUBPROTOCOL, localAddress ? { localAddress } : {});
   ws.on('error', () => {});
   const closed = new Promise<{ code: number; reason: string }>((r) => ws.on('close', (code, reason) => r({ code, reason: reason.toString() })));
   const first = new Promise<Buffer>((r) => ws.once('message', (d: Buffer) => r(d)));
@@ -39,6 +52,12 @@ function openPq(path = '/rtc', p: TestProxy = proxy): Promise<{ ws: WebSocket; c
     ws.once('open', () => resolve({ ws, closed, first }));
     ws.once('unexpected-response', (_q, res) => reject(Object.assign(new Error(`HTTP ${res.statusCode}`), { status: res.statusCode })));
   });
+}
+
+/** A labelled sample's value from the proxy's Prometheus text (0 when absent). */
+function metricValue(text: string, label: string, prefix = 'volly_handshake_queue_total{result='): number {
+  const line = text.split('\n').find((l) => l.startsWith(`${prefix}"${label}"}`));
+  return line ? Number(line.split(' ').pop()) : 0;
 }
 
 async function token(room: string, identity: string): Promise<string> {
@@ -63,6 +82,44 @@ describe('limits', () => {
     await Promise.all(open.map((o) => o.closed));
     const again = await openPq();
     again.ws.terminate();
+  });
+
+  it('beyond the slots, upgrades wait in the queue and start when a slot frees; a full queue gets 429 at once, a wait past the handshake timeout 429 then', async () => {
+    const metric = async (result: string) => metricValue(await queued.metrics(), result);
+    const open = await openPq('/rtc', queued);
+    // Two more wait (no answer yet), a fourth is refused at once.
+    const waiting = [openPq('/rtc', queued), openPq('/rtc', queued)];
+    await expect.poll(() => metric('queued'), { timeout: 5_000 }).toBe(2);
+    const t0 = performance.now();
+    expect((await openPq('/rtc', queued).catch((e) => e)).status).toBe(429);
+    expect(performance.now() - t0).toBeLessThan(1_000);
+    // The slot frees: the oldest waiter is upgraded, and holds the slot.
+    open.ws.terminate();
+    const admitted = await waiting[0];
+    expect(admitted.ws.protocol).toBe(SUBPROTOCOL);
+    expect(await metric('admitted')).toBe(1);
+    // The other waits until its handshake timeout, then 429.
+    const late = await (waiting[1] as Promise<unknown>).catch((e) => e);
+    expect((late as { status: number }).status).toBe(429);
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(1_400);
+    expect(await metric('expired')).toBe(1);
+    admitted.ws.terminate();
+  });
+
+  it('one address holds at most its share of handshakes; other addresses are not refused meanwhile', async () => {
+    const mine = await Promise.all([openPq('/rtc', shared, '127.0.0.7'), openPq('/rtc', shared, '127.0.0.7')]);
+    expect((await openPq('/rtc', shared, '127.0.0.7').catch((e) => e)).status).toBe(429);
+    const other = await openPq('/rtc', shared, '127.0.0.8');
+    expect(other.ws.protocol).toBe(SUBPROTOCOL);
+    expect(metricValue(await shared.metrics(), 'source', 'volly_handshake_refusals_total{reason=')).toBe(1);
+    for (const o of [...mine, other]) o.ws.terminate();
+  });
+
+  it('in-band: no pq_handshake within the first-message deadline closes 4408 long before the handshake timeout', async () => {
+    const { closed } = await openPq('/rtc', shared);
+    const t0 = performance.now();
+    expect((await closed).code).toBe(CloseCode.HandshakeTimeout);
+    expect(performance.now() - t0).toBeLessThan(shared.config.limits.handshakeTimeoutMs / 2);
   });
 
   it('an oversized frame closes 1009 before anything is parsed', async () => {

@@ -6,11 +6,11 @@
 // docs/THREAT-MODEL.md says what each shows.
 
 import { createHmac } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { ParticipantInfo_State, SignalRequest, type SignalResponse } from '@livekit/protocol';
 import {
   CloseCode,
   clientHandshake,
+  decodeControl,
   decodeResponse,
   encodeHandshake,
   FrameKind,
@@ -27,12 +27,12 @@ import {
 import { AccessToken, RoomServiceClient } from 'livekit-server-sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
+import { liveKitSessions, nothingReachesLiveKit as nothingReaches } from '../harness/leaks.ts';
 import { type LiveKitServer, startLiveKit } from '../harness/livekit.ts';
 import { connectPq, PqConnectError } from '../harness/pq-signal.ts';
 import { startTestProxy, type TestProxy } from '../harness/proxy.ts';
 import { openRawPq, type RawPq } from '../harness/raw-pq.ts';
 import { connectSignal, type SignalConnection, SignalHttpError } from '../harness/signal.ts';
-import { sumMetric } from './fuzz-engine.ts';
 import { nestedMessages } from './generators.ts';
 import { startMitm } from './mitm.ts';
 
@@ -54,48 +54,15 @@ let n = 0;
 const roomName = (what: string) => `atk-${what}-${++n}-${Date.now().toString(36)}`;
 const aead = getAead();
 
-// ---- what reached LiveKit ---------------------------------------------------
-
-async function counters() {
-  const text = await proxy.metrics();
-  return {
-    dials: sumMetric(text, 'volly_upstream_dial_duration_seconds_count', 'mode='),
-    toUpstream: sumMetric(text, 'volly_frames_total', 'direction="client_to_upstream"'),
-  };
-}
-
-/** Sessions LiveKit started for an identity, from its log. */
-const liveKitSessions = (identity: string) =>
-  readFileSync(livekit.logFile, 'utf8')
-    .split('\n')
-    .filter((l) => l.includes('starting RTC session') && l.includes(`"participant": "${identity}"`)).length;
+/** Runs `attack` and checks that LiveKit got nothing from it (test/harness/leaks.ts). */
+const nothingReachesLiveKit = <T>(identity: string, attack: () => Promise<T>, allow: { frames?: number; dials?: number; sessions?: number } = {}) =>
+  nothingReaches(proxy, livekit, identity, attack, allow);
 
 /** LiveKit's participant list (identity:metadata), without our hidden observers. */
 const participants = async (room: string) =>
   (await direct.listParticipants(room).catch(() => []))
     .filter((p) => p.state !== ParticipantInfo_State.DISCONNECTED && !p.identity.startsWith('observer-'))
     .map((p) => `${p.identity}:${p.metadata}`);
-
-/**
- * Runs `attack` and checks that LiveKit got nothing from it: no upstream dial,
- * no frame forwarded (beyond `allowFrames` the attack sends honestly), no
- * LiveKit session for `identity` beyond `allowSessions`.
- */
-async function nothingReachesLiveKit<T>(
-  identity: string,
-  attack: () => Promise<T>,
-  allow: { frames?: number; dials?: number; sessions?: number } = {},
-): Promise<T> {
-  const before = await counters();
-  const sessions = liveKitSessions(identity);
-  const out = await attack();
-  await new Promise((r) => setTimeout(r, 300));
-  const after = await counters();
-  expect(after.dials - before.dials, 'upstream dials').toBe(allow.dials ?? 0);
-  expect(after.toUpstream - before.toUpstream, 'frames forwarded to LiveKit').toBe(allow.frames ?? 0);
-  expect(liveKitSessions(identity) - sessions, `LiveKit sessions for ${identity}`).toBe(allow.sessions ?? 0);
-  return out;
-}
 
 function token(
   room: string,
@@ -152,7 +119,7 @@ describe('replay of a recorded session', () => {
     raw.send(meta('original'));
     raw.ws.close(1000);
     await raw.closed;
-    expect(liveKitSessions('replay-victim')).toBe(1);
+    expect(liveKitSessions(livekit, 'replay-victim')).toBe(1);
     const { code, responses } = await nothingReachesLiveKit('replay-victim', async () => {
       const s = await rawSocket();
       s.ws.send(raw.sent[0] as Uint8Array); // the recorded pq_handshake: same key, same session id
@@ -581,7 +548,7 @@ describe('huge frames and hostile protobuf', () => {
     });
   });
 
-  it('sealed as the first frame: a 10,000-field or deeply nested VollyControl opens but carries no usable VollyConnect — 4401/4400, nothing dialed', async () => {
+  it('sealed as the first frame: a 10,000-field or deeply nested VollyControl opens but carries no usable VollyConnect — 4401/4400, nothing dialed, the reason only sealed', async () => {
     const kem = getKem('ML-KEM-768');
     const kp = kem.keygen();
     for (const [plaintext, code, reason] of [
@@ -598,10 +565,15 @@ describe('huge frames and hostile protobuf', () => {
         const res = decodeResponse(await s.first);
         const ch = sealedChannel(clientHandshake(kem, kp, res, sid), 'client', aead);
         s.ws.send(ch.sealer.seal(FrameKind.Control, plaintext));
-        return s.closed;
+        const c = await s.closed;
+        // The detail comes sealed (a VollyError after the pq_response); the unsealed close reason names only the code.
+        const sealed = decodeControl(ch.opener.open(s.received[1] as Buffer).payload);
+        return { ...c, sealed };
       });
       expect(closed.code).toBe(code);
-      expect(closed.reason).toMatch(reason);
+      expect(closed.reason).toBe(code === CloseCode.Malformed ? 'Malformed' : 'Unauthorized');
+      expect(closed.sealed).toMatchObject({ case: 'error', code });
+      expect(closed.sealed.case === 'error' && closed.sealed.message).toMatch(reason);
     }
   });
 

@@ -27,6 +27,7 @@ import {
   type KemAlgorithm,
   type KemKeyPair,
   randomBytes,
+  SESSION_ID_PARAM,
   type SealedChannel,
   SUBPROTOCOL,
   sealedChannel,
@@ -893,9 +894,11 @@ class Runner {
       return this.#finishHandshake(o.conn, alg, kp, sid, this.t.victimToken, `in-band ${alg}`);
     }
     const b = this.t.bound[alg];
-    const o = await dial(this.t.proxy, `/rtc?access_token=${open ? this.t.openBound[alg] : b.token}`, SUBPROTOCOL);
+    // The client's volly_sid (its replay guard) beside the token: the proxy must answer with it.
+    const sid = toBase64Url(randomBytes(18));
+    const o = await dial(this.t.proxy, `/rtc?access_token=${open ? this.t.openBound[alg] : b.token}&${SESSION_ID_PARAM}=${sid}`, SUBPROTOCOL);
     if (!o.ok) return { outcome: `honest dial failed: ${o.outcome}` };
-    const k = await this.#finishHandshake(o.conn, alg, b.keyPair, undefined, '', `token-bound ${alg}`);
+    const k = await this.#finishHandshake(o.conn, alg, b.keyPair, sid, '', `token-bound ${alg}`);
     return 'outcome' in k ? k : { ...k, urlToken: true };
   }
 

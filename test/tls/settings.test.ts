@@ -14,7 +14,9 @@ import { makeTempDir, spawnManaged, waitFor } from '../harness/process.ts';
 import { createTestPki, type TestPki } from '../harness/tls.ts';
 
 const client = generateApiKeyPair();
-const KEYS = { LIVEKIT_KEYS: `${client.apiKey}: ${client.apiSecret}` };
+const upstream = generateApiKeyPair();
+/** Client keys and the separate upstream key every proxy start needs (a probe uses only LIVEKIT_KEYS). */
+const KEYS = { LIVEKIT_KEYS: `${client.apiKey}: ${client.apiSecret}`, VOLLY_UPSTREAM_KEY: upstream.apiKey, VOLLY_UPSTREAM_SECRET: upstream.apiSecret };
 let pki: TestPki;
 
 beforeAll(() => {

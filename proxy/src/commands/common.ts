@@ -3,7 +3,7 @@
  * and the app's API keys (LIVEKIT_KEYS, or `keys` in a proxy config file).
  */
 import { createRequire } from 'node:module';
-import { loadConfig, parseKeys } from '../config.js';
+import { loadClientKeys, parseKeys } from '../config.js';
 
 /** The version of @volly/proxy (from its package.json, beside dist/). */
 export const VERSION: string = (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
@@ -43,7 +43,7 @@ export interface KeyOptions {
 export function signingKey(opts: KeyOptions, env: NodeJS.ProcessEnv = process.env): { keyId: string; secret: string } {
   let keys: ReadonlyMap<string, string>;
   if (opts.config) {
-    keys = loadConfig(env, opts.config).keys;
+    keys = loadClientKeys(env, opts.config);
   } else {
     const text = env.LIVEKIT_KEYS;
     if (!text) throw new UsageError('LIVEKIT_KEYS is not set: it holds the API keys ("key: secret") tokens are signed with (or use --config FILE)');

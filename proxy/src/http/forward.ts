@@ -7,6 +7,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import { redactTokens } from '@volly/shared';
 import { createProxyServer } from 'http-proxy-3';
+import { clientAddress, FORWARDING_HEADERS } from '../client-address.js';
 import type { Context } from '../context.js';
 import { reply } from '../http-reply.js';
 import { TokenRedactor } from './redact.js';
@@ -29,7 +30,7 @@ export type Forward = (req: IncomingMessage, res: ServerResponse, route: Route, 
 export function createForward(ctx: Context): Forward {
   // Which route each forwarded request took, for the 502 (validate replies get `*` like LiveKit's).
   const routes = new WeakMap<IncomingMessage, Route>();
-  const proxy = createProxyServer({ target: ctx.config.upstreamUrl.href, xfwd: true, proxyTimeout: 30_000, selfHandleResponse: true });
+  const proxy = createProxyServer({ target: ctx.config.upstreamUrl.href, proxyTimeout: 30_000, selfHandleResponse: true });
   proxy.on('proxyRes', (upRes, req, res) => {
     // The body is re-chunked after redaction: LiveKit's Content-Length may no longer hold.
     res.writeHead(upRes.statusCode ?? 502, redactedHeaders(upRes.headers));
@@ -49,6 +50,10 @@ export function createForward(ctx: Context): Forward {
   return (req, res, route, body) => {
     // Identity encoding, so the redactor sees the bytes LiveKit wrote.
     delete req.headers['accept-encoding'];
+    // LiveKit's client-IP logic hears the address we established, not the client's own claim (client-address.ts).
+    const client = clientAddress(req, ctx.config.trustedProxies);
+    for (const h of FORWARDING_HEADERS) delete req.headers[h];
+    Object.assign(req.headers, { 'x-forwarded-for': client, 'x-real-ip': client });
     if (body) {
       delete req.headers['transfer-encoding'];
       req.headers['content-length'] = String(body.length);

@@ -17,7 +17,7 @@ import type { Context } from '../context.js';
 export class HttpRefusal extends Error {
   constructor(
     readonly status: number,
-    readonly code: 'ERR_HTTP_AUTH_HEADER' | 'ERR_HTTP_TOKEN_COUNT' | 'ERR_HTTP_FORM' | 'ERR_HTTP_BODY_TOO_LARGE',
+    readonly code: 'ERR_HTTP_AUTH_HEADER' | 'ERR_HTTP_TOKEN_COUNT' | 'ERR_HTTP_FORM' | 'ERR_HTTP_BODY_TOO_LARGE' | 'ERR_HTTP_BODY',
     message: string,
   ) {
     super(message);
@@ -48,10 +48,16 @@ async function resignParam(ctx: Context, params: URLSearchParams, where: string)
 async function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
   const parts: Buffer[] = [];
   let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > max) throw new HttpRefusal(413, 'ERR_HTTP_BODY_TOO_LARGE', `form body larger than ${max} bytes`);
-    parts.push(chunk);
+  try {
+    for await (const chunk of req as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size > max) throw new HttpRefusal(413, 'ERR_HTTP_BODY_TOO_LARGE', `form body larger than ${max} bytes`);
+      parts.push(chunk);
+    }
+  } catch (err) {
+    // A client that aborts mid-body is its own failure, not the proxy's (no 500, no error log).
+    if (err instanceof HttpRefusal) throw err;
+    throw new HttpRefusal(400, 'ERR_HTTP_BODY', 'request body ended early');
   }
   return Buffer.concat(parts);
 }
@@ -75,10 +81,14 @@ export async function resignTokens(ctx: Context, req: IncomingMessage, url: URL)
     delete req.headers.authorization;
   }
   await resignParam(ctx, url.searchParams, 'query');
-  const type = String(req.headers['content-type'] ?? '').toLowerCase();
-  if (!type.includes('form')) return {};
+  // The media type as Go's mime.ParseMediaType reads it: before any ';', trimmed, lower case.
+  const type = String(req.headers['content-type'] ?? '')
+    .split(';')[0]
+    ?.trim()
+    .toLowerCase();
+  if (!type?.includes('form')) return {};
   // Go's FormValue also reads multipart forms; nothing LiveKit documents sends one.
-  if (type.split(';')[0]?.trim() !== 'application/x-www-form-urlencoded') {
+  if (type !== 'application/x-www-form-urlencoded') {
     throw new HttpRefusal(415, 'ERR_HTTP_FORM', 'form bodies other than application/x-www-form-urlencoded are not accepted');
   }
   const form = new URLSearchParams((await readBody(req, MAX_FORM_BYTES)).toString('utf8'));

@@ -1,3 +1,6 @@
+// Moved to ../protocol.js and ../token.js; re-exported so this module's exports stay as they were.
+export { isSignalPath, isValidatePath, newSessionId, SESSION_ID_PARAM, SUBPROTOCOL } from '../protocol.js';
+export { peekTokenPayload } from '../token.js';
 export { createInstaller, type InstallOptions, validateStatus } from './install.js';
 export {
   type ClientMode,
@@ -6,8 +9,7 @@ export {
   type ClientSessionOptions,
   type ClientState,
   failureFromControlError,
-  newSessionId,
   type SessionFailure,
 } from './session.js';
-export { isSignalPath, isValidatePath, peekTokenPayload, SESSION_ID_PARAM, type SplitUrl, SUBPROTOCOL, splitSignalUrl } from './url.js';
+export { type SplitUrl, splitSignalUrl } from './url.js';
 export { type PqSessionInfo, PqWebSocket, type PqWebSocketOptions } from './websocket.js';

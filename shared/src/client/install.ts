@@ -6,11 +6,11 @@
  * connect is answered from the error the proxy sent inside the PQ channel —
  * the validate URL carries the token and join request, and must not leave.
  */
-import { CloseCode } from '../close-codes.js';
+import { closeCodeInfo } from '../close-codes.js';
 import type { KemAlgorithm, KemKeyPair } from '../kem/types.js';
+import { isSignalPath, isValidatePath } from '../protocol.js';
 import { type ServerKeyPin, serverKeys } from '../sig/server-auth.js';
 import type { SessionFailure } from './session.js';
-import { isSignalPath, isValidatePath } from './url.js';
 import { PqWebSocket, type PqWebSocketOptions } from './websocket.js';
 
 export interface InstallOptions {
@@ -35,23 +35,11 @@ export interface InstallOptions {
 
 type Backend = Pick<PqWebSocketOptions, 'getKem' | 'aead' | 'randomBytes' | 'getSigner'>;
 
-const HTTP_STATUS: Record<number, number> = {
-  [CloseCode.Malformed]: 400,
-  [CloseCode.Unauthorized]: 401,
-  [CloseCode.Refused]: 403,
-  [CloseCode.HandshakeTimeout]: 408,
-  [CloseCode.TooLarge]: 413,
-  [CloseCode.Busy]: 429,
-  [CloseCode.Upstream]: 502,
-  [CloseCode.GoingAway]: 503,
-  [CloseCode.ServerAuth]: 526,
-};
-
 /** A status a Response can carry (the Fetch standard refuses anything outside 200-599 with a RangeError). */
 const isResponseStatus = (s: number | undefined): s is number => s !== undefined && s >= 200 && s <= 599;
 
 /** The HTTP status livekit-client's validate probe should see for a failure. */
-export const validateStatus = (f: SessionFailure): number => (isResponseStatus(f.status) ? f.status : (HTTP_STATUS[f.closeCode] ?? 500));
+export const validateStatus = (f: SessionFailure): number => (isResponseStatus(f.status) ? f.status : closeCodeInfo(f.closeCode).status);
 
 const MAX_REMEMBERED = 32;
 

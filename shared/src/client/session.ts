@@ -13,13 +13,14 @@
  * failure nothing is delivered or sealed again.
  */
 import type { Aead } from '../aead/types.js';
-import { fromUtf8, toBase64Url, utf8 } from '../bytes.js';
+import { fromUtf8, utf8 } from '../bytes.js';
 import { CloseCode } from '../close-codes.js';
 import { ProtocolError, VollyError } from '../errors.js';
 import { FrameKind } from '../frame.js';
 import { clientHandshake, type HandshakeResult, type SealedChannel, sealedChannel } from '../handshake.js';
 import type { Kem, KemKeyPair } from '../kem/types.js';
 import { decodeControl, decodeResponse, encodeControl, encodeHandshake } from '../messages.js';
+import { newSessionId } from '../protocol.js';
 import { type ServerAuthCheck, type ServerKeyPin, serverKeys } from '../sig/server-auth.js';
 import type { Signer } from '../sig/types.js';
 
@@ -81,9 +82,6 @@ function isUtf8(bytes: Uint8Array): boolean {
     return false;
   }
 }
-
-/** A fresh random session id: 24 bytes, 32 base64url characters. */
-export const newSessionId = (randomBytes: (n: number) => Uint8Array): string => toBase64Url(randomBytes(24));
 
 export class ClientSession {
   #state: ClientState = 'new';
@@ -150,9 +148,13 @@ export class ClientSession {
     }
   }
 
-  /** Seal a LiveKit message for the server: binary as kind 0x01, text as 0x02. */
+  /**
+   * Seal a LiveKit message for the server: binary as kind 0x01, text as 0x02.
+   * Allowed once VollyConnect is sent (state `keyed`): the server queues such
+   * early frames and relays them, in order, once LiveKit answers.
+   */
   seal(data: Uint8Array | string): Uint8Array {
-    if (this.#state !== 'open' || !this.#channel) throw new ProtocolError(`cannot send in state ${this.#state}`);
+    if ((this.#state !== 'open' && this.#state !== 'keyed') || !this.#channel) throw new ProtocolError(`cannot send in state ${this.#state}`);
     const frame =
       typeof data === 'string' ? this.#channel.sealer.seal(FrameKind.LiveKitText, utf8(data)) : this.#channel.sealer.seal(FrameKind.LiveKitBinary, data);
     this.#sealed++;

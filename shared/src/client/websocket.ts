@@ -18,15 +18,17 @@
  */
 import type { Aead } from '../aead/types.js';
 import { equalBytes, fromUtf8, toHex } from '../bytes.js';
-import { CloseCode } from '../close-codes.js';
+import { CloseCode, isSendableCloseCode } from '../close-codes.js';
+import { closeReason } from '../close-reason.js';
 import { FrameKind } from '../frame.js';
 import { fingerprint } from '../handshake.js';
 import type { Kem, KemAlgorithm, KemKeyPair } from '../kem/types.js';
+import { newSessionId, SUBPROTOCOL } from '../protocol.js';
 import { type ServerKey, type ServerKeyPin, serverKeys } from '../sig/server-auth.js';
 import type { SigAlgorithm, Signer } from '../sig/types.js';
-import { readPqClaims, readServerKeyClaims } from '../token.js';
-import { type ClientOutput, ClientSession, newSessionId, type SessionFailure } from './session.js';
-import { peekTokenPayload, SUBPROTOCOL, splitSignalUrl } from './url.js';
+import { peekTokenPayload, readPqClaims, readServerKeyClaims } from '../token.js';
+import { type ClientOutput, ClientSession, type SessionFailure } from './session.js';
+import { splitSignalUrl } from './url.js';
 
 export interface PqWebSocketOptions {
   readonly algorithm?: KemAlgorithm;
@@ -109,8 +111,8 @@ function closeEvent(code: number, reason: string, wasClean: boolean): Event {
   return Object.assign(new Event('close'), { code, reason, wasClean });
 }
 
-/** A client may only close with 1000 or 3000-4999 (RFC 6455 §7.4.2, WHATWG). */
-const clientCloseCode = (code: number): number => (code === 1000 || (code >= 3000 && code <= 4999) ? code : CloseCode.Malformed);
+/** A client may only close with 1000 or 3000-4999 (RFC 6455 §7.4.2, WHATWG); anything else goes out as 4400. */
+const clientCloseCode = (code: number): number => (isSendableCloseCode(code, 'client') ? code : CloseCode.Malformed);
 
 export class PqWebSocket extends EventTarget {
   static readonly CONNECTING = 0;
@@ -281,7 +283,8 @@ export class PqWebSocket extends EventTarget {
   #onFailure(failure: SessionFailure): void {
     this.#failure = failure;
     this.opts.onFailure?.(this.#accessToken, failure);
-    const close = () => this.#inner.close(clientCloseCode(failure.closeCode), failure.message.slice(0, 100));
+    // The reason is cut to 123 UTF-8 bytes: a longer one makes close() throw, here inside a timer.
+    const close = () => this.#inner.close(clientCloseCode(failure.closeCode), closeReason(failure.message));
     // An unauthenticated server is left at once: it waits for a VollyConnect that never comes.
     if (failure.closeCode === CloseCode.ServerAuth) close();
     // The proxy closes right after its error; close ourselves if it does not.
@@ -306,11 +309,12 @@ export class PqWebSocket extends EventTarget {
       if (!failure) this.opts.onFailure?.(this.#accessToken, f);
       this.#readyState = PqWebSocket.CLOSED;
       this.#emit('error');
-      this.#emit('close', closeEvent(ev.code === 1005 || ev.code === 1006 ? f.closeCode : ev.code, ev.reason || f.message.slice(0, 120), false));
+      // The detail travels sealed; the unsealed reason is only the code's name.
+      this.#emit('close', closeEvent(ev.code === 1005 || ev.code === 1006 ? f.closeCode : ev.code, failure ? f.message : ev.reason || f.message, false));
       return;
     }
     this.#readyState = PqWebSocket.CLOSED;
     if (failure) this.#emit('error');
-    this.#emit('close', closeEvent(ev.code, ev.reason, ev.wasClean && !failure));
+    this.#emit('close', closeEvent(ev.code, failure ? failure.message : ev.reason, ev.wasClean && !failure));
   }
 }

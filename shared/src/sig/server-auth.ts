@@ -17,11 +17,12 @@
 import { sha256 } from '@noble/hashes/sha2.js';
 import { equalBytes, fromBase64Url, fromHex, toBase64Url, toHex, utf8 } from '../bytes.js';
 import { KeyFormatError, ServerAuthError } from '../errors.js';
+import { protocolLabel } from '../protocol.js';
 import { ML_DSA_65 } from './checked.js';
 import type { SigAlgorithm, SigKeyPair, Signer } from './types.js';
 
 /** The FIPS 204 context string of the server's transcript signature (23 ASCII bytes). */
-export const SERVER_AUTH_CONTEXT: Uint8Array = utf8('volly-pq.v1 server-auth');
+export const SERVER_AUTH_CONTEXT: Uint8Array = utf8(protocolLabel('server-auth'));
 /** Bytes of a key id on the wire: SHA-256(public key) truncated. */
 export const SERVER_KEY_ID_LENGTH = 8;
 /** The one algorithm of server identity keys. */

@@ -9,6 +9,9 @@ import { DisconnectReason, LeaveRequest, SignalRequest, SignalResponse } from '@
 import { type ClientOutput, ClientSession, getAead, getKem, type KemAlgorithm, type KemKeyPair, randomBytes, SUBPROTOCOL, splitSignalUrl } from '@volly/shared';
 import WebSocket, { type RawData } from 'ws';
 import { signalUrl } from '../../harness/signal.ts';
+import { countFailure, type FailureCounts, failureKey, HttpRefused, JoinTimeout, SessionClosed, UnexpectedMessage } from './failures.ts';
+
+export { HttpRefused } from './failures.ts';
 
 export type Flow = 'in-band' | 'token-bound';
 
@@ -36,19 +39,19 @@ export interface OpenOptions {
   readonly onMessage?: (m: SignalResponse) => void;
 }
 
-/** The upgrade was refused with an HTTP status (429 busy, 503 draining, 401 ...). */
-export class HttpRefused extends Error {
-  readonly status: number;
-  constructor(status: number) {
-    super(`upgrade refused with HTTP ${status}`);
-    this.status = status;
-  }
-}
-
 export interface BenchSession {
   readonly joinMs: number;
+  /** From `new WebSocket` (after the client's in-band key generation) to the JoinResponse. */
+  readonly socketMs: number;
   readonly ws: WebSocket;
-  send(message: SignalRequest['message']): void;
+  /**
+   * Sends one LiveKit message; false (and nothing sent) once the socket is not
+   * open or the sealed session has failed. Never throws: a keepalive timer
+   * must not take the benchmark down with one failed session.
+   */
+  send(message: SignalRequest['message']): boolean;
+  /** Why the session ended without the benchmark ending it ("close 4400"); undefined while it is fine. */
+  readonly failure: string | undefined;
   /** Leave (as livekit-client does on disconnect), then close. */
   close(): void;
   /** Drop the TCP connection without a goodbye (a network failure). */
@@ -70,6 +73,7 @@ export function openSession(opts: OpenOptions): Promise<BenchSession> {
   const sealed = opts.sealed;
   let session: ClientSession | undefined;
   let ws: WebSocket;
+  let tSocket: number;
   if (sealed) {
     const split = splitSignalUrl(url, sealed.flow);
     session = new ClientSession({
@@ -81,8 +85,10 @@ export function openSession(opts: OpenOptions): Promise<BenchSession> {
       query: split.query,
       randomBytes,
     });
+    tSocket = performance.now();
     ws = new WebSocket(split.socketUrl, SUBPROTOCOL, { perMessageDeflate: false });
   } else {
+    tSocket = performance.now();
     ws = new WebSocket(url, { perMessageDeflate: false });
   }
   const counters = opts.counters;
@@ -92,6 +98,9 @@ export function openSession(opts: OpenOptions): Promise<BenchSession> {
   };
   const closed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)));
   ws.on('error', () => {});
+  // After the JoinResponse: set when the session ends without our close().
+  let failure: string | undefined;
+  let closing = false;
 
   return new Promise<BenchSession>((resolve, reject) => {
     let joined = false;
@@ -102,7 +111,8 @@ export function openSession(opts: OpenOptions): Promise<BenchSession> {
       ws.terminate();
       reject(err);
     };
-    const timer = setTimeout(() => fail(new Error(`no JoinResponse within ${opts.timeoutMs ?? 30_000} ms`)), opts.timeoutMs ?? 30_000);
+    const timeoutMs = opts.timeoutMs ?? 30_000;
+    const timer = setTimeout(() => fail(new JoinTimeout(timeoutMs)), timeoutMs);
     const deliver = (payload: Uint8Array) => {
       if (counters) counters.received++;
       const m = SignalResponse.fromBinary(payload);
@@ -110,26 +120,44 @@ export function openSession(opts: OpenOptions): Promise<BenchSession> {
         opts.onMessage?.(m);
         return;
       }
-      if (m.message.case !== 'join') return fail(new Error(`first LiveKit message is ${m.message.case}, not join`));
+      if (m.message.case !== 'join') return fail(new UnexpectedMessage(m.message.case));
       joined = true;
       clearTimeout(timer);
-      const joinMs = performance.now() - t0;
+      const now = performance.now();
+      void closed.then((code) => {
+        if (!closing) failure ??= `close ${code}`;
+      });
       resolve({
-        joinMs,
+        joinMs: now - t0,
+        socketMs: now - tSocket,
         ws,
+        get failure() {
+          return failure;
+        },
         send(message) {
-          if (ws.readyState !== WebSocket.OPEN) return;
+          if (ws.readyState !== WebSocket.OPEN || failure || (session && session.state !== 'open')) return false;
           const bin = new SignalRequest({ message }).toBinary();
-          sendFrame(session ? session.seal(bin) : bin);
+          try {
+            sendFrame(session ? session.seal(bin) : bin);
+          } catch (err) {
+            failure ??= failureKey(err);
+            ws.terminate();
+            return false;
+          }
+          return true;
         },
         close() {
-          if (ws.readyState !== WebSocket.OPEN) return ws.terminate();
+          closing = true;
+          if (ws.readyState !== WebSocket.OPEN || (session && session.state !== 'open')) return ws.terminate();
           const bin = LEAVE.toBinary();
           ws.send(session ? session.seal(bin) : bin);
           ws.close(1000);
           setTimeout(() => ws.terminate(), 2000).unref();
         },
-        terminate: () => ws.terminate(),
+        terminate() {
+          closing = true;
+          ws.terminate();
+        },
         closed,
       });
     };
@@ -137,7 +165,16 @@ export function openSession(opts: OpenOptions): Promise<BenchSession> {
       for (const o of outs) {
         if (o.type === 'send') ws.send(o.frame);
         else if (o.type === 'message') deliver(o.payload);
-        else if (o.type === 'failed') fail(new Error(`sealed session failed: ${o.failure.closeCode} ${o.failure.message}`));
+        else if (o.type === 'failed') {
+          if (!joined) fail(new SessionClosed(o.failure.closeCode, o.failure.code ?? ''));
+          else {
+            // A sealed session that fails after the join ends its socket with the failure's code, as the shim does.
+            failure ??= `close ${o.failure.closeCode}`;
+            const code = o.failure.closeCode;
+            if (code >= 4000 && code <= 4999) ws.close(code);
+            else ws.terminate();
+          }
+        }
       }
     };
     ws.once('unexpected-response', (_req, res) => {
@@ -151,23 +188,14 @@ export function openSession(opts: OpenOptions): Promise<BenchSession> {
       if (session) apply(session.receive(bytesOf(data)));
       else if (isBinary) deliver(bytesOf(data));
     });
-    void closed.then((code) => fail(new Error(`closed ${code} before the JoinResponse`)));
+    void closed.then((code) => fail(new SessionClosed(code, '')));
   });
 }
 
 export interface RetryLog {
   count: number;
-  /** Failed attempts by reason ("HTTP 429", "4502 LiveKit unreachable: ...", "timeout"). */
-  reasons: Record<string, number>;
-}
-
-function reasonOf(err: unknown): string {
-  if (err instanceof HttpRefused) return `HTTP ${err.status}`;
-  const m = err instanceof Error ? err.message : String(err);
-  return m
-    .replace(/\d+ ms/, 'N ms')
-    .replace(/^sealed session failed: /, '')
-    .slice(0, 80);
+  /** Failed attempts by failure key ("HTTP 429", "close 4502", "timeout"); each was retried. */
+  reasons: FailureCounts;
 }
 
 /**
@@ -183,8 +211,7 @@ export async function openWithRetry(opts: OpenOptions, deadline: number, log: Re
       const busy = err instanceof HttpRefused && (err.status === 429 || err.status === 503);
       if ((!busy && retryOn !== 'any') || performance.now() > deadline) throw err;
       log.count++;
-      const reason = reasonOf(err);
-      log.reasons[reason] = (log.reasons[reason] ?? 0) + 1;
+      countFailure(log.reasons, failureKey(err));
       await new Promise((r) => setTimeout(r, 50 + Math.random() * 200));
     }
   }
@@ -203,4 +230,37 @@ export async function pool<T>(n: number, concurrency: number, fn: (i: number) =>
   };
   await Promise.all(Array.from({ length: Math.min(n, concurrency) }, worker));
   return out;
+}
+
+/**
+ * A pingReq every `intervalMs` (first one after a random part of it, so
+ * sessions do not ping in step). It stops itself once the session cannot send
+ * (failed or closed); the returned function stops it too.
+ */
+export function keepalive(sess: BenchSession, intervalMs: number): () => void {
+  let n = 0;
+  let interval: ReturnType<typeof setInterval> | undefined;
+  const stop = () => {
+    clearTimeout(first);
+    clearInterval(interval);
+  };
+  const ping = () => {
+    if (!sess.send({ case: 'pingReq', value: { timestamp: BigInt(++n), rtt: 0n } as never })) stop();
+  };
+  const first = setTimeout(() => {
+    ping();
+    interval = setInterval(ping, intervalMs);
+  }, Math.random() * intervalMs);
+  return stop;
+}
+
+/** Adds to `counts` every session of `sessions` that has failed (by its failure key); returns how many. */
+export function tallySessionFailures(sessions: Iterable<BenchSession | undefined>, counts: FailureCounts): number {
+  let n = 0;
+  for (const s of sessions) {
+    if (!s?.failure) continue;
+    countFailure(counts, s.failure);
+    n++;
+  }
+  return n;
 }

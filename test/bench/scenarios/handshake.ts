@@ -33,6 +33,7 @@ import {
   toBase64Url,
 } from '@volly/shared';
 import { AccessToken } from 'livekit-server-sdk';
+import { countFailure, type FailureCounts } from '../lib/failures.ts';
 import { type Figure, figure } from '../lib/stats.ts';
 
 export interface HandshakeOptions {
@@ -50,6 +51,8 @@ export interface HandshakeRow {
   readonly encapsulateUs: Figure;
   readonly perSecondPerCore: number;
   readonly batch: number;
+  /** Handshakes whose VollyConnect did not open, by failure key (error code): counted, not fatal. */
+  readonly failedSessions: FailureCounts;
 }
 
 export interface HandshakeResults {
@@ -81,7 +84,14 @@ function prepare(algorithm: KemAlgorithm, n: number): Prepared[] {
 }
 
 /** One round: `batch` handshakes; returns CPU microseconds per handshake (total and phase A). */
-function round(algorithm: KemAlgorithm, backend: KemBackendName, aead: Aead, keys: Prepared[], batch: number): { total: number; a: number } {
+function round(
+  algorithm: KemAlgorithm,
+  backend: KemBackendName,
+  aead: Aead,
+  keys: Prepared[],
+  batch: number,
+  failed: FailureCounts,
+): { total: number; a: number } {
   const kem = getKem(algorithm, backend);
   const clientKem = getKem(algorithm);
   const results: Array<{ response: Uint8Array; result: HandshakeResult }> = new Array(batch);
@@ -104,9 +114,13 @@ function round(algorithm: KemAlgorithm, backend: KemBackendName, aead: Aead, key
   // Phase C: the server's channel, open VollyConnect, decode it.
   const c0 = cpuNow();
   for (let i = 0; i < batch; i++) {
-    const ch = sealedChannel((results[i] as { result: HandshakeResult }).result, 'server', aead, 1024 * 1024);
-    const { kind, payload } = ch.opener.open(frames[i] as Uint8Array);
-    if (kind !== FrameKind.Control || decodeControl(payload).case !== 'connect') throw new Error('VollyConnect did not open');
+    try {
+      const ch = sealedChannel((results[i] as { result: HandshakeResult }).result, 'server', aead, 1024 * 1024);
+      const { kind, payload } = ch.opener.open(frames[i] as Uint8Array);
+      if (kind !== FrameKind.Control || decodeControl(payload).case !== 'connect') countFailure(failed, 'not a VollyConnect');
+    } catch (err) {
+      countFailure(failed, err);
+    }
   }
   const c = cpuNow() - c0;
   return { total: (a + c) / batch, a: a / batch };
@@ -146,18 +160,19 @@ export async function runHandshake(opts: HandshakeOptions, log: (s: string) => v
     const keys = prepare(algorithm, 64);
     for (const backend of kemBackends()) {
       // Warm-up (JIT, caches) and a first estimate of the cost.
-      const warm = round(algorithm, backend, aead, keys, 16);
-      round(algorithm, backend, aead, keys, 16);
+      const failed: FailureCounts = {};
+      const warm = round(algorithm, backend, aead, keys, 16, failed);
+      round(algorithm, backend, aead, keys, 16, failed);
       const batch = Math.max(16, Math.min(20_000, Math.round((opts.roundMs * 1000) / Math.max(1, warm.total))));
       const totals: number[] = [];
       const as: number[] = [];
       for (let r = 0; r < opts.rounds; r++) {
-        const { total, a } = round(algorithm, backend, aead, keys, batch);
+        const { total, a } = round(algorithm, backend, aead, keys, batch, failed);
         totals.push(total);
         as.push(a);
       }
       const us = figure(totals);
-      rows.push({ algorithm, backend, us, encapsulateUs: figure(as), perSecondPerCore: 1e6 / us.median, batch });
+      rows.push({ algorithm, backend, us, encapsulateUs: figure(as), perSecondPerCore: 1e6 / us.median, batch, failedSessions: failed });
       log(`handshake ${algorithm} ${backend}: ${us.median.toFixed(1)} us (${us.min.toFixed(1)}-${us.max.toFixed(1)}), batch ${batch}`);
     }
   }

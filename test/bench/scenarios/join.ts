@@ -8,6 +8,7 @@
 
 import { getKem, KEM_ALGORITHMS, type KemKeyPair } from '@volly/shared';
 import { type BenchSession, openSession } from '../lib/client.ts';
+import { countFailure, type FailureCounts } from '../lib/failures.ts';
 import { type Figure, figure, median, p99, ratioFigure } from '../lib/stats.ts';
 import { mintToken } from '../lib/tokens.ts';
 import { rotate, type Servers, type Target, target, within } from './common.ts';
@@ -28,7 +29,10 @@ export interface JoinRow {
   readonly ratioP99: Figure;
   /** Proxy (or nginx) CPU per session, join + leave; undefined for direct. */
   readonly relayCpuUsPerSession: Figure | undefined;
+  /** Measured joins that failed. */
   readonly failures: number;
+  /** Every failed session of this configuration (warm-up and room priming too), by failure key. */
+  readonly failedSessions: FailureCounts;
 }
 
 export interface JoinResults {
@@ -83,32 +87,45 @@ async function prepare(c: Config, tag: string, n: number): Promise<Prepared[]> {
   return out;
 }
 
-async function joinOnce(c: Config, p: Prepared): Promise<number> {
+/** One join and leave; a failure is counted under its key and rethrown. */
+async function joinOnce(c: Config, p: Prepared, failed: FailureCounts): Promise<number> {
   const sealed = c.target.sealed ? { ...c.target.sealed, ...(p.keyPair ? { keyPair: p.keyPair } : {}) } : undefined;
-  const s: BenchSession = await openSession({ baseUrl: c.target.baseUrl, token: p.token, ...(sealed ? { sealed } : {}), timeoutMs: 15_000 });
-  s.close();
-  await within(s.closed, 3_000);
-  return s.joinMs;
+  try {
+    const s: BenchSession = await openSession({ baseUrl: c.target.baseUrl, token: p.token, ...(sealed ? { sealed } : {}), timeoutMs: 15_000 });
+    s.close();
+    await within(s.closed, 3_000);
+    return s.joinMs;
+  } catch (err) {
+    countFailure(failed, err);
+    throw err;
+  }
+}
+
+interface Stats {
+  p50: number[];
+  p99: number[];
+  cpu: number[];
+  failures: number;
+  failed: FailureCounts;
 }
 
 export async function runJoin(s: Servers, opts: JoinOptions, log: (line: string) => void): Promise<JoinResults> {
   const cs = configs(s);
-  const perRound = new Map<string, { p50: number[]; p99: number[]; cpu: number[]; failures: number }>(
-    cs.map((c) => [c.name, { p50: [], p99: [], cpu: [], failures: 0 }]),
-  );
-  // Warm-up: rooms exist, JIT is warm, connections paths are primed.
-  for (const c of cs) for (const p of await prepare(c, `${c.name}-warm`, opts.warmup)) await joinOnce(c, p).catch(() => 0);
+  const perRound = new Map<string, Stats>(cs.map((c) => [c.name, { p50: [], p99: [], cpu: [], failures: 0, failed: {} }]));
+  const statsOf = (c: Config) => perRound.get(c.name) as Stats;
+  // Warm-up: rooms exist, JIT is warm, connections paths are primed. Failures here are counted, not measured.
+  for (const c of cs) for (const p of await prepare(c, `${c.name}-warm`, opts.warmup)) await joinOnce(c, p, statsOf(c).failed).catch(() => 0);
   for (let r = 0; r < opts.rounds; r++) {
     for (const c of rotate(cs, r)) {
       const prepared = await prepare(c, `${c.name}-r${r}`, opts.joins);
       // The room exists before the measured joins (a room's first join creates it).
-      await joinOnce(c, (await prepare(c, `${c.name}-r${r}`, 1))[0] as Prepared).catch(() => 0);
+      const stats = statsOf(c);
+      await joinOnce(c, (await prepare(c, `${c.name}-r${r}`, 1))[0] as Prepared, stats.failed).catch(() => 0);
       const times: number[] = [];
-      const stats = perRound.get(c.name) as { p50: number[]; p99: number[]; cpu: number[]; failures: number };
       const cpu0 = c.cpu?.() ?? 0;
       for (const p of prepared) {
         try {
-          times.push(await joinOnce(c, p));
+          times.push(await joinOnce(c, p, stats.failed));
         } catch {
           stats.failures++;
         }
@@ -126,7 +143,7 @@ export async function runJoin(s: Servers, opts: JoinOptions, log: (line: string)
   const d50 = figure(direct.p50);
   const d99 = figure(direct.p99);
   const rows = cs.map((c) => {
-    const st = perRound.get(c.name) as { p50: number[]; p99: number[]; cpu: number[]; failures: number };
+    const st = statsOf(c);
     const p50Ms = figure(st.p50);
     const p99Ms = figure(st.p99);
     return {
@@ -137,6 +154,7 @@ export async function runJoin(s: Servers, opts: JoinOptions, log: (line: string)
       ratioP99: ratioFigure(p99Ms, d99),
       relayCpuUsPerSession: c.cpu ? figure(st.cpu) : undefined,
       failures: st.failures,
+      failedSessions: st.failed,
     };
   });
   return { rows };

@@ -10,7 +10,8 @@
 // pingReq → pongResp round trip (LiveKit answers it in its WebSocket loop).
 
 import { type SignalResponse, UpdateTrackSettings, VideoQuality } from '@livekit/protocol';
-import { type BenchSession, type FrameCounters, openSession, pool } from '../lib/client.ts';
+import { type BenchSession, type FrameCounters, openSession, pool, tallySessionFailures } from '../lib/client.ts';
+import { addCounts, countFailure, type FailureCounts } from '../lib/failures.ts';
 import { type Figure, figure, median, p99 } from '../lib/stats.ts';
 import { mintToken } from '../lib/tokens.ts';
 import { rotate, type Servers, sleep, type TargetName, target, within } from './common.ts';
@@ -42,6 +43,8 @@ export interface RelayRow {
   readonly schedCpuUsPerFrame: Figure | undefined;
   /** Frames the proxy itself counted (volly_frames_total) over the client-side count; a cross-check. */
   readonly proxyCountRatio: Figure | undefined;
+  /** Sessions that failed to open or dropped during a round, by failure key, all rounds. */
+  readonly failedSessions: FailureCounts;
 }
 
 export interface RelayResults {
@@ -58,6 +61,7 @@ interface RoundStats {
   fps: number;
   share?: number;
   proxyCountRatio?: number;
+  failed: FailureCounts;
 }
 
 async function oneRound(s: Servers, name: TargetName, r: number, o: RelayOptions): Promise<RoundStats> {
@@ -67,7 +71,9 @@ async function oneRound(s: Servers, name: TargetName, r: number, o: RelayOptions
   let measuring = false;
   const pending: Array<Map<bigint, number>> = [];
   const tokens = await Promise.all(Array.from({ length: o.sessions }, (_, i) => mintToken(t.creds, `relay-${name}-r${r}-${Math.floor(i / 10)}`, `u${i}`)));
-  const sessions: BenchSession[] = await pool(o.sessions, 32, async (i) => {
+  const failed: FailureCounts = {};
+  // A session that fails to open is counted and left out of the workload, not fatal to the run.
+  const opened = await pool(o.sessions, 32, async (i) => {
     const inflight = new Map<bigint, number>();
     pending[i] = inflight;
     return openSession({
@@ -82,32 +88,41 @@ async function oneRound(s: Servers, name: TargetName, r: number, o: RelayOptions
         inflight.delete(m.message.value.lastPingTimestamp);
         if (measuring) rtts.push(performance.now() - sentAt);
       },
+    }).catch((err: unknown) => {
+      countFailure(failed, err);
+      return undefined;
     });
   });
+  const live = opened.flatMap((x, i) => (x ? [{ sess: x, inflight: pending[i] as Map<bigint, number> }] : []));
+  const sessions: BenchSession[] = live.map((x) => x.sess);
   // The workload: every session, every intervalMs, alternately a pingReq and track settings.
   const settings = new UpdateTrackSettings({ trackSids: ['TR_benchVideo'], disabled: false, quality: VideoQuality.HIGH, width: 1280, height: 720, fps: 30 });
   const timers: Array<ReturnType<typeof setInterval>> = [];
   const starters: Array<ReturnType<typeof setTimeout>> = [];
-  sessions.forEach((sess, i) => {
+  for (const { sess, inflight } of live) {
     let n = 0;
-    const inflight = pending[i] as Map<bigint, number>;
+    let timer: ReturnType<typeof setInterval> | undefined;
     const tick = () => {
       n++;
+      let sent: boolean;
       if (n % 2 === 1) {
         const ts = BigInt(n);
         inflight.set(ts, performance.now());
-        sess.send({ case: 'pingReq', value: { timestamp: ts, rtt: 0n } as never });
+        sent = sess.send({ case: 'pingReq', value: { timestamp: ts, rtt: 0n } as never });
       } else {
-        sess.send({ case: 'trackSetting', value: settings });
+        sent = sess.send({ case: 'trackSetting', value: settings });
       }
+      // A failed session stops its own workload (it is counted below).
+      if (!sent) clearInterval(timer);
     };
     starters.push(
       setTimeout(() => {
         tick();
-        timers.push(setInterval(tick, o.intervalMs));
+        timer = setInterval(tick, o.intervalMs);
+        timers.push(timer);
       }, Math.random() * o.intervalMs),
     );
-  });
+  }
   await sleep(o.warmupMs);
   const relay = name === 'direct' ? undefined : name === 'nginx' ? s.nginx : name === 'node-ws' ? s.nodeWs : s.proxy;
   const proxyFrames = async () => {
@@ -132,6 +147,7 @@ async function oneRound(s: Servers, name: TargetName, r: number, o: RelayOptions
   const f1 = counters.sent + counters.received;
   const w1 = performance.now();
   const pf1 = countsProxy ? await proxyFrames() : 0;
+  tallySessionFailures(sessions, failed);
   for (const t of starters) clearTimeout(t);
   for (const t of timers) clearInterval(t);
   await sleep(200);
@@ -146,6 +162,7 @@ async function oneRound(s: Servers, name: TargetName, r: number, o: RelayOptions
     p50: median(rtts),
     p99: p99(rtts),
     fps: (frames * 1000) / (w1 - w0),
+    failed,
   };
 }
 
@@ -180,6 +197,7 @@ export async function runRelay(s: Servers, o: RelayOptions, log: (line: string) 
       framesPerSecond: figure(st.map((x) => x.fps)),
       relayCoreShare: name === 'direct' ? undefined : figure(st.map((x) => x.share ?? Number.NaN)),
       proxyCountRatio: name === 'classical' || name === 'sealed' ? figure(st.map((x) => x.proxyCountRatio ?? Number.NaN)) : undefined,
+      failedSessions: st.reduce<FailureCounts>((acc, x) => addCounts(acc, x.failed), {}),
     };
   });
   return { rows, messagesPerSecond: (o.sessions * 1000) / o.intervalMs };

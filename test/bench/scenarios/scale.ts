@@ -10,7 +10,8 @@
 
 import { join } from 'node:path';
 import type { LiveKitServer } from '../../harness/livekit.ts';
-import { type BenchSession, openWithRetry, pool, type RetryLog } from '../lib/client.ts';
+import { type BenchSession, keepalive, openWithRetry, pool, type RetryLog, tallySessionFailures } from '../lib/client.ts';
+import { countFailure, type FailureCounts, failureKey, totalFailures } from '../lib/failures.ts';
 import { rssKiB } from '../lib/procfs.ts';
 import type { BenchProxy } from '../lib/servers.ts';
 import { type Figure, figure, linearFit } from '../lib/stats.ts';
@@ -54,8 +55,13 @@ export interface ScaleResults {
   readonly fit: { slopeKiB: number; r2: number };
   /** KiB per session between consecutive levels (marginal). */
   readonly marginalKiB: number[];
+  /** Sessions that failed to join (after retries) or dropped after joining. */
   readonly failures: number;
+  /** The same by failure key ("close 4400", "HTTP 429", "timeout"), all levels. */
+  readonly failedSessions: FailureCounts;
   readonly retries: number;
+  /** Attempts that were retried (429/503), by failure key. */
+  readonly retryReasons: FailureCounts;
   readonly fdLimit: number;
   readonly pingIntervalS: number;
 }
@@ -103,14 +109,15 @@ export async function runScale(
   log(`scale baseline: proxy RSS ${(baseRss.median / 1024).toFixed(1)} MiB, heap ${(baseHeap.median / 1024).toFixed(1)} MiB`);
   const levels: ScaleLevel[] = [];
   const retries: RetryLog = { count: 0, reasons: {} };
-  let failures = 0;
+  const failed: FailureCounts = {};
+  let joinFailures = 0;
   let shortfall: string | undefined;
   for (const level of levelsToRun) {
     // Every level starts from zero with fresh participants: LiveKit removes a
     // participant whose PeerConnection never connected one minute after it
     // joined (room.go, JoinTimeout), and load clients are signaling-only.
     const sessions: BenchSession[] = [];
-    const timers: Array<ReturnType<typeof setInterval>> = [];
+    const stops: Array<() => void> = [];
     const t0 = performance.now();
     const deadline = t0 + o.rampBudgetMs;
     let stop = false;
@@ -125,14 +132,13 @@ export async function runScale(
             retries,
           );
           sessions.push(sess);
-          let n = 0;
-          const ping = () => sess.send({ case: 'pingReq', value: { timestamp: BigInt(++n), rtt: 0n } as never });
-          timers.push(setTimeout(() => timers.push(setInterval(ping, o.pingIntervalMs)), Math.random() * o.pingIntervalMs));
+          stops.push(keepalive(sess, o.pingIntervalMs));
         } catch (err) {
-          failures++;
-          if (failures > Math.max(20, level * 0.01) && !stop) {
+          joinFailures++;
+          countFailure(failed, err);
+          if (joinFailures > Math.max(20, level * 0.01) && !stop) {
             stop = true;
-            shortfall = `joins failing at ${sessions.length} sessions: ${(err as Error).message}`;
+            shortfall = `joins failing at ${sessions.length} sessions: ${failureKey(err)}`;
           }
         }
         if (performance.now() > deadline && !stop) {
@@ -146,7 +152,10 @@ export async function runScale(
       await proxy.metrics();
       await sleep(o.lagWindowMs);
       const m = await proxy.metrics();
-      const open = sessions.filter((x) => x.ws.readyState === x.ws.OPEN).length;
+      const open = sessions.filter((x) => x.ws.readyState === x.ws.OPEN && !x.failure).length;
+      // Sessions that joined and then ended on their own (the proxy closed them): counted, not hidden.
+      const dropped = tallySessionFailures(sessions, failed);
+      if (dropped) log(`scale ${level}: ${dropped} sessions dropped after joining`);
       if (o.heapSnapshotDir && levels.length === 0) await proxy.heapSnapshot(join(o.heapSnapshotDir, `scale-${open}.heapsnapshot`));
       const rss = figure(mem.rss);
       const heap = figure(mem.heap);
@@ -174,7 +183,7 @@ export async function runScale(
         break;
       }
     } finally {
-      for (const t of timers) clearInterval(t);
+      for (const s of stops) s();
       for (const x of sessions) x.close();
       await within(Promise.all(sessions.map((x) => x.closed)), 20_000);
       for (const x of sessions) x.terminate();
@@ -196,8 +205,10 @@ export async function runScale(
     ...(shortfall || capped ? { shortfall: [capped, shortfall].filter(Boolean).join('; ') } : {}),
     fit: { slopeKiB: fit.slope, r2: fit.r2 },
     marginalKiB,
-    failures,
+    failures: totalFailures(failed),
+    failedSessions: failed,
     retries: retries.count,
+    retryReasons: retries.reasons,
     fdLimit,
     pingIntervalS: o.pingIntervalMs / 1000,
   };

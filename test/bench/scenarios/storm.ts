@@ -7,9 +7,16 @@
 // proxy's concurrent-handshake limit), a 4502 from the proxy (LiveKit did not
 // answer its dial in time), a timeout — tries again after 50-250 ms until
 // the storm's deadline, as livekit-client retries with its backoff; the
-// failures are counted by reason.
+// failures are counted by reason, and the clients that never joined by their
+// last failure. Through the proxy, its handshake queue's counts
+// (volly_handshake_queue_total{result="queued|refused|expired"}: upgrades
+// over the handshake limit held in the queue, answered 429 because it was
+// full, or expired in it) are read from /metrics around each storm; a proxy
+// without that metric reports 0.
 
 import { type BenchSession, openWithRetry, pool, type RetryLog } from '../lib/client.ts';
+import { addCounts, countFailure, type FailureCounts } from '../lib/failures.ts';
+import { metricSum } from '../lib/servers.ts';
 import { type Figure, figure, median, p99 } from '../lib/stats.ts';
 import { mintToken } from '../lib/tokens.ts';
 import { rotate, type Servers, sleep, type TargetName, target, within } from './common.ts';
@@ -32,6 +39,17 @@ export interface StormRow {
   readonly retryReasons: Record<string, number>;
   /** Clients that had no JoinResponse by the deadline, summed over rounds. */
   readonly failures: number;
+  /** The same by the key of their last failure; and the initial (pre-storm) joins that failed. */
+  readonly failedSessions: FailureCounts;
+  readonly setupFailedSessions: FailureCounts;
+  /** The proxy's handshake queue during the storms, summed over rounds (0 direct, or when the metric is absent). */
+  readonly handshakeQueue: QueueCounts & { readonly metricPresent: boolean };
+}
+
+export interface QueueCounts {
+  readonly queued: number;
+  readonly refused: number;
+  readonly expired: number;
 }
 
 export interface StormResults {
@@ -44,8 +62,21 @@ interface RoundStats {
   p50: number;
   p99: number;
   retries: number;
-  reasons: Record<string, number>;
+  reasons: FailureCounts;
   failures: number;
+  failed: FailureCounts;
+  setupFailed: FailureCounts;
+  queue: QueueCounts | undefined;
+}
+
+const QUEUE_METRIC = 'volly_handshake_queue_total';
+
+/** The proxy's handshake queue counters; undefined when the proxy has no such metric (or /metrics fails). */
+export async function queueCounts(s: Pick<Servers, 'proxy'>): Promise<QueueCounts | undefined> {
+  const m = await s.proxy.metrics().catch(() => undefined);
+  if (!m || ![...m.keys()].some((k) => k === QUEUE_METRIC || k.startsWith(`${QUEUE_METRIC}{`))) return undefined;
+  const of = (result: string) => metricSum(m, QUEUE_METRIC, `result="${result}"`);
+  return { queued: of('queued'), refused: of('refused'), expired: of('expired') };
 }
 
 async function oneStorm(s: Servers, name: TargetName, r: number, o: StormOptions): Promise<RoundStats> {
@@ -60,7 +91,13 @@ async function oneStorm(s: Servers, name: TargetName, r: number, o: StormOptions
     );
   // Everyone joins, paced.
   const setupRetries: RetryLog = { count: 0, reasons: {} };
-  const first = await pool(o.clients, 64, (i) => open(i, performance.now() + o.timeoutMs, setupRetries).catch(() => undefined));
+  const setupFailed: FailureCounts = {};
+  const first = await pool(o.clients, 64, (i) =>
+    open(i, performance.now() + o.timeoutMs, setupRetries).catch((err: unknown) => {
+      countFailure(setupFailed, err);
+      return undefined;
+    }),
+  );
   await sleep(1000);
   // The network drops every connection at once...
   for (const c of first) c?.terminate();
@@ -68,6 +105,8 @@ async function oneStorm(s: Servers, name: TargetName, r: number, o: StormOptions
   // ...and every client reconnects at the same instant.
   const retries: RetryLog = { count: 0, reasons: {} };
   let failures = 0;
+  const failed: FailureCounts = {};
+  const q0 = name === 'direct' ? undefined : await queueCounts(s);
   const t0 = performance.now();
   const deadline = t0 + o.timeoutMs;
   const joins: number[] = [];
@@ -78,18 +117,31 @@ async function oneStorm(s: Servers, name: TargetName, r: number, o: StormOptions
           joins.push(performance.now() - t0);
           return x;
         },
-        () => {
+        (err: unknown) => {
           failures++;
+          countFailure(failed, err);
           return undefined;
         },
       ),
     ),
   );
   const all = (performance.now() - t0) / 1000;
+  const q1 = q0 ? await queueCounts(s) : undefined;
+  const queue = q0 && q1 ? { queued: q1.queued - q0.queued, refused: q1.refused - q0.refused, expired: q1.expired - q0.expired } : undefined;
   for (const c of second) c?.close();
   await within(Promise.all(second.map((c) => c?.closed)), 10_000);
   for (const c of second) c?.terminate();
-  return { all: failures > 0 ? Number.NaN : all, p50: median(joins), p99: p99(joins), retries: retries.count, reasons: retries.reasons, failures };
+  return {
+    all: failures > 0 ? Number.NaN : all,
+    p50: median(joins),
+    p99: p99(joins),
+    retries: retries.count,
+    reasons: retries.reasons,
+    failures,
+    failed,
+    setupFailed,
+    queue,
+  };
 }
 
 export async function runStorm(s: Servers, o: StormOptions, log: (line: string) => void): Promise<StormResults> {
@@ -100,7 +152,8 @@ export async function runStorm(s: Servers, o: StormOptions, log: (line: string) 
       const st = await oneStorm(s, name, r, o);
       (stats.get(name) as RoundStats[]).push(st);
       log(
-        `storm r${r} ${name}: all ${o.clients} joined after ${st.all.toFixed(2)} s (p50 ${st.p50.toFixed(0)} ms, p99 ${st.p99.toFixed(0)} ms), ${st.retries} retries, ${st.failures} failed`,
+        `storm r${r} ${name}: all ${o.clients} joined after ${st.all.toFixed(2)} s (p50 ${st.p50.toFixed(0)} ms, p99 ${st.p99.toFixed(0)} ms), ${st.retries} retries, ${st.failures} failed` +
+          (st.queue ? `; proxy queue: ${st.queue.queued} queued, ${st.queue.refused} refused, ${st.queue.expired} expired` : ''),
       );
       await sleep(2000);
     }
@@ -113,11 +166,16 @@ export async function runStorm(s: Servers, o: StormOptions, log: (line: string) 
       joinP50Ms: figure(st.map((x) => x.p50)),
       joinP99Ms: figure(st.map((x) => x.p99)),
       retries: figure(st.map((x) => x.retries)),
-      retryReasons: st.reduce<Record<string, number>>((acc, x) => {
-        for (const [k, v] of Object.entries(x.reasons)) acc[k] = (acc[k] ?? 0) + v;
-        return acc;
-      }, {}),
+      retryReasons: st.reduce<FailureCounts>((acc, x) => addCounts(acc, x.reasons), {}),
       failures: st.reduce((a, x) => a + x.failures, 0),
+      failedSessions: st.reduce<FailureCounts>((acc, x) => addCounts(acc, x.failed), {}),
+      setupFailedSessions: st.reduce<FailureCounts>((acc, x) => addCounts(acc, x.setupFailed), {}),
+      handshakeQueue: {
+        queued: st.reduce((a, x) => a + (x.queue?.queued ?? 0), 0),
+        refused: st.reduce((a, x) => a + (x.queue?.refused ?? 0), 0),
+        expired: st.reduce((a, x) => a + (x.queue?.expired ?? 0), 0),
+        metricPresent: st.some((x) => x.queue !== undefined),
+      },
     };
   });
   const d = stats.get('direct') as RoundStats[];

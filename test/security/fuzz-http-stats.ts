@@ -29,7 +29,7 @@ export interface HttpFuzzStats {
   /** Inputs in flight while the proxy was down (not judged). */
   duringCrash: number;
   canaries: { ok: number; failed: number; maxMs: number; failures: string[] };
-  /** Fuzz identities LiveKit listed as participants, and its log lines naming one. */
+  /** Fuzz identities LiveKit listed as participants, and its "starting RTC session" lines for one. */
   liveKit: { participants: string[]; logLines: number };
   findings: HttpFinding[];
   findingCount: number;

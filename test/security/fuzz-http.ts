@@ -73,7 +73,9 @@ out.push(`crashes (process exits): ${stats.crashes}; inputs in flight during a c
 for (const c of stats.crashDetails.slice(0, 20)) out.push(`  ${c}`);
 out.push(`PQ-bound 2xx that the same request without the token also gets (LiveKit answers anyone): ${stats.boundTwoXxAnyway}`);
 out.push(`canaries (validate, Twirp ListRooms): ${stats.canaries.ok} ok, ${stats.canaries.failed} failed, slowest ${stats.canaries.maxMs.toFixed(0)} ms`);
-out.push(`LiveKit, asked directly: fuzz identities as participants ${stats.liveKit.participants.length}, log lines naming one ${stats.liveKit.logLines}`);
+out.push(
+  `LiveKit, asked directly: fuzz identities as participants ${stats.liveKit.participants.length}, sessions started for one in its log ${stats.liveKit.logLines}`,
+);
 out.push(`findings: ${stats.findingCount}`);
 for (const f of stats.findings.slice(0, 50)) out.push(`  #${f.index} ${f.kind}: ${f.outcome} — ${f.detail.slice(0, 300)}`);
 process.stdout.write(`${out.join('\n')}\n`);

@@ -1,25 +1,40 @@
 /**
- * The accept stage: routes each WebSocket upgrade. Signaling paths (`/rtc`,
- * `/rtc/v1`) offering the `volly-pq.v1` subprotocol go to a PQ session once
- * the limiter grants a handshake slot; others to the classical path (policy
- * decides). Everything is refused while draining.
+ * The accept stage: routes each WebSocket upgrade on a signaling path (`/rtc`,
+ * `/rtc/v1`) by the subprotocols it offers: `volly-pq.v2` to v2 (also when
+ * `volly-pq.v1` is offered too), else `volly-pq.v1` to v1, each once the
+ * limiter grants a handshake slot; a protocol this proxy does not serve
+ * (VOLLY_PROTOCOLS, or v2 without a KEM key) is refused with 403; everything
+ * else goes to the classical path (policy decides). Everything is refused
+ * while draining.
+ *
+ * v2 decides before it answers the upgrade (pq/v2.ts prepareV2): the first
+ * flight is opened, registered and its token verified while the client waits
+ * for the 101, so an unbound join dials LiveKit without a round trip.
  */
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { isSignalPath, SUBPROTOCOL } from '@volly/shared';
-import { WebSocketServer } from 'ws';
+import { isSignalPath, SUBPROTOCOL, v2 } from '@volly/shared';
+import { type WebSocket, WebSocketServer } from 'ws';
 import { acceptClassical } from './classical.js';
-import { clientAddress } from './client-address.js';
+import { clientAddress, forwardedHeaders } from './client-address.js';
 import type { Context } from './context.js';
 import { refuseUpgrade } from './http-reply.js';
 import type { Slot } from './limiter.js';
-import { PqSession } from './pq/session.js';
+import { PqSession, v1Stage } from './pq/session.js';
+import type { Stage } from './pq/stage.js';
+import { discardPrepared, offeredProtocols, prepareV2, v2Stage } from './pq/v2.js';
 
-function offeredProtocols(req: IncomingMessage): string[] {
-  return String(req.headers['sec-websocket-protocol'] ?? '')
-    .split(',')
-    .map((p) => p.trim())
-    .filter(Boolean);
+type Route = 'v1' | 'v2' | 'classical' | { readonly refuse: string };
+
+/** Which pipeline an upgrade goes to, from the subprotocols it offers and what this proxy serves. */
+function routeOf(ctx: Context, offered: readonly string[]): Route {
+  const served = ctx.config.protocols;
+  if (v2.offersV2(offered)) {
+    if (ctx.v2) return 'v2';
+    if (!offered.includes(SUBPROTOCOL)) return { refuse: 'volly-pq.v2 is not served here' };
+  }
+  if (offered.includes(SUBPROTOCOL)) return served.includes('v1') ? 'v1' : { refuse: 'volly-pq.v1 is not served here' };
+  return 'classical';
 }
 
 export function createAcceptor(ctx: Context) {
@@ -30,27 +45,54 @@ export function createAcceptor(ctx: Context) {
     clientTracking: false,
     handleProtocols: (protocols) => (protocols.has(SUBPROTOCOL) ? SUBPROTOCOL : false),
   });
+  // v2 answers with plain `volly-pq.v2` (never the ClientHello value), refusals included: they travel as close codes.
+  const wssV2 = new WebSocketServer({
+    noServer: true,
+    maxPayload: ctx.config.limits.maxFrameBytes,
+    perMessageDeflate: false,
+    clientTracking: false,
+    handleProtocols: () => v2.SUBPROTOCOL_V2,
+  });
 
-  const busy = (socket: Duplex, client: string, reason: 'busy' | 'source') => {
-    ctx.metrics.failures.inc({ mode: 'pq', algorithm: 'none', code: '4429' });
+  const busy = (socket: Duplex, client: string, reason: 'busy' | 'source', protocol: 'v1' | 'v2') => {
+    ctx.metrics.failures.inc({ mode: 'pq', algorithm: 'none', protocol, code: '4429' });
     ctx.log.warn(
-      { event: 'handshake_refused', reason, remote: client },
+      { event: 'handshake_refused', reason, remote: client, protocol },
       reason === 'source' ? 'address holds its share of handshakes' : 'too many concurrent handshakes',
     );
     refuseUpgrade(socket, 429, 'too many concurrent handshakes; retry');
   };
 
-  const startPq = (req: IncomingMessage, socket: Duplex, head: Buffer, url: URL, client: string, slot: Slot) => {
+  /** Answers the upgrade and hands the socket to a session, or gives everything back if the client left meanwhile. */
+  const session = (req: IncomingMessage, socket: Duplex, head: Buffer, url: URL, client: string, slot: Slot, server: WebSocketServer, stage: () => Stage) => {
     if (socket.destroyed || ctx.draining) {
       slot.release();
       if (ctx.draining) refuseUpgrade(socket, 503, 'proxy is draining; reconnect');
+      return false;
+    }
+    server.handleUpgrade(req, socket, head, (ws: WebSocket) => {
+      const s = new PqSession(ctx, ws, req, url, client, slot, stage());
+      ctx.live.add(s);
+      ws.once('close', () => ctx.live.delete(s));
+    });
+    return true;
+  };
+
+  const startPq = (route: 'v1' | 'v2', req: IncomingMessage, socket: Duplex, head: Buffer, url: URL, client: string, slot: Slot) => {
+    if (route === 'v1' || !ctx.v2) {
+      session(req, socket, head, url, client, slot, wss, () => v1Stage());
       return;
     }
-    wss.handleUpgrade(req, socket, head, (ws) => {
-      const session = new PqSession(ctx, ws, req, url, client, slot);
-      ctx.live.add(session);
-      ws.once('close', () => ctx.live.delete(session));
-    });
+    const startedAt = performance.now();
+    prepareV2(ctx, ctx.v2, req, url, forwardedHeaders(req, client))
+      .then((prepared) => {
+        if (!session(req, socket, head, url, client, slot, wssV2, () => v2Stage(prepared, startedAt))) discardPrepared(prepared);
+      })
+      .catch((err: Error) => {
+        slot.release();
+        ctx.log.error({ err: err.message }, 'v2 accept failed');
+        refuseUpgrade(socket, 500, 'internal error');
+      });
   };
 
   return function onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
@@ -71,7 +113,12 @@ export function createAcceptor(ctx: Context) {
       return;
     }
     const client = clientAddress(req, ctx.config.trustedProxies);
-    if (!offeredProtocols(req).includes(SUBPROTOCOL)) {
+    const route = routeOf(ctx, offeredProtocols(req));
+    if (typeof route === 'object') {
+      refuseUpgrade(socket, 403, route.refuse);
+      return;
+    }
+    if (route === 'classical') {
       acceptClassical(ctx, wss, req, socket, head, url, client).catch((err: Error) => {
         ctx.log.error({ err: err.message }, 'classical accept failed');
         refuseUpgrade(socket, 500, 'internal error');
@@ -81,10 +128,10 @@ export function createAcceptor(ctx: Context) {
     const admission = ctx.limiter.admit(client, (cb) => socket.once('close', cb));
     if ('then' in admission) {
       void admission.then((a) => {
-        if (a.ok) startPq(req, socket, head, url, client, a.slot);
-        else if (a.reason !== 'gone') busy(socket, client, a.reason);
+        if (a.ok) startPq(route, req, socket, head, url, client, a.slot);
+        else if (a.reason !== 'gone') busy(socket, client, a.reason, route);
       });
-    } else if (admission.ok) startPq(req, socket, head, url, client, admission.slot);
-    else busy(socket, client, admission.reason as 'busy' | 'source');
+    } else if (admission.ok) startPq(route, req, socket, head, url, client, admission.slot);
+    else busy(socket, client, admission.reason as 'busy' | 'source', route);
   };
 }

@@ -8,10 +8,11 @@
  * Error messages name the failed check only; no token or secret is logged.
  */
 
-import type { webcrypto } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 import { downgradeClaims, equalBytes, hasPqClaims, type PqClaims, readPqClaims, TokenError, withPqClaims, withServerKeyClaims } from '@volly/shared';
-import { decodeJwt, decodeProtectedHeader, type JWTPayload, errors as joseErrors, jwtVerify, SignJWT } from 'jose';
+import { type JWTPayload, errors as joseErrors } from 'jose';
 import type { Config } from './config.js';
+import { checkParsed, hmacKey, type ParsedJwt, parseJwt, signHs256, verifyHs256 } from './jwt.js';
 
 const MAX_TOKEN_BYTES = 16 * 1024;
 
@@ -25,17 +26,19 @@ export interface Grant {
   readonly identity: string | undefined;
 }
 
-type CryptoKey = webcrypto.CryptoKey;
-
-/** A non-extractable HMAC-SHA-256 key: the secret's bytes are not readable back from it. */
-const hmacKey = (secret: Uint8Array): Promise<CryptoKey> =>
-  crypto.subtle.importKey('raw', secret, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign', 'verify']);
+/** jose's errors from ./jwt.ts as the proxy's typed TokenErrors (close 4401 / HTTP 401). */
+function tokenError(err: unknown): TokenError {
+  if (err instanceof TokenError) return err;
+  if (err instanceof joseErrors.JWTExpired) return new TokenError('ERR_TOKEN_EXPIRED', 'token expired');
+  if (err instanceof joseErrors.JWTClaimValidationFailed) return new TokenError('ERR_TOKEN_INVALID', `token claim ${err.claim} invalid`);
+  return new TokenError('ERR_TOKEN_INVALID', 'token signature invalid');
+}
 
 export class Authorizer {
-  /** HMAC keys imported once: jose with a raw Uint8Array would import one per call (2-3x the cost). */
-  readonly #keys: Map<string, Promise<CryptoKey>>;
+  /** HMAC keys made once per secret (node:crypto KeyObjects): no per-call import. */
+  readonly #keys: Map<string, KeyObject>;
   readonly #upstreamKey: string;
-  readonly #upstreamSecret: Promise<CryptoKey>;
+  readonly #upstreamSecret: KeyObject;
   readonly #leeway: number;
 
   /** `clock` exists for tests that replay recorded tokens; the proxy uses the real time. */
@@ -43,39 +46,38 @@ export class Authorizer {
     config: Pick<Config, 'keys' | 'upstream' | 'limits'>,
     private readonly clock: () => Date = () => new Date(),
   ) {
-    const enc = new TextEncoder();
-    this.#keys = new Map([...config.keys].map(([k, s]) => [k, hmacKey(enc.encode(s))]));
+    this.#keys = new Map([...config.keys].map(([k, s]) => [k, hmacKey(s)]));
     this.#upstreamKey = config.upstream.key;
-    this.#upstreamSecret = hmacKey(enc.encode(config.upstream.secret));
+    this.#upstreamSecret = hmacKey(config.upstream.secret);
     this.#leeway = config.limits.tokenLeewaySeconds;
   }
 
   /** Verifies a client token. Throws TokenError (close 4401 / HTTP 401). */
   async verify(token: string): Promise<Grant> {
+    return this.#verify(token);
+  }
+
+  #verify(token: string): Grant {
     if (!token) throw new TokenError('ERR_TOKEN_MISSING', 'no access token');
     if (token.length > MAX_TOKEN_BYTES) throw new TokenError('ERR_TOKEN_INVALID', 'access token too large');
-    let keyId: string;
-    let secret: Promise<CryptoKey> | undefined;
+    let parsed: ParsedJwt;
     try {
-      const header = decodeProtectedHeader(token);
-      if (header.alg !== 'HS256') throw new TokenError('ERR_TOKEN_INVALID', `token algorithm ${String(header.alg).slice(0, 16)} is not HS256`);
-      const { iss } = decodeJwt(token);
-      keyId = typeof iss === 'string' ? iss : '';
-      secret = this.#keys.get(keyId);
-    } catch (err) {
-      if (err instanceof TokenError) throw err;
+      parsed = parseJwt(token);
+    } catch {
       throw new TokenError('ERR_TOKEN_INVALID', 'access token is not a JWT');
     }
+    const { alg, payload } = parsed;
+    if (alg !== 'HS256') throw new TokenError('ERR_TOKEN_INVALID', `token algorithm ${String(alg).slice(0, 16)} is not HS256`);
+    const keyId = typeof payload.iss === 'string' ? payload.iss : '';
+    const secret = this.#keys.get(keyId);
     if (!secret) throw new TokenError('ERR_TOKEN_INVALID', 'token signed with an unknown API key');
-    let payload: JWTPayload;
+    const now = this.clock();
     try {
-      ({ payload } = await jwtVerify(token, await secret, { algorithms: ['HS256'], clockTolerance: this.#leeway, issuer: keyId, currentDate: this.clock() }));
+      checkParsed(token, parsed, secret, { issuer: keyId, leeway: this.#leeway, now });
     } catch (err) {
-      if (err instanceof joseErrors.JWTExpired) throw new TokenError('ERR_TOKEN_EXPIRED', 'token expired');
-      if (err instanceof joseErrors.JWTClaimValidationFailed) throw new TokenError('ERR_TOKEN_INVALID', `token claim ${err.claim} invalid`);
-      throw new TokenError('ERR_TOKEN_INVALID', 'token signature invalid');
+      throw tokenError(err);
     }
-    const pq = readPqClaims(payload as Record<string, unknown>, Math.floor(this.clock().getTime() / 1000));
+    const pq = readPqClaims(payload as Record<string, unknown>, Math.floor(now.getTime() / 1000));
     const video = (payload.video ?? {}) as Record<string, unknown>;
     return {
       payload,
@@ -103,7 +105,7 @@ export class Authorizer {
 
   /** The token LiveKit sees: PQ claims removed, every other claim (exp included) kept, signed with the upstream key. */
   async downgrade(grant: Grant): Promise<string> {
-    return this.#sign(downgradeClaims(grant.payload as Record<string, unknown>), this.#upstreamKey, this.#upstreamSecret);
+    return signHs256({ ...downgradeClaims(grant.payload as Record<string, unknown>), iss: this.#upstreamKey }, this.#upstreamSecret);
   }
 
   /**
@@ -115,27 +117,29 @@ export class Authorizer {
   async clientFacing(upstreamToken: string, grant: Grant): Promise<string | null> {
     let payload: JWTPayload;
     try {
-      ({ payload } = await jwtVerify(upstreamToken, await this.#upstreamSecret, {
-        algorithms: ['HS256'],
-        clockTolerance: this.#leeway,
-        currentDate: this.clock(),
-      }));
+      payload = verifyHs256(upstreamToken, this.#upstreamSecret, { leeway: this.#leeway, now: this.clock() });
     } catch {
       return null;
     }
     const secret = this.#keys.get(grant.keyId);
     if (!secret) return null;
     const base = withServerKeyClaims(downgradeClaims(payload as Record<string, unknown>), grant.payload as Record<string, unknown>);
-    return this.#sign(grant.pq ? withPqClaims(base, grant.pq) : base, grant.keyId, secret);
+    return signHs256({ ...(grant.pq ? withPqClaims(base, grant.pq) : base), iss: grant.keyId }, secret);
   }
 
-  /** Verifies an `Authorization: Bearer` token for LiveKit's HTTP APIs and re-signs it. */
+  /**
+   * Verifies an `Authorization: Bearer` token for LiveKit's HTTP APIs (Twirp,
+   * WHIP) and re-signs it. A token with PQ claims is refused: its binding is
+   * proved only inside a PQ session, and an HTTP request carries none.
+   */
   async resignBearer(token: string): Promise<string> {
-    const grant = await this.verify(token);
-    return this.downgrade(grant);
+    return this.downgrade(this.verifyClassical(token));
   }
 
-  async #sign(payload: Record<string, unknown>, keyId: string, secret: Promise<CryptoKey>): Promise<string> {
-    return new SignJWT({ ...payload, iss: keyId }).setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).sign(await secret);
+  /** Verifies a token met outside a PQ session (HTTP APIs, classical upgrades): PQ-claimed tokens are refused (ERR_TOKEN_KEY_MISMATCH). */
+  verifyClassical(token: string): Grant {
+    const grant = this.#verify(token);
+    this.refuseOnClassical(grant);
+    return grant;
   }
 }

@@ -13,9 +13,10 @@ import type { Grant } from './authorize.js';
 import { forwardedHeaders } from './client-address.js';
 import type { Context } from './context.js';
 import { dial } from './dial.js';
+import { bearerToken } from './http/tokens.js';
 import { refuseUpgrade } from './http-reply.js';
 import { Relay } from './relay.js';
-import { carriesToken, rewriteToken } from './rewrite.js';
+import { tokenRewriter } from './rewrite.js';
 import { SessionRecord } from './session.js';
 import { tlsFactsOf } from './tls.js';
 
@@ -43,9 +44,8 @@ export async function acceptClassical(
   let token: string;
   try {
     // livekit-client puts the token in the query; server SDKs and the lk CLI may send a Bearer header.
-    const bearer = /^Bearer\s+(\S+)$/i.exec(String(req.headers.authorization ?? ''))?.[1];
-    grant = await ctx.auth.verify(url.searchParams.get('access_token') ?? bearer ?? '');
-    ctx.auth.refuseOnClassical(grant);
+    const bearer = bearerToken(req.headers.authorization);
+    grant = ctx.auth.verifyClassical(url.searchParams.get('access_token') ?? bearer ?? '');
     token = await ctx.auth.downgrade(grant);
   } catch (err) {
     const e = err instanceof VollyError ? err : undefined;
@@ -60,20 +60,13 @@ export async function acceptClassical(
   }
   wss.handleUpgrade(req, socket, head, (ws) => {
     up.detach();
-    const g = grant;
     const relay = new Relay(
       ws,
       up.ws,
       {
         fromClient: (data, isBinary) => (isBinary ? data : data.toString('utf8')),
         toClient: (m) => m,
-        rewrite: (m) =>
-          carriesToken(m)
-            ? rewriteToken(m, g, ctx.auth).then((r) => {
-                if (r.kind) ctx.metrics.tokenRewrites.inc({ kind: r.kind });
-                return r.data;
-              })
-            : null,
+        rewrite: tokenRewriter(grant, ctx.auth, ctx.metrics),
       },
       record,
       ctx.metrics,

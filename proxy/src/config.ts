@@ -8,8 +8,12 @@ import { BlockList, isIP } from 'node:net';
 import { KEM_ALGORITHMS, type KemAlgorithm } from '@volly/shared';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { loadServerKeys, type ServerIdentity } from './server-keys.js';
+import type { ServerIdentity } from './server-keys.js';
+import type { StaticKemKey } from './static-keys.js';
 import { checkGroups, checkPair, readPair, TLS_VERSIONS, type TlsSettings } from './tls.js';
+import { loadKeyFiles, type Protocol, parseProtocols } from './v2-settings.js';
+
+export { PROTOCOLS, type Protocol } from './v2-settings.js';
 
 export class ConfigError extends Error {
   readonly code = 'ERR_CONFIG';
@@ -62,7 +66,12 @@ const SETTINGS = {
   },
   tls_reload_interval_ms: { env: 'VOLLY_TLS_RELOAD_INTERVAL_MS', schema: positive, default: 10_000 },
   // Server authentication (server-keys.ts): ML-DSA-65 key files, the first signs; unset, handshakes are not signed.
+  // ML-DSA-65 identity keys (v1 server authentication) and X-Wing / ML-KEM-768 static keys (v2); the first of each kind is current.
   server_keys: { env: 'VOLLY_SERVER_KEYS', schema: z.string().min(1), default: undefined },
+  // Wire protocols served on the signaling paths; a v2 upgrade needs a KEM key in server_keys.
+  protocols: { env: 'VOLLY_PROTOCOLS', schema: z.string(), default: 'v1,v2' },
+  // v2's single-use session register shared by replicas; unset: in this process's memory.
+  redis_url: { env: 'VOLLY_REDIS_URL', schema: z.url({ protocol: /^rediss?$/, error: 'expected a redis:// or rediss:// URL' }), default: undefined },
 } as const;
 type Name = keyof typeof SETTINGS;
 
@@ -109,6 +118,12 @@ export interface Config {
   readonly tls?: TlsSettings;
   /** Server identity keys (ML-DSA-65): the first signs every handshake, all are published; undefined: handshakes are not signed. */
   readonly serverKeys?: readonly ServerIdentity[];
+  /** Wire protocols served (VOLLY_PROTOCOLS); v2 only takes effect with `staticKeys`. */
+  readonly protocols: readonly Protocol[];
+  /** v2 static KEM keys: the first is current, all open first flights; undefined: v2 is not served. */
+  readonly staticKeys?: readonly StaticKemKey[];
+  /** Redis for v2's session register (several replicas); undefined: in memory. */
+  readonly redisUrl?: string;
 }
 
 function splitHostPort(s: string): { host: string; port: number } {
@@ -202,7 +217,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, configFile?: st
       throw new ConfigError(`VOLLY_PQ_ALGORITHMS: unknown algorithm "${a}" (known: ${KEM_ALGORITHMS.join(', ')})`);
   if (algorithms.length === 0) throw new ConfigError('VOLLY_PQ_ALGORITHMS: at least one algorithm is required');
   const tls = tlsSettings(get, read('tls_cert', env, file) !== undefined, read('tls_key', env, file) !== undefined);
-  const serverKeys = read('server_keys', env, file) === undefined ? undefined : serverKeySettings(get('server_keys'));
+  const keyList = read('server_keys', env, file) === undefined ? undefined : get('server_keys');
+  const { serverKeys, staticKeys } =
+    keyList === undefined ? {} : named('VOLLY_SERVER_KEYS', 'server_keys', () => loadKeyFiles(keyList, algorithms as KemAlgorithm[]));
+  const explicit = Boolean(env[SETTINGS.protocols.env]) || (file.protocols !== undefined && file.protocols !== null);
+  const protocols = named('VOLLY_PROTOCOLS', 'protocols', () => parseProtocols(get('protocols'), explicit, staticKeys !== undefined));
+  const redisUrl = read('redis_url', env, file) === undefined ? undefined : get('redis_url');
   return {
     listen: splitHostPort(get('listen')),
     adminListen: splitHostPort(get('admin_listen')),
@@ -230,6 +250,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, configFile?: st
     v1AllowMissingSid: get('v1_allow_missing_sid'),
     ...(tls ? { tls } : {}),
     ...(serverKeys ? { serverKeys } : {}),
+    protocols,
+    ...(staticKeys ? { staticKeys } : {}),
+    ...(redisUrl ? { redisUrl } : {}),
   };
 }
 
@@ -252,12 +275,12 @@ function trustedProxies(list: string): { trustedProxies: BlockList; trustedProxy
   return { trustedProxies: blocks, trustedProxyList: entries };
 }
 
-/** The key files of VOLLY_SERVER_KEYS, each read and checked now, so a bad one stops the proxy before it listens. */
-function serverKeySettings(list: string): ServerIdentity[] {
+/** A v2 setting's check (v2-settings.ts), its error named after the setting. */
+function named<T>(env: string, name: string, check: () => T): T {
   try {
-    return loadServerKeys(list);
+    return check();
   } catch (err) {
-    throw new ConfigError(`VOLLY_SERVER_KEYS (or "server_keys" in the config file): ${(err as Error).message.split('\n')[0]}`);
+    throw new ConfigError(`${env} (or "${name}" in the config file): ${(err as Error).message.split('\n')[0]}`);
   }
 }
 

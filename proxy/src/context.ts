@@ -4,6 +4,7 @@ import type { Config } from './config.js';
 import type { HandshakeLimiter } from './limiter.js';
 import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
+import type { V2Server } from './pq/v2.js';
 
 export interface Live {
   /** End the session now with this close code. */
@@ -18,6 +19,8 @@ export interface Context {
   readonly log: Logger;
   readonly metrics: Metrics;
   readonly limiter: HandshakeLimiter;
+  /** volly-pq.v2's keys, register and key document; undefined when v2 is not served. */
+  readonly v2?: V2Server;
   /** Sessions from accept to end; drain walks it. */
   readonly live: Set<Live>;
   draining: boolean;

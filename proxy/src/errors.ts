@@ -17,3 +17,13 @@ export class SessionAbortedError extends VollyError {
 export class UpgradeUrlError extends VollyError {
   readonly code = 'ERR_UPGRADE_URL';
 }
+
+/** A server key file (VOLLY_SERVER_KEYS, `volly-pq keygen` output) that cannot be used; names the file, never key bytes. */
+export class ServerKeyError extends Error {
+  readonly code = 'ERR_SERVER_KEY';
+}
+
+/** A TLS certificate, key or group list that cannot be served; names the file or setting. */
+export class TlsSettingError extends Error {
+  readonly code = 'ERR_TLS_SETTING';
+}

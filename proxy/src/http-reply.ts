@@ -30,14 +30,14 @@ export interface ReplyOptions {
 /** A complete reply on `res`; if headers already went out, the response is just ended. */
 export function reply(req: IncomingMessage, res: ServerResponse, status: number, body: string, opts: ReplyOptions = {}): void {
   if (res.headersSent) return void res.end();
-  const text = opts.json ? body : `${body}\n`;
   res.writeHead(status, {
     ...corsHeaders(req, opts.validate ?? false),
     'content-type': opts.json ? 'application/json' : 'text/plain; charset=utf-8',
-    'content-length': Buffer.byteLength(text),
+    'content-length': Buffer.byteLength(body),
     'x-content-type-options': 'nosniff',
   });
-  res.end(req.method === 'HEAD' ? undefined : text);
+  // The text alone, no newline, as LiveKit's HandleError writes it: livekit-client shows a validate body verbatim.
+  res.end(req.method === 'HEAD' ? undefined : body);
 }
 
 /** Plain HTTP answers on a raw socket, for refusing a WebSocket upgrade the way LiveKit does. */

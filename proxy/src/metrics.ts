@@ -1,7 +1,8 @@
 /**
- * Prometheus metrics. Every session count is split by mode (pq | classical)
- * and algorithm (ML-KEM-768 | X-Wing | none), so an operator can tell how
- * much signaling is PQ-protected.
+ * Prometheus metrics. Every session count is split by mode (pq | classical),
+ * algorithm (ML-KEM-768 | X-Wing | none) and wire protocol (v1 | v2 | none
+ * for classical), so an operator can tell how much signaling is PQ-protected
+ * and by which version. Queries on mode and algorithm alone keep working.
  */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
@@ -14,8 +15,20 @@ export function createMetrics() {
   const reg = { registers: [registry] };
   return {
     registry,
-    sessionsActive: new Gauge({ name: 'volly_sessions_active', help: 'Sessions relaying now', labelNames: ['mode', 'algorithm'], ...reg }),
-    sessionsTotal: new Counter({ name: 'volly_sessions_total', help: 'Sessions ended, by outcome', labelNames: ['mode', 'algorithm', 'outcome'], ...reg }),
+    sessionsActive: new Gauge({ name: 'volly_sessions_active', help: 'Sessions relaying now', labelNames: ['mode', 'algorithm', 'protocol'], ...reg }),
+    sessionsTotal: new Counter({
+      name: 'volly_sessions_total',
+      help: 'Sessions ended, by outcome',
+      labelNames: ['mode', 'algorithm', 'protocol', 'outcome'],
+      ...reg,
+    }),
+    // pq/v2.ts: what became of each volly-pq.v2 first flight before the token was read.
+    v2FirstFlights: new Counter({
+      name: 'volly_v2_first_flights_total',
+      help: 'volly-pq.v2 first flights, by result (fresh, malformed, refused_algorithm, unknown_key, stale, replay, register_unavailable)',
+      labelNames: ['result'],
+      ...reg,
+    }),
     handshakesActive: new Gauge({ name: 'volly_handshakes_active', help: 'PQ handshakes in progress', ...reg }),
     // limiter.ts: upgrades waiting for a handshake slot, and what became of them.
     handshakesQueued: new Gauge({ name: 'volly_handshakes_queued', help: 'PQ upgrades waiting for a handshake slot', ...reg }),
@@ -47,7 +60,7 @@ export function createMetrics() {
     failures: new Counter({
       name: 'volly_failures_total',
       help: 'Sessions that ended with an error, by close code',
-      labelNames: ['mode', 'algorithm', 'code'],
+      labelNames: ['mode', 'algorithm', 'protocol', 'code'],
       ...reg,
     }),
     frames: new Counter({ name: 'volly_frames_total', help: 'Frames relayed', labelNames: ['mode', 'direction'], ...reg }),

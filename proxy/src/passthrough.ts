@@ -13,6 +13,7 @@ import type { Context } from './context.js';
 import { createForward } from './http/forward.js';
 import { canonicalPath, type Route, routeOf } from './http/routes.js';
 import { refusalOf, resignTokens } from './http/tokens.js';
+import { serveWellKnown } from './http/well-known.js';
 import { reply } from './http-reply.js';
 
 const BASE = 'http://proxy.invalid';
@@ -38,6 +39,7 @@ export function createPassthrough(ctx: Context) {
     const validate = route === 'validate';
     if (!url) return reply(req, res, 400, 'malformed request URL');
     if (route === 'none') return reply(req, res, 404, 'not found');
+    if (route === 'well-known') return serveWellKnown(ctx, req, res);
     // A preflight (rs/cors answers it before LiveKit's auth) carries no token: LiveKit's own answer is the right one.
     const preflight = req.method === 'OPTIONS' && req.headers['access-control-request-method'] !== undefined;
     if (validate && ctx.config.policy === 'require' && !preflight) return reply(req, res, 403, REQUIRE_PQ_REASON, { validate });

@@ -8,6 +8,7 @@
  */
 import { SignalResponse } from '@livekit/protocol';
 import type { Authorizer, Grant } from './authorize.js';
+import type { Metrics } from './metrics.js';
 
 const TAG_REFRESH = 0x82; // (16 << 3) | 2, varint continues
 const TAG_ROOM_MOVED = 0xc2; // (24 << 3) | 2, varint continues
@@ -43,4 +44,15 @@ export async function rewriteToken(data: Uint8Array | string, grant: Grant, auth
     return { data };
   }
   return { data: typeof data === 'string' ? msg.toJsonString() : msg.toBinary(), kind };
+}
+
+/** The relay's `rewrite` transform for a session: swaps tokens in the rare messages that carry one, counting each. */
+export function tokenRewriter(grant: Grant, auth: Authorizer, metrics: Metrics): (m: Uint8Array | string) => Promise<Uint8Array | string> | null {
+  return (m) =>
+    carriesToken(m)
+      ? rewriteToken(m, grant, auth).then((r) => {
+          if (r.kind) metrics.tokenRewrites.inc({ kind: r.kind });
+          return r.data;
+        })
+      : null;
 }

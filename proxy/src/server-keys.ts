@@ -21,6 +21,7 @@ import {
   toHex,
   transcriptSigner,
 } from '@volly/shared';
+import { ServerKeyError } from './errors.js';
 
 /** One configured key: its public half, and (when its file holds the seed) a signer. The seed lives only inside `signer`. */
 export interface ServerIdentity extends ServerKey {
@@ -28,8 +29,7 @@ export interface ServerIdentity extends ServerKey {
   readonly signer: TranscriptSigner | undefined;
 }
 
-/** A key file that cannot be used; the message names the file and what is wrong, never key bytes. */
-export class ServerKeyError extends Error {}
+export type { ServerKeyError };
 
 /** Reads and checks one key file: algorithm, lengths, and that the public key is the seed's own. */
 export function readServerKeyFile(file: string): ServerIdentity {

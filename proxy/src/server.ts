@@ -16,6 +16,8 @@ import { HandshakeLimiter } from './limiter.js';
 import { createLogger, type Logger } from './log.js';
 import { createMetrics } from './metrics.js';
 import { createPassthrough } from './passthrough.js';
+import { createV2Server } from './pq/v2.js';
+import { keyIds } from './static-keys.js';
 import { createTlsListener } from './tls.js';
 
 export interface RunningProxy {
@@ -41,6 +43,7 @@ function listen(server: Server, host: string, port: number): Promise<number> {
 
 export async function startProxy(config: Config, log: Logger = createLogger(config.logLevel)): Promise<RunningProxy> {
   const metrics = createMetrics();
+  const v2 = createV2Server(config, log);
   const ctx: Context = {
     config,
     auth: new Authorizer(config),
@@ -49,6 +52,7 @@ export async function startProxy(config: Config, log: Logger = createLogger(conf
     limiter: new HandshakeLimiter(config.limits, metrics),
     live: new Set(),
     draining: false,
+    ...(v2 ? { v2 } : {}),
   };
   // TLS when a certificate is set (tls.ts); plain HTTP behind an ingress otherwise.
   const tls = config.tls ? createTlsListener(config.tls, { log, metrics: ctx.metrics, handshakeTimeoutMs: config.limits.handshakeTimeoutMs }) : undefined;
@@ -73,9 +77,22 @@ export async function startProxy(config: Config, log: Logger = createLogger(conf
   const port = await listen(server, config.listen.host, config.listen.port);
   const adminPort = await listen(admin, config.adminListen.host, config.adminListen.port);
   log.info(
-    { event: 'listening', port, adminPort, tls: Boolean(tls), upstream: config.upstreamUrl.origin, policy: config.policy, algorithms: config.algorithms },
+    {
+      event: 'listening',
+      port,
+      adminPort,
+      tls: Boolean(tls),
+      upstream: config.upstreamUrl.origin,
+      policy: config.policy,
+      algorithms: config.algorithms,
+      protocols: v2 ? config.protocols : config.protocols.filter((p) => p !== 'v2'),
+      v2Keys: keyIds(config.staticKeys ?? []),
+      v2Register: v2?.register.kind,
+    },
     'volly-pq proxy listening',
   );
+  if (config.protocols.includes('v2') && !v2)
+    log.warn({ event: 'v2_disabled' }, 'volly-pq.v2 is not served: VOLLY_SERVER_KEYS lists no X-Wing or ML-KEM-768 key');
 
   let drained: Promise<void> | undefined;
   const drain = (deadlineMs = config.limits.drainTimeoutMs): Promise<void> => {
@@ -102,6 +119,7 @@ export async function startProxy(config: Config, log: Logger = createLogger(conf
       await drain();
       await new Promise<void>((r) => admin.close(() => r()));
       admin.closeAllConnections();
+      await v2?.register.close();
     },
   };
 }

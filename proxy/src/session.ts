@@ -18,7 +18,10 @@ export interface SessionFacts {
   algorithm?: string;
   room?: string;
   identity?: string;
-  flow?: 'in-band' | 'token-bound';
+  /** PQ wire protocol; classical sessions have none. */
+  protocol?: 'v1' | 'v2';
+  /** v1: in-band | token-bound; v2: unbound | bound (the token's PQ claims). */
+  flow?: 'in-band' | 'token-bound' | 'unbound' | 'bound';
   /** The client connection's TLS, when the proxy terminates it (absent behind an ingress). */
   tlsVersion?: string;
   tlsGroup?: string;
@@ -48,7 +51,7 @@ export class SessionRecord {
   /** Upstream is open: the session is live. Logs the start line. */
   relaying(): void {
     this.#relaying = true;
-    this.metrics.sessionsActive.inc({ mode: this.mode, algorithm: this.algorithm });
+    this.metrics.sessionsActive.inc(this.#labels());
     this.log.info({ event: 'session_start', mode: this.mode, path: this.path, remote: this.remote, ...this.facts, setupMs: this.#elapsed() }, 'session start');
   }
 
@@ -57,10 +60,10 @@ export class SessionRecord {
     if (this.#ended) return;
     this.#ended = true;
     const outcome = outcomeOf(code);
-    const labels = { mode: this.mode, algorithm: this.algorithm };
+    const labels = this.#labels();
     if (this.#relaying) this.metrics.sessionsActive.dec(labels);
     this.metrics.sessionsTotal.inc({ ...labels, outcome });
-    this.metrics.sessionsTls.inc({ ...labels, ...tlsLabels(this.tls) });
+    this.metrics.sessionsTls.inc({ mode: this.mode, algorithm: this.algorithm, ...tlsLabels(this.tls) });
     if (outcome !== 'closed' && outcome !== 'drained') this.metrics.failures.inc({ ...labels, code: String(code) });
     const line = {
       event: 'session_end',
@@ -77,6 +80,11 @@ export class SessionRecord {
     };
     if (outcome === 'closed' || outcome === 'drained') this.log.info(line, 'session end');
     else this.log.warn(line, 'session end');
+  }
+
+  /** Fixed when the session starts relaying or ends; the protocol is known from accept on. */
+  #labels() {
+    return { mode: this.mode, algorithm: this.algorithm, protocol: this.facts.protocol ?? 'none' };
   }
 
   #elapsed(): number {

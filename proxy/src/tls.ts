@@ -21,6 +21,7 @@ import { createHash, createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
 import { createSecureContext, type SecureContextOptions, TLSSocket } from 'node:tls';
+import { TlsSettingError } from './errors.js';
 import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
 
@@ -160,7 +161,7 @@ export function readPair(s: Pick<TlsSettings, 'certFile' | 'keyFile'>): TlsPair 
     try {
       return readFileSync(file);
     } catch (err) {
-      throw new Error(`cannot read the ${what} ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      throw new TlsSettingError(`cannot read the ${what} ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
     }
   };
   return { cert: read(s.certFile, 'certificate'), key: read(s.keyFile, 'key') };
@@ -175,7 +176,7 @@ export function checkGroups(groups: string): void {
   try {
     createSecureContext({ ecdhCurve: groups });
   } catch (err) {
-    throw new Error(
+    throw new TlsSettingError(
       `OpenSSL ${process.versions.openssl} does not accept "${groups}" (${(err as Error).message}); names are OpenSSL's: X25519MLKEM768 (OpenSSL 3.5+), X25519, P-256, ...`,
     );
   }
@@ -194,14 +195,14 @@ export function checkPair(s: TlsSettings, pair: TlsPair): CertInfo {
   try {
     x = new X509Certificate(pair.cert);
   } catch {
-    throw new Error(`the certificate ${s.certFile} is not a PEM certificate`);
+    throw new TlsSettingError(`the certificate ${s.certFile} is not a PEM certificate`);
   }
   try {
     createPrivateKey(pair.key);
   } catch {
-    throw new Error(`the key ${s.keyFile} is not a PEM private key (or it is encrypted)`);
+    throw new TlsSettingError(`the key ${s.keyFile} is not a PEM private key (or it is encrypted)`);
   }
-  if (!x.checkPrivateKey(createPrivateKey(pair.key))) throw new Error(`the key ${s.keyFile} does not match the certificate ${s.certFile}`);
+  if (!x.checkPrivateKey(createPrivateKey(pair.key))) throw new TlsSettingError(`the key ${s.keyFile} does not match the certificate ${s.certFile}`);
   createSecureContext(contextOptions(s, pair));
   return {
     subject: x.subject.replace(/\n/g, ', '),

@@ -2,6 +2,7 @@
 // exp/nbf with leeway, PQ claims), binding, downgrade and re-signing, and
 // turning LiveKit's upstream-signed tokens back into client-facing ones.
 
+import { createHmac } from 'node:crypto';
 import { addPqClaims, getKem, hasPqClaims, TokenError, toBase64Url } from '@volly/shared';
 import { decodeJwt, decodeProtectedHeader, jwtVerify, SignJWT, UnsecuredJWT } from 'jose';
 import { AccessToken } from 'livekit-server-sdk';
@@ -24,7 +25,11 @@ async function clientToken(opts: { ttl?: string; bind?: Uint8Array; key?: string
   return at.toJwt();
 }
 
-const code = (p: Promise<unknown>) => p.then(() => 'ok', (e: TokenError) => e.code);
+const code = (p: Promise<unknown>) =>
+  p.then(
+    () => 'ok',
+    (e: TokenError) => e.code,
+  );
 
 describe('verify', () => {
   it('accepts a LiveKit token signed with a client key and reads room, identity and PQ claims', async () => {
@@ -37,13 +42,26 @@ describe('verify', () => {
   it('refuses forged, unknown-key, expired, not-yet-valid, alg:none, RS/HS-confused and garbage tokens with typed errors', async () => {
     expect(await code(auth.verify(await clientToken({ secret: 'x'.repeat(40) })))).toBe('ERR_TOKEN_INVALID');
     expect(await code(auth.verify(await clientToken({ key: 'APIother' })))).toBe('ERR_TOKEN_INVALID');
-    const expired = await new SignJWT({ video: { roomJoin: true, room: 'r1' }, sub: 'a' }).setProtectedHeader({ alg: 'HS256' }).setIssuer(CLIENT.key).setExpirationTime(Math.floor(Date.now() / 1000) - 60).sign(enc(CLIENT.secret));
+    const expired = await new SignJWT({ video: { roomJoin: true, room: 'r1' }, sub: 'a' })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setIssuer(CLIENT.key)
+      .setExpirationTime(Math.floor(Date.now() / 1000) - 60)
+      .sign(enc(CLIENT.secret));
     expect(await code(auth.verify(expired))).toBe('ERR_TOKEN_EXPIRED');
-    const future = await new SignJWT({ video: { roomJoin: true } }).setProtectedHeader({ alg: 'HS256' }).setIssuer(CLIENT.key).setNotBefore(Math.floor(Date.now() / 1000) + 120).setExpirationTime('1h').sign(enc(CLIENT.secret));
+    const future = await new SignJWT({ video: { roomJoin: true } })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setIssuer(CLIENT.key)
+      .setNotBefore(Math.floor(Date.now() / 1000) + 120)
+      .setExpirationTime('1h')
+      .sign(enc(CLIENT.secret));
     expect(await code(auth.verify(future))).toBe('ERR_TOKEN_INVALID');
     const none = new UnsecuredJWT({ video: { roomJoin: true }, iss: CLIENT.key }).setExpirationTime('1h').encode();
     expect(await code(auth.verify(none))).toBe('ERR_TOKEN_INVALID');
-    const hs512 = await new SignJWT({ video: {} }).setProtectedHeader({ alg: 'HS512' }).setIssuer(CLIENT.key).setExpirationTime('1h').sign(enc(CLIENT.secret.repeat(2)));
+    const hs512 = await new SignJWT({ video: {} })
+      .setProtectedHeader({ alg: 'HS512' })
+      .setIssuer(CLIENT.key)
+      .setExpirationTime('1h')
+      .sign(enc(CLIENT.secret.repeat(2)));
     expect(await code(auth.verify(hs512))).toBe('ERR_TOKEN_INVALID');
     expect(await code(auth.verify('not.a.jwt'))).toBe('ERR_TOKEN_INVALID');
     expect(await code(auth.verify(''))).toBe('ERR_TOKEN_MISSING');
@@ -51,7 +69,12 @@ describe('verify', () => {
   });
 
   it('tolerates a clock skew within the leeway', async () => {
-    const skewed = await new SignJWT({ video: { roomJoin: true } }).setProtectedHeader({ alg: 'HS256' }).setIssuer(CLIENT.key).setNotBefore(Math.floor(Date.now() / 1000) + 5).setExpirationTime('1h').sign(enc(CLIENT.secret));
+    const skewed = await new SignJWT({ video: { roomJoin: true } })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setIssuer(CLIENT.key)
+      .setNotBefore(Math.floor(Date.now() / 1000) + 5)
+      .setExpirationTime('1h')
+      .sign(enc(CLIENT.secret));
     expect(await code(auth.verify(skewed))).toBe('ok');
   });
 
@@ -96,7 +119,11 @@ describe('client-facing tokens from LiveKit’s', () => {
   it('re-signs with the session’s client key and puts the session’s PQ claims back', async () => {
     const kp = getKem('ML-KEM-768').keygen();
     const g = await auth.verify(await clientToken({ bind: kp.publicKey }));
-    const fromLiveKit = await new SignJWT({ video: { roomJoin: true, room: 'r1' }, sub: 'alice', name: 'Alice' }).setProtectedHeader({ alg: 'HS256' }).setIssuer(UPSTREAM.key).setExpirationTime('6h').sign(enc(UPSTREAM.secret));
+    const fromLiveKit = await new SignJWT({ video: { roomJoin: true, room: 'r1' }, sub: 'alice', name: 'Alice' })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setIssuer(UPSTREAM.key)
+      .setExpirationTime('6h')
+      .sign(enc(UPSTREAM.secret));
     const out = (await auth.clientFacing(fromLiveKit, g)) as string;
     const { payload } = await jwtVerify(out, enc(CLIENT.secret), { algorithms: ['HS256'] });
     expect(payload.iss).toBe(CLIENT.key);
@@ -107,5 +134,55 @@ describe('client-facing tokens from LiveKit’s', () => {
   it('ignores a token LiveKit did not sign', async () => {
     const g = await auth.verify(await clientToken());
     expect(await auth.clientFacing(await clientToken(), g)).toBeNull();
+  });
+});
+
+describe('HS256 on node:crypto, as jose did it', () => {
+  const parts = (t: string) => t.split('.') as [string, string, string];
+  const hs = (secret: string, header: object, payload: object) => {
+    const input = `${Buffer.from(JSON.stringify(header)).toString('base64url')}.${Buffer.from(JSON.stringify(payload)).toString('base64url')}`;
+    return `${input}.${createHmac('sha256', secret).update(input).digest('base64url')}`;
+  };
+  const claims = () => ({ iss: CLIENT.key, sub: 'a', exp: Math.floor(Date.now() / 1000) + 600, video: { roomJoin: true, room: 'r1' } });
+
+  it('signs the same bytes jose’s SignJWT signed', async () => {
+    const g = await auth.verify(await clientToken());
+    const down = await auth.downgrade(g);
+    const byJose = await new SignJWT({ ...decodeJwt(down) }).setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).sign(enc(UPSTREAM.secret));
+    expect(down).toBe(byJose);
+  });
+
+  it('refuses a signature in a second base64url spelling, a truncated one, a crit header and claims of the wrong type', async () => {
+    const good = hs(CLIENT.secret, { alg: 'HS256' }, claims());
+    expect(await code(auth.verify(good))).toBe('ok');
+    const [h, p, s] = parts(good);
+    // 32 bytes are 43 characters: the last one carries 2 unused bits; flipping them decodes to the same MAC.
+    const last = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+    const twin = last[last.indexOf(s.at(-1) as string) ^ 1];
+    expect(Buffer.from(`${s.slice(0, -1)}${twin}`, 'base64url')).toEqual(Buffer.from(s, 'base64url'));
+    expect(await code(auth.verify(`${h}.${p}.${s.slice(0, -1)}${twin}`))).toBe('ERR_TOKEN_INVALID');
+    expect(await code(auth.verify(`${h}.${p}.${s.slice(0, -1)}`))).toBe('ERR_TOKEN_INVALID');
+    expect(await code(auth.verify(`${h}.${p}.`))).toBe('ERR_TOKEN_INVALID');
+    expect(await code(auth.verify(hs(CLIENT.secret, { alg: 'HS256', crit: ['exp'] }, claims())))).toBe('ERR_TOKEN_INVALID');
+    await expect(auth.verify(hs(CLIENT.secret, { alg: 'HS256' }, { ...claims(), exp: '9999999999' }))).rejects.toThrow('token claim exp invalid');
+    await expect(auth.verify(hs(CLIENT.secret, { alg: 'HS256' }, { ...claims(), iat: 'now' }))).rejects.toThrow('token claim iat invalid');
+    await expect(auth.verify(hs(CLIENT.secret, { alg: 'HS256' }, { ...claims(), exp: Math.floor(Date.now() / 1000) - 5 }))).resolves.toBeTruthy();
+    await expect(auth.verify(hs(CLIENT.secret, { alg: 'HS256' }, { ...claims(), exp: Math.floor(Date.now() / 1000) - 11 }))).rejects.toThrow('token expired');
+  });
+});
+
+describe('Bearer tokens on LiveKit’s HTTP APIs (Twirp, WHIP)', () => {
+  it('re-signs a plain token for the upstream key', async () => {
+    const out = await auth.resignBearer(await clientToken());
+    const { payload } = await jwtVerify(out, enc(UPSTREAM.secret), { algorithms: ['HS256'] });
+    expect(payload).toMatchObject({ iss: UPSTREAM.key, sub: 'alice' });
+  });
+
+  it('refuses a token with PQ claims, complete or partial: its binding is proved only inside a PQ session', async () => {
+    const bound = await clientToken({ bind: getKem('ML-KEM-768').keygen().publicKey });
+    await expect(auth.resignBearer(bound)).rejects.toMatchObject({ code: 'ERR_TOKEN_KEY_MISMATCH', message: expect.stringMatching(/post-quantum key/) });
+    const partial = new AccessToken(CLIENT.key, CLIENT.secret, { identity: 'a', ttl: '5m' });
+    partial.addGrant({ roomJoin: true, room: 'r1', pqAlgorithm: 'ML-KEM-768' } as never);
+    expect(await code(auth.resignBearer(await partial.toJwt()))).toMatch(/^ERR_TOKEN_(KEY_MISMATCH|CLAIMS)$/);
   });
 });

@@ -49,6 +49,16 @@ const SERVER_KEY = keyFile('a.json', serverPair);
 const SERVER_KEY_PUBLIC = keyFile('b.pub.json', { algorithm: 'ML-DSA-65', publicKey: toBase64Url(getSigner('ML-DSA-65').keygen().publicKey) });
 const KEM_KEY = keyFile('kem.json', { algorithm: 'ML-KEM-768', publicKey: toBase64Url(getKem('ML-KEM-768').keygen().publicKey) });
 const MISMATCHED_KEY = keyFile('mismatch.json', { ...serverPair, publicKey: toBase64Url(getSigner('ML-DSA-65').keygen().publicKey) });
+/** v2 static keys, as `volly-pq keygen --algorithm X-Wing|ML-KEM-768` writes them. */
+const kemPair = (algorithm: 'X-Wing' | 'ML-KEM-768') => {
+  const pair = getKem(algorithm).keygen();
+  return { algorithm, publicKey: toBase64Url(pair.publicKey), secretKey: toBase64Url(pair.secretKey) };
+};
+const xwingPair = kemPair('X-Wing');
+const XWING_KEY = keyFile('xwing.json', xwingPair);
+const MLKEM_KEY = keyFile('mlkem.json', { ...kemPair('ML-KEM-768'), notAfter: 1_900_000_000 });
+const KEM_MISMATCHED = keyFile('kem-mismatch.json', { ...xwingPair, publicKey: kemPair('X-Wing').publicKey });
+const KEM_BAD_NOT_AFTER = keyFile('kem-not-after.json', { ...xwingPair, notAfter: -1 });
 
 describe('setting names', () => {
   it('each setting has its env name and its name in the config file', () => {
@@ -76,6 +86,8 @@ describe('setting names', () => {
       tls_groups: 'VOLLY_TLS_GROUPS',
       tls_reload_interval_ms: 'VOLLY_TLS_RELOAD_INTERVAL_MS',
       server_keys: 'VOLLY_SERVER_KEYS',
+      protocols: 'VOLLY_PROTOCOLS',
+      redis_url: 'VOLLY_REDIS_URL',
     });
   });
 
@@ -117,6 +129,7 @@ describe('defaults', () => {
       trustedProxies: expect.any(BlockList),
       trustedProxyList: [],
       v1AllowMissingSid: false,
+      protocols: ['v1', 'v2'],
     });
   });
 
@@ -202,7 +215,21 @@ describe('a bad value of every setting: a ConfigError naming it', () => {
       { VOLLY_SERVER_KEYS: `${SERVER_KEY},${SERVER_KEY}` },
       { VOLLY_SERVER_KEYS: MISMATCHED_KEY },
       { VOLLY_SERVER_KEYS: yamlFile('not json') },
+      { VOLLY_SERVER_KEYS: KEM_MISMATCHED },
+      { VOLLY_SERVER_KEYS: KEM_BAD_NOT_AFTER },
+      { VOLLY_SERVER_KEYS: `${XWING_KEY},${SERVER_KEY},${XWING_KEY}` },
+      // Every first flight to it would be refused (4403).
+      { VOLLY_SERVER_KEYS: XWING_KEY, VOLLY_PQ_ALGORITHMS: 'ML-KEM-768' },
     ],
+    VOLLY_PROTOCOLS: [
+      { VOLLY_PROTOCOLS: 'v3' },
+      { VOLLY_PROTOCOLS: ' , ' },
+      { VOLLY_PROTOCOLS: 'v1,v1' },
+      // Asked for, v2 needs a KEM key to open first flights with.
+      { VOLLY_PROTOCOLS: 'v1,v2' },
+      { VOLLY_PROTOCOLS: 'v2', VOLLY_SERVER_KEYS: SERVER_KEY },
+    ],
+    VOLLY_REDIS_URL: [{ VOLLY_REDIS_URL: 'http://127.0.0.1:6379' }, { VOLLY_REDIS_URL: '127.0.0.1:6379' }],
   };
 
   it('every setting has a bad-value case here', () => {
@@ -290,6 +317,7 @@ describe('the YAML file (--config)', () => {
         'token_leeway_s: 5',
         'log_level: warn',
         'demo: true',
+        'protocols: [v1]',
       ].join('\n'),
     );
     expect(loadConfig({}, file)).toEqual({
@@ -317,6 +345,7 @@ describe('the YAML file (--config)', () => {
       },
       logLevel: 'warn',
       demo: true,
+      protocols: ['v1'],
       demoPublic: true,
       trustedProxies: expect.any(BlockList),
       trustedProxyList: ['10.0.0.0/8', '::1'],
@@ -366,9 +395,45 @@ describe('VOLLY_SERVER_KEYS (server authentication)', () => {
 
   it('errors name the file and what is wrong, never key bytes', () => {
     expect(configError({ ...KEYS, VOLLY_SERVER_KEYS: SERVER_KEY_PUBLIC }).message).toMatch(/the first key signs, so its file must hold "secretKey"$/);
-    expect(configError({ ...KEYS, VOLLY_SERVER_KEYS: KEM_KEY }).message).toMatch(/"algorithm" must be ML-DSA-65/);
+    expect(configError({ ...KEYS, VOLLY_SERVER_KEYS: KEM_KEY }).message).toMatch(/ML-KEM-768 key opens first flights, so its file must hold "secretKey"$/);
+    expect(configError({ ...KEYS, VOLLY_SERVER_KEYS: KEM_MISMATCHED }).message).toMatch(/"publicKey" is not the public key of "secretKey"$/);
+    expect(configError({ ...KEYS, VOLLY_SERVER_KEYS: KEM_MISMATCHED }).message).not.toContain(xwingPair.secretKey.slice(0, 12));
     const mismatch = configError({ ...KEYS, VOLLY_SERVER_KEYS: MISMATCHED_KEY }).message;
     expect(mismatch).toMatch(/"publicKey" is not the public key of "secretKey"$/);
     expect(mismatch).not.toContain(serverPair.secretKey.slice(0, 12));
+  });
+});
+
+describe('VOLLY_SERVER_KEYS with KEM keys, VOLLY_PROTOCOLS, VOLLY_REDIS_URL (volly-pq.v2)', () => {
+  it('KEM key files sit beside ML-DSA-65 ones: each kind keeps its list order, the first KEM key is current', () => {
+    const c = loadConfig({ ...KEYS, VOLLY_SERVER_KEYS: `${XWING_KEY},${SERVER_KEY},${MLKEM_KEY}` });
+    expect(c.serverKeys?.map((k) => k.file)).toEqual([SERVER_KEY]);
+    expect(c.staticKeys?.map((k) => [k.file, k.key.algorithm, k.key.id.length])).toEqual([
+      [XWING_KEY, 'X-Wing', 16],
+      [MLKEM_KEY, 'ML-KEM-768', 16],
+    ]);
+    expect(c.staticKeys?.[1]?.key.notAfter).toBe(1_900_000_000);
+    // Without notAfter a key is announced for a year from now.
+    expect(c.staticKeys?.[0]?.key.notAfter).toBeGreaterThan(Date.now() / 1000 + 364 * 24 * 3600);
+    expect(c.protocols).toEqual(['v1', 'v2']);
+  });
+
+  it('KEM keys alone: v2 without server authentication for v1', () => {
+    const c = loadConfig({ ...KEYS, VOLLY_SERVER_KEYS: XWING_KEY, VOLLY_PROTOCOLS: 'v2' });
+    expect(c.serverKeys).toBeUndefined();
+    expect(c.staticKeys).toHaveLength(1);
+    expect(c.protocols).toEqual(['v2']);
+  });
+
+  it('the default "v1,v2" needs no KEM key (v2 is then not served); an explicit v2 does', () => {
+    expect(loadConfig(KEYS).protocols).toEqual(['v1', 'v2']);
+    expect(loadConfig({ ...KEYS, VOLLY_PROTOCOLS: 'v1' }).protocols).toEqual(['v1']);
+    expect(configError({ ...KEYS, VOLLY_PROTOCOLS: 'v2' }).message).toMatch(/^VOLLY_PROTOCOLS .*: v2 needs an X-Wing or ML-KEM-768 key/);
+  });
+
+  it('VOLLY_REDIS_URL: redis:// or rediss://, from the env or the file', () => {
+    expect(loadConfig({ ...KEYS, VOLLY_REDIS_URL: 'redis://127.0.0.1:6379/0' }).redisUrl).toBe('redis://127.0.0.1:6379/0');
+    expect(loadConfig(KEYS, yamlFile('redis_url: rediss://cache.internal:6380\n')).redisUrl).toBe('rediss://cache.internal:6380');
+    expect(loadConfig(KEYS).redisUrl).toBeUndefined();
   });
 });

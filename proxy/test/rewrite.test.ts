@@ -27,7 +27,10 @@ async function grant() {
   const t = new AccessToken(CLIENT.key, CLIENT.secret, { identity: 'recorder', ttl: '1h' });
   t.addGrant({ roomJoin: true, room: 'recorded-room' });
   addPqClaims(t, { algorithm: 'X-Wing', publicKey: kp.publicKey, keyExpiry: Math.floor(Date.now() / 1000) + 600 });
-  const g = await new Authorizer({ keys: new Map([[CLIENT.key, CLIENT.secret]]), upstream: rec.upstream, limits: { tokenLeewaySeconds: 10 } as never }, () => new Date()).verify(await t.toJwt());
+  const g = await new Authorizer(
+    { keys: new Map([[CLIENT.key, CLIENT.secret]]), upstream: rec.upstream, limits: { tokenLeewaySeconds: 10 } as never },
+    () => new Date(),
+  ).verify(await t.toJwt());
   return { g, kp };
 }
 

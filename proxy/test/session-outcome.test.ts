@@ -13,6 +13,8 @@ function before(code: number): Outcome {
   if (code === 4400 || code === 1009) return 'malformed';
   if (code === 4408) return 'timeout';
   if (code === 4502) return 'upstream_error';
+  // volly-pq.v2's refusals (unknown key, replay, stale clock); 4503 stays 'error'.
+  if (code === 4421 || code === 4409 || code === 4425) return 'refused';
   return code >= 4000 && code < 4100 ? 'closed' : 'error';
 }
 

@@ -2,6 +2,10 @@
  * WebSocket close codes of volly-pq.v1 (docs/PROTOCOL.md). The 44xx/45xx codes
  * mirror the HTTP status they stand for, so a log line reads at a glance.
  */
+import { CloseCodeV2 } from './v2/constants.js';
+
+export { CloseCodeV2 };
+
 export const CloseCode = {
   /** Proxy draining (shutdown or rollout); reconnect elsewhere. */
   GoingAway: 1001,
@@ -71,6 +75,14 @@ const TABLE: ReadonlyMap<number, Row> = new Map<number, Row>([
   [CloseCode.Busy, ['Busy', 429, 'refused']],
   [CloseCode.Upstream, ['Upstream', 502, 'upstream_error']],
   [CloseCode.ServerAuth, ['ServerAuth', 526, 'error']],
+  // volly-pq.v2 (PROTOCOL.md v2.7): 421 Misdirected Request (no such key
+  // here), 409 Conflict (session id used), 425 Too Early (RFC 8470: early
+  // data outside the window) are refusals; a register that does not answer
+  // is the proxy's own failure (503).
+  [CloseCodeV2.UnknownKey, ['UnknownKey', 421, 'refused']],
+  [CloseCodeV2.Replay, ['Replay', 409, 'refused']],
+  [CloseCodeV2.StaleClock, ['StaleClock', 425, 'refused']],
+  [CloseCodeV2.RegisterUnavailable, ['RegisterUnavailable', 503, 'error']],
 ]);
 
 /**

@@ -11,8 +11,10 @@
  * - an opener expects exactly the next counter value, so any dropped,
  *   replayed, reordered, altered or spliced frame fails to open;
  * - after one failure an opener is poisoned: it never yields plaintext again.
+ * Key and nonce are bound to the AEAD once per direction (their checks run
+ * then, not per frame); the nonce buffer is rewritten in place per frame.
  */
-import type { Aead } from './aead/types.js';
+import type { Aead, BoundAead } from './aead/types.js';
 import { AEAD_KEY_LENGTH, AEAD_NONCE_LENGTH, AEAD_TAG_LENGTH } from './aead/types.js';
 import { CounterExhaustedError, FrameError, KeyFormatError } from './errors.js';
 
@@ -48,12 +50,11 @@ abstract class Direction {
   protected readonly nonce = new Uint8Array(AEAD_NONCE_LENGTH);
   protected readonly nonceView = new DataView(this.nonce.buffer);
   protected readonly aad = new Uint8Array(1);
+  protected readonly cipher: BoundAead;
   protected counter = 0;
-  constructor(
-    key: Uint8Array,
-    protected readonly aead: Aead,
-  ) {
+  constructor(key: Uint8Array, aead: Aead) {
     this.key = checkKey(key);
+    this.cipher = aead.bind(this.key, this.nonce);
   }
   /** Frames processed so far in this direction (the next nonce counter). */
   get count(): number {
@@ -73,7 +74,7 @@ export class FrameSealer extends Direction {
     out[0] = kind;
     this.aad[0] = kind;
     writeNonce(this.nonceView, this.counter);
-    this.aead.sealInto(out.subarray(1), this.key, this.nonce, plaintext, this.aad);
+    this.cipher.seal(out.subarray(1), plaintext, this.aad);
     this.counter++;
     return out;
   }
@@ -99,26 +100,40 @@ export class FrameOpener extends Direction {
     return this.#poisoned;
   }
 
+  /** Opens the next frame into a new buffer; `frame` is left as it was. */
   open(frame: Uint8Array): OpenedFrame {
+    return this.#guarded(frame, false);
+  }
+
+  /**
+   * Opens the next frame into its own bytes: the payload is a view of
+   * `frame` (from offset 1), no allocation. Consumes `frame`: afterwards it
+   * holds the plaintext, or zeros where a frame failed to open.
+   */
+  openInPlace(frame: Uint8Array): OpenedFrame {
+    return this.#guarded(frame, true);
+  }
+
+  #guarded(frame: Uint8Array, inPlace: boolean): OpenedFrame {
     if (this.#poisoned || this.counter >= COUNTER_LIMIT) throw new FrameError('ERR_FRAME_POISONED', 'session already failed to open a frame');
     try {
-      return this.#open(frame);
+      return this.#open(frame, inPlace);
     } catch (err) {
       this.#poisoned = true;
       throw err;
     }
   }
 
-  #open(frame: Uint8Array): OpenedFrame {
+  #open(frame: Uint8Array, inPlace: boolean): OpenedFrame {
     if (frame.length < FRAME_OVERHEAD) throw new FrameError('ERR_FRAME_SHORT', `sealed frame of ${frame.length} bytes is shorter than ${FRAME_OVERHEAD}`);
     const kind = frame[0] as number;
     if (!isFrameKind(kind)) throw new FrameError('ERR_FRAME_KIND', `unknown frame kind 0x${kind.toString(16).padStart(2, '0')}`);
     const size = frame.length - FRAME_OVERHEAD;
     if (size > this.maxPlaintext) throw new FrameError('ERR_FRAME_SIZE', `frame of ${size} bytes exceeds the ${this.maxPlaintext}-byte limit`);
-    const payload = new Uint8Array(size);
+    const payload = inPlace ? frame.subarray(1, 1 + size) : new Uint8Array(size);
     this.aad[0] = kind;
     writeNonce(this.nonceView, this.counter);
-    if (!this.aead.openInto(payload, this.key, this.nonce, frame.subarray(1), this.aad)) {
+    if (!this.cipher.open(payload, frame.subarray(1), this.aad)) {
       throw new FrameError('ERR_FRAME_AUTH', `frame ${this.counter} failed authentication`);
     }
     this.counter++;

@@ -39,7 +39,12 @@ function keyed(algorithm: KemAlgorithm, sessionId: string, pk: Uint8Array, ct: U
  * Server side: returns the encoded `VollySignalResponse{pq_response}` frame and the keys.
  * With `auth`, the response carries its key id and its signature over th.
  */
-export function serverHandshake(kem: Kem, sessionId: string, clientPublicKey: Uint8Array, auth?: TranscriptSigner): { response: Uint8Array; result: HandshakeResult } {
+export function serverHandshake(
+  kem: Kem,
+  sessionId: string,
+  clientPublicKey: Uint8Array,
+  auth?: TranscriptSigner,
+): { response: Uint8Array; result: HandshakeResult } {
   const { ciphertext, sharedSecret } = kem.encapsulate(clientPublicKey);
   const result = keyed(kem.algorithm, sessionId, clientPublicKey, ciphertext, sharedSecret);
   const signed = auth ? { serverKeyId: auth.keyId, serverSignature: auth.sign(result.transcriptHash) } : {};
@@ -55,13 +60,15 @@ export function serverHandshake(kem: Kem, sessionId: string, clientPublicKey: Ui
  */
 export function clientHandshake(kem: Kem, keyPair: KemKeyPair, response: PqResponse, expectedSessionId?: string, auth?: ServerAuthCheck): HandshakeResult {
   if (!response.success) throw new RemoteError(CloseCode.Malformed, response.error || 'handshake refused by the server');
-  if (response.algorithm !== kem.algorithm) throw new ProtocolError(`server answered with ${JSON.stringify(response.algorithm.slice(0, 32))}, not ${kem.algorithm}`);
+  if (response.algorithm !== kem.algorithm)
+    throw new ProtocolError(`server answered with ${JSON.stringify(response.algorithm.slice(0, 32))}, not ${kem.algorithm}`);
   const sessionId = checkSessionId(response.sessionId);
   if (expectedSessionId !== undefined && sessionId !== expectedSessionId) throw new ProtocolError('server answered for another session_id');
   let serverKey: ServerKey | undefined;
   if (auth) {
     // th's unprefixed tail pk ‖ ct is unambiguous only at the fixed ciphertext length.
-    if (response.ciphertext.length !== kem.ciphertextLength) throw new KeyFormatError(`${kem.algorithm} ciphertext must be ${kem.ciphertextLength} bytes, got ${response.ciphertext.length}`);
+    if (response.ciphertext.length !== kem.ciphertextLength)
+      throw new KeyFormatError(`${kem.algorithm} ciphertext must be ${kem.ciphertextLength} bytes, got ${response.ciphertext.length}`);
     const th = transcriptHash(kem.algorithm, sessionId, keyPair.publicKey, response.ciphertext);
     serverKey = verifyTranscript(auth, th, response.serverKeyId, response.serverSignature);
   }

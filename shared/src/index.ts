@@ -8,5 +8,6 @@ import { createInstaller } from './client/install.js';
 export * from './common.js';
 export { aeadBackends, getAead, getKem, getSigner, kemBackends, randomBytes, sigBackends };
 
-/** Makes livekit-client (via the global WebSocket) use volly-pq.v1 for signaling URLs. Returns an uninstall function. */
+/** Makes livekit-client (via the global WebSocket) use volly-pq (v2 when the proxy has static keys, else v1) for signaling URLs. Returns an uninstall function. */
 export const installPqWebSocket = createInstaller({ getKem: (a) => getKem(a), aead: getAead(), randomBytes, getSigner: (a) => getSigner(a) });
+export * as v2 from './v2/index.js';

@@ -4,12 +4,21 @@
  * retention of attacker-chosen fields), and turns any parse failure into a
  * ProtocolError: callers never see a protobuf exception.
  */
-import { VollyConnect, VollyControl, VollyError as VollyErrorMsg, VollyPQHandshake, VollyPQResponse, VollySignalRequest, VollySignalResponse } from './gen/livekit_volly_pb.js';
+
+import { utf8 } from './bytes.js';
 import { AlgorithmError, ProtocolError } from './errors.js';
+import {
+  VollyConnect,
+  VollyControl,
+  VollyError as VollyErrorMsg,
+  VollyPQHandshake,
+  VollyPQResponse,
+  VollySignalRequest,
+  VollySignalResponse,
+} from './gen/livekit_volly_pb.js';
 import { KEM_ALGORITHMS, type KemAlgorithm } from './kem/types.js';
 
-export { VollyConnect, VollyControl, VollyPQHandshake, VollyPQResponse, VollySignalRequest, VollySignalResponse };
-export { VollyErrorMsg };
+export { VollyConnect, VollyControl, VollyErrorMsg, VollyPQHandshake, VollyPQResponse, VollySignalRequest, VollySignalResponse };
 
 /** Largest handshake message: an X-Wing key (1216 bytes) plus small fields, with headroom. */
 export const MAX_HANDSHAKE_BYTES = 4096;
@@ -50,7 +59,10 @@ function parse<T>(what: string, max: number, bytes: Uint8Array, fn: () => T): T 
 
 export function encodeHandshake(h: { algorithm: KemAlgorithm; publicKey: Uint8Array; sessionId: string }): Uint8Array {
   return new VollySignalRequest({
-    message: { case: 'pqHandshake', value: new VollyPQHandshake({ algorithm: h.algorithm, clientPublicKey: Uint8Array.from(h.publicKey), sessionId: h.sessionId }) },
+    message: {
+      case: 'pqHandshake',
+      value: new VollyPQHandshake({ algorithm: h.algorithm, clientPublicKey: Uint8Array.from(h.publicKey), sessionId: h.sessionId }),
+    },
   }).toBinary();
 }
 
@@ -73,21 +85,51 @@ export interface PqResponse {
   readonly serverSignature: Uint8Array;
 }
 
+/**
+ * `VollySignalResponse{pq_response}` written by hand: the server sends one per
+ * handshake, and protobuf-es's reflective writer (plus a copy of every byte
+ * field) cost more than the rest of the encoding. Byte for byte what
+ * protobuf-es writes (a property test holds it to that): proto3 fields in
+ * field-number order, defaults (empty, false) omitted, the message as field
+ * 100 (tag 0xa2 0x06). Field numbers: shared/proto/livekit_volly.proto.
+ */
 export function encodeResponse(r: Partial<PqResponse> & { success: boolean }): Uint8Array {
-  return new VollySignalResponse({
-    message: {
-      case: 'pqResponse',
-      value: new VollyPQResponse({
-        success: r.success,
-        algorithm: r.algorithm ?? '',
-        sessionId: r.sessionId ?? '',
-        kemCiphertext: Uint8Array.from(r.ciphertext ?? []),
-        error: r.error ?? '',
-        serverKeyId: Uint8Array.from(r.serverKeyId ?? []),
-        serverSignature: Uint8Array.from(r.serverSignature ?? []),
-      }),
-    },
-  }).toBinary();
+  const fields: Array<[tag: number, value: Uint8Array | true]> = [];
+  const add = (tag: number, value: Uint8Array | undefined) => value?.length && fields.push([tag, value]);
+  add(0x0a, r.ciphertext); // 1 kem_ciphertext
+  add(0x12, r.algorithm ? utf8(r.algorithm) : undefined); // 2 algorithm
+  add(0x1a, r.sessionId ? utf8(r.sessionId) : undefined); // 3 session_id
+  if (r.success) fields.push([0x20, true]); // 4 success
+  add(0x2a, r.error ? utf8(r.error) : undefined); // 5 error
+  add(0x32, r.serverKeyId); // 6 server_key_id
+  add(0x3a, r.serverSignature); // 7 server_signature
+  let inner = 0;
+  for (const [, v] of fields) inner += v === true ? 2 : 1 + varintLength(v.length) + v.length;
+  const out = new Uint8Array(2 + varintLength(inner) + inner);
+  out[0] = 0xa2; // field 100, length-delimited
+  out[1] = 0x06;
+  let at = writeVarint(out, 2, inner);
+  for (const [tag, v] of fields) {
+    out[at++] = tag;
+    if (v === true) out[at++] = 1;
+    else {
+      at = writeVarint(out, at, v.length);
+      out.set(v, at);
+      at += v.length;
+    }
+  }
+  return out;
+}
+
+const varintLength = (n: number): number => (n < 0x80 ? 1 : n < 0x4000 ? 2 : n < 0x20_0000 ? 3 : n < 0x1000_0000 ? 4 : 5);
+
+function writeVarint(out: Uint8Array, at: number, n: number): number {
+  while (n >= 0x80) {
+    out[at++] = (n & 0x7f) | 0x80;
+    n >>>= 7;
+  }
+  out[at++] = n;
+  return at;
 }
 
 export function decodeResponse(bytes: Uint8Array): PqResponse {

@@ -5,6 +5,8 @@
  *   video.pqKeyExpiry   unix seconds after which the key must not be used
  * and, independent of those three, the pins of server authentication:
  *   video.pqServerKeys  base64url of the proxy's ML-DSA-65 public keys (a list)
+ * and the pins of volly-pq.v2's static KEM keys:
+ *   video.pqServerKemKeys  base64url of 16-byte v2 key ids (a list)
  * The claims live in the `video` grant so that livekit-server-sdk's
  * AccessToken.addGrant carries them without changes, and LiveKit, which
  * ignores unknown grant fields, never sees them anyway: the proxy strips them.
@@ -15,10 +17,14 @@ import type { KemAlgorithm } from './kem/types.js';
 import { isKemAlgorithm } from './messages.js';
 import { KEM_PUBLIC_KEY_LENGTH as PUBLIC_KEY_LENGTH } from './protocol.js';
 import { type ServerKey, type ServerKeyPin, serverKeys } from './sig/server-auth.js';
+import { KEY_ID_LENGTH } from './v2/constants.js';
 
 export const PQ_CLAIMS = ['pqPublicKey', 'pqAlgorithm', 'pqKeyExpiry'] as const;
 /** The server-key pins claim (docs/PROTOCOL.md, "Server authentication"); not a binding claim. */
 export const SERVER_KEYS_CLAIM = 'pqServerKeys';
+/** volly-pq.v2: the key ids of the proxy's static KEM keys a client may use (docs/PROTOCOL.md, v2.1). */
+export const SERVER_KEM_KEYS_CLAIM = 'pqServerKemKeys';
+const MAX_KEM_KEY_PINS = 16;
 
 export interface PqClaims {
   readonly algorithm: KemAlgorithm;
@@ -103,6 +109,45 @@ export function serverKeysGrant(pins: readonly ServerKeyPin[]): { pqServerKeys: 
   return { [SERVER_KEYS_CLAIM]: keys.map((k) => toBase64Url(k.publicKey)) } as { pqServerKeys: string[] };
 }
 
+/**
+ * The v2 key ids a token pins (`video.pqServerKemKeys`), read without
+ * verifying the token; null when the claim is absent. Present but not a list
+ * of 1..16 base64url 16-byte ids: TokenError (ERR_TOKEN_CLAIMS), and the
+ * client fails closed.
+ */
+export function readServerKemKeyPins(payload: Payload): Uint8Array[] | null {
+  const v = videoOf(payload);
+  if (!v || !(SERVER_KEM_KEYS_CLAIM in v)) return null;
+  const pins = v[SERVER_KEM_KEYS_CLAIM];
+  const ids =
+    Array.isArray(pins) && pins.length > 0 && pins.length <= MAX_KEM_KEY_PINS ? pins.map((p) => (typeof p === 'string' ? fromBase64Url(p) : null)) : [null];
+  if (!ids.every((id) => id?.length === KEY_ID_LENGTH))
+    throw new TokenError('ERR_TOKEN_CLAIMS', `video.${SERVER_KEM_KEYS_CLAIM} is not a list of 1..${MAX_KEM_KEY_PINS} base64url key ids`);
+  return ids as Uint8Array[];
+}
+
+/** A v2 key pin: a key id (raw or base64url) or a key from the well-known document (its id is taken). */
+export type ServerKemKeyPin = Uint8Array | string | { readonly id: Uint8Array };
+
+/** The v2 pins as they go into a `video` grant. */
+export function serverKemKeysGrant(pins: readonly ServerKemKeyPin[]): { pqServerKemKeys: string[] } {
+  const ids = pins.map((p) => (typeof p === 'string' ? fromBase64Url(p) : p instanceof Uint8Array ? p : p.id));
+  if (ids.length === 0 || ids.length > MAX_KEM_KEY_PINS || !ids.every((id) => id?.length === KEY_ID_LENGTH))
+    throw new TokenError('ERR_TOKEN_CLAIMS', `v2 pins must be 1..${MAX_KEM_KEY_PINS} key ids of ${KEY_ID_LENGTH} bytes`);
+  return { pqServerKemKeys: (ids as Uint8Array[]).map((id) => toBase64Url(id)) };
+}
+
+/**
+ * Pins the proxy's v2 static KEM keys in a livekit-server-sdk AccessToken:
+ * `addServerKemKeys(at, keys)` with the keys (or their ids) from the proxy's
+ * well-known document as the token server knows it. The client then uses only
+ * a key with one of these ids and never falls back to v1.
+ */
+export function addServerKemKeys<T extends GrantableToken>(token: T, pins: readonly ServerKemKeyPin[]): T {
+  token.addGrant(serverKemKeysGrant(pins));
+  return token;
+}
+
 /** A copy of the payload without the PQ claims and the server-key pins; every other claim is kept as it was. */
 export function downgradeClaims<T extends Payload>(payload: T): T {
   const v = videoOf(payload);
@@ -110,6 +155,7 @@ export function downgradeClaims<T extends Payload>(payload: T): T {
   const video = { ...v };
   for (const c of PQ_CLAIMS) delete video[c];
   delete video[SERVER_KEYS_CLAIM];
+  delete video[SERVER_KEM_KEYS_CLAIM];
   return { ...payload, video };
 }
 
@@ -120,9 +166,10 @@ export function downgradeClaims<T extends Payload>(payload: T): T {
  * token stays as authenticated as the session that delivered it.
  */
 export function withServerKeyClaims<T extends Payload>(payload: T, from: Payload): T {
-  const pins = videoOf(from)?.[SERVER_KEYS_CLAIM];
-  if (pins === undefined) return payload;
-  return { ...payload, video: { ...(videoOf(payload) ?? {}), [SERVER_KEYS_CLAIM]: pins } };
+  const source = videoOf(from) ?? {};
+  const pins = Object.fromEntries([SERVER_KEYS_CLAIM, SERVER_KEM_KEYS_CLAIM].filter((c) => source[c] !== undefined).map((c) => [c, source[c]]));
+  if (Object.keys(pins).length === 0) return payload;
+  return { ...payload, video: { ...(videoOf(payload) ?? {}), ...pins } };
 }
 
 /** A copy of the payload with the given PQ claims set (used to rewrite refreshed tokens). */

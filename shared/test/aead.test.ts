@@ -110,9 +110,49 @@ describe.each(aeadBackends())('%s backend', (backend) => {
     expect(() => aead.openInto(new Uint8Array(plaintext.length + 1), key, nonce, sealed, aad)).toThrow(RangeError);
     const shared = new Uint8Array(2 * sealed.length);
     shared.set(plaintext);
-    expect(() => aead.sealInto(shared.subarray(10, 10 + out.length), key, nonce, shared.subarray(0, plaintext.length), aad)).toThrow(
-      RangeError,
-    );
+    expect(() => aead.sealInto(shared.subarray(10, 10 + out.length), key, nonce, shared.subarray(0, plaintext.length), aad)).toThrow(RangeError);
+  });
+});
+
+describe.each(aeadBackends())('%s backend bound to one key and nonce', (backend) => {
+  const aead = getAead(backend);
+
+  test('key and nonce are checked at bind, once; read by reference on every call (the framer rewrites the nonce)', () => {
+    const { key, nonce, aad, plaintext, sealed } = vectors[0] ?? expect.unreachable();
+    expect(() => aead.bind(key.subarray(1), nonce)).toThrow(KeyFormatError);
+    expect(() => aead.bind(key, nonce.subarray(1))).toThrow(RangeError);
+    const n = new Uint8Array(12);
+    const bound = aead.bind(key, n);
+    n.set(nonce);
+    const out = new Uint8Array(plaintext.length + 16);
+    bound.seal(out, plaintext, aad);
+    expect(out).toEqual(sealed);
+  });
+
+  test.each(vectors)('$name: opens in place (out = the sealed bytes) and seals in place', ({ key, nonce, aad, plaintext, sealed }) => {
+    const bound = aead.bind(key, nonce);
+    const buf = sealed.slice();
+    expect(bound.open(buf.subarray(0, plaintext.length), buf, aad)).toBe(true);
+    expect(buf.subarray(0, plaintext.length)).toEqual(plaintext);
+    const again = new Uint8Array(sealed.length);
+    again.set(plaintext);
+    bound.seal(again, again.subarray(0, plaintext.length), aad);
+    expect(again).toEqual(sealed);
+  });
+
+  test('a failed open in place: false and the bytes zeroed; shifted overlaps and wrong lengths are RangeErrors', () => {
+    const { key, nonce, aad, plaintext, sealed } = vectors[0] ?? expect.unreachable();
+    const bound = aead.bind(key, nonce);
+    const buf = sealed.slice();
+    buf[0] = (buf[0] as number) ^ 1;
+    expect(bound.open(buf.subarray(0, plaintext.length), buf, aad)).toBe(false);
+    expect(buf.subarray(0, plaintext.length).every((b) => b === 0)).toBe(true);
+    const wide = new Uint8Array(sealed.length + 1);
+    wide.set(sealed, 1);
+    expect(() => bound.open(wide.subarray(0, plaintext.length), wide.subarray(1), aad)).toThrow(RangeError);
+    expect(() => bound.open(new Uint8Array(plaintext.length + 1), sealed, aad)).toThrow(RangeError);
+    expect(() => bound.seal(new Uint8Array(plaintext.length), plaintext, aad)).toThrow(RangeError);
+    expect(bound.open(new Uint8Array(0), new Uint8Array(15), aad)).toBe(false);
   });
 });
 

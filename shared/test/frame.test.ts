@@ -159,6 +159,39 @@ describe.each(backends)('AEAD backend %s', (backend) => {
     expect(Object.fromEntries(codes)).toEqual({ ERR_FRAME_KIND: 7, ERR_FRAME_AUTH: frame.length * 8 - 7 });
   });
 
+  test('openInPlace yields what open yields, as a view of the frame (no new buffer), Node Buffers included', () => {
+    const sealer = new FrameSealer(KEY, aead);
+    const [copying, inPlace] = [new FrameOpener(KEY, aead), new FrameOpener(KEY, aead)];
+    for (const [i, kind] of KINDS.entries()) {
+      const frame = sealer.seal(
+        kind,
+        Uint8Array.from({ length: 300 }, (_, j) => (i + j) & 0xff),
+      );
+      const expected = copying.open(frame);
+      // As ws hands frames over: a Buffer view into a larger received chunk.
+      const chunk = Buffer.alloc(frame.length + 40);
+      chunk.set(frame, 20);
+      const received = chunk.subarray(20, 20 + frame.length);
+      const opened = inPlace.openInPlace(received);
+      expect(opened).toEqual({ kind, payload: expect.anything() });
+      expect(Array.from(opened.payload)).toEqual(Array.from(expected.payload));
+      expect([opened.payload.buffer, opened.payload.byteOffset]).toEqual([chunk.buffer, received.byteOffset + 1]);
+    }
+    expect(inPlace.count).toBe(KINDS.length);
+  });
+
+  test('openInPlace of a tampered frame: ERR_FRAME_AUTH, its bytes zeroed, the opener poisoned', () => {
+    const sealer = new FrameSealer(KEY, aead);
+    const opener = new FrameOpener(KEY, aead);
+    const good = sealer.seal(FrameKind.LiveKitBinary, new Uint8Array(300).fill(0x5a));
+    const bad = good.slice();
+    bad[5] = (bad[5] as number) ^ 1;
+    expect(catchFrameError(() => opener.openInPlace(bad)).code).toBe('ERR_FRAME_AUTH');
+    expect(bad.subarray(1, 301).every((b) => b === 0)).toBe(true);
+    expect(opener.poisoned).toBe(true);
+    expect(catchFrameError(() => opener.openInPlace(good)).code).toBe('ERR_FRAME_POISONED');
+  });
+
   test('one failure poisons the opener: the genuine frame never opens afterwards', () => {
     const sealer = new FrameSealer(KEY, aead);
     const opener = new FrameOpener(KEY, aead);

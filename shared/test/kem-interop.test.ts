@@ -87,6 +87,21 @@ describe.each(kemBackends().flatMap((backend) => KEM_ALGORITHMS.map((algorithm) 
       expectKeyFormatError(() => kem.encapsulate(pk));
     });
 
+    test('encapsulation leaves Error.stackTraceLimit as it found it (native imports lower it for one call), failing or not', () => {
+      const before = Error.stackTraceLimit;
+      try {
+        Error.stackTraceLimit = 17;
+        kem.encapsulate(kem.keygen().publicKey);
+        expect(Error.stackTraceLimit).toBe(17);
+        const bad = new Uint8Array(size.pk);
+        bad.set(badMlKemKey);
+        expectKeyFormatError(() => kem.encapsulate(bad));
+        expect(Error.stackTraceLimit).toBe(17);
+      } finally {
+        Error.stackTraceLimit = before;
+      }
+    });
+
     test('keygen copies the seed; a refilled secret-key buffer is never served stale', () => {
       const seedA = withLength(size.sk);
       const a = kem.keygen(seedA);

@@ -3,10 +3,11 @@
  * bound, garbage, wrong oneof → ProtocolError), session id form, and the
  * algorithm allow-list (AlgorithmError, close 4403).
  */
+import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import { CloseCode } from '../src/close-codes.js';
 import { AlgorithmError, ProtocolError, type VollyError } from '../src/errors.js';
-import { VollyControl, VollyPQHandshake, VollySignalRequest } from '../src/gen/livekit_volly_pb.js';
+import { VollyControl, VollyPQHandshake, VollyPQResponse, VollySignalRequest, VollySignalResponse } from '../src/gen/livekit_volly_pb.js';
 import {
   checkAlgorithm,
   checkSessionId,
@@ -89,6 +90,79 @@ describe('round trips', () => {
     const req = VollySignalRequest.fromBinary(withUnknown);
     expect(req.getType().runtime.bin.listUnknownFields(req)).toHaveLength(1);
     expect(decodeHandshake(withUnknown).sessionId).toBe(SID);
+  });
+});
+
+describe('the hand-written pq_response encoder', () => {
+  /** What protobuf-es writes for the same response (the encoder it replaced). */
+  const byProtobufEs = (r: Parameters<typeof encodeResponse>[0]) =>
+    new VollySignalResponse({
+      message: {
+        case: 'pqResponse',
+        value: new VollyPQResponse({
+          success: r.success,
+          algorithm: r.algorithm ?? '',
+          sessionId: r.sessionId ?? '',
+          kemCiphertext: r.ciphertext ?? new Uint8Array(),
+          error: r.error ?? '',
+          serverKeyId: r.serverKeyId ?? new Uint8Array(),
+          serverSignature: r.serverSignature ?? new Uint8Array(),
+        }),
+      },
+    }).toBinary();
+  const bytes = (max: number) => fc.option(fc.uint8Array({ maxLength: max }), { nil: undefined });
+  const text = fc.option(
+    fc.oneof(fc.string({ maxLength: 200 }), fc.string({ unit: 'grapheme', maxLength: 80 }), fc.string({ unit: 'binary', maxLength: 40 })),
+    { nil: undefined },
+  );
+
+  test('writes the bytes protobuf-es writes, for any field values (empty, unicode, lengths across varint sizes)', () => {
+    fc.assert(
+      fc.property(
+        fc.record(
+          {
+            success: fc.boolean(),
+            algorithm: text,
+            sessionId: text,
+            ciphertext: bytes(20_000),
+            error: text,
+            serverKeyId: bytes(16),
+            serverSignature: bytes(4000),
+          },
+          { requiredKeys: ['success'] },
+        ),
+        (r) => {
+          expect(encodeResponse(r)).toEqual(byProtobufEs(r));
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  test('lengths on every side of a varint step, for the field and the enclosing message', () => {
+    const steps = [0, 1, 123, 124, 125, 126, 127, 128, 16_377, 16_378, 16_379, 16_380, 16_381, 16_383, 16_384, 2_097_148, 2_097_152];
+    for (const n of steps) {
+      for (const success of [false, true]) {
+        const r = { success, ciphertext: new Uint8Array(n).fill(7) };
+        const [ours, theirs] = [encodeResponse(r), byProtobufEs(r)];
+        // Headers compared as arrays (readable on failure), the whole by Buffer.equals (toEqual is slow on MBs).
+        expect(Array.from(ours.subarray(0, 12)), `${n} bytes, success ${success}`).toEqual(Array.from(theirs.subarray(0, 12)));
+        expect(Buffer.from(ours).equals(theirs), `${n} bytes, success ${success}`).toBe(true);
+      }
+    }
+  });
+
+  test('the real server responses, signed and not, for both KEMs', () => {
+    for (const [algorithm, n] of [
+      ['ML-KEM-768', 1088],
+      ['X-Wing', 1120],
+    ] as const) {
+      const base = { success: true, algorithm, sessionId: SID, ciphertext: ct.subarray(0, n) };
+      expect(encodeResponse(base)).toEqual(byProtobufEs(base));
+      const signed = { ...base, serverKeyId: pk.subarray(0, 8), serverSignature: pk.subarray(0, 3309) };
+      expect(encodeResponse(signed)).toEqual(byProtobufEs(signed));
+      expect(decodeResponse(encodeResponse(signed))).toMatchObject({ ...signed, error: '' });
+    }
   });
 });
 

@@ -326,7 +326,7 @@ describe('installPqWebSocket', () => {
   const setup = () => {
     const realFetch = vi.fn(async () => new Response('from the network'));
     const target = { WebSocket: Impl, fetch: realFetch as unknown as typeof fetch };
-    const uninstall = installPqWebSocket({ target });
+    const uninstall = installPqWebSocket({ target, protocol: 'v1' });
     return { target, realFetch, uninstall };
   };
 

@@ -10,7 +10,7 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
 import { describe, expect, test } from 'vitest';
 import { KeyFormatError } from '../src/errors.js';
-import { deriveKeys, PROTOCOL, transcriptHash } from '../src/schedule.js';
+import { deriveKeys, nobleSha256, PROTOCOL, transcriptHash } from '../src/schedule.js';
 
 /** The documented layout, built with Buffer and hashed with node:crypto (no code shared with src). */
 function referenceTranscript(algorithm: string, sessionId: string, pk: Uint8Array, ct: Uint8Array): Uint8Array {
@@ -43,6 +43,10 @@ describe('transcript hash', () => {
     const th = transcriptHash(algorithm, sid, pk, ct);
     expect(th).toHaveLength(32);
     expect(bytesToHex(th)).toBe(bytesToHex(referenceTranscript(algorithm, sid, pk, ct)));
+    // Browsers hash with noble's SHA-256, Node with node:crypto's: the same bytes, and a plain Uint8Array either way.
+    const inBrowser = transcriptHash(algorithm, sid, pk, ct, nobleSha256);
+    expect(bytesToHex(inBrowser)).toBe(bytesToHex(th));
+    expect([th.constructor, inBrowser.constructor]).toEqual([Uint8Array, Uint8Array]);
   });
 
   test('byte layout spelled out: label, u16 BE lengths, UTF-8 fields, then pk and ct unprefixed', () => {

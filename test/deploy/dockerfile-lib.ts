@@ -144,8 +144,7 @@ export function dockerignore(text: string): DockerIgnore {
     return ignored;
   };
   return Object.assign(matcher, {
-    mayReinclude: (dir: string): boolean =>
-      rules.some((r) => r.negate && (r.pattern.startsWith(`${dir}/`) || /[*?]/.test(r.pattern))),
+    mayReinclude: (dir: string): boolean => rules.some((r) => r.negate && (r.pattern.startsWith(`${dir}/`) || /[*?]/.test(r.pattern))),
   });
 }
 
@@ -188,10 +187,7 @@ export interface ReplayOptions {
  * src... dest; RUN through /bin/sh -c in the stage directory. Returns the
  * directory of each stage and the final stage's ENV.
  */
-export function replayBuild(
-  df: Dockerfile,
-  opts: ReplayOptions,
-): { dirs: Record<string, string>; env: Record<string, string> } {
+export function replayBuild(df: Dockerfile, opts: ReplayOptions): { dirs: Record<string, string>; env: Record<string, string> } {
   const dirs: Record<string, string> = {};
   let env: Record<string, string> = {};
   for (const stage of df.stages) {

@@ -225,10 +225,7 @@ describe('proxy/Dockerfile replayed without Docker', () => {
     lk = await startLiveKit({ apiKey: upstream.apiKey, apiSecret: upstream.apiSecret });
     adminPort = await getFreePort();
     const listenPort = await getFreePort();
-    const [entry = '', ...entryArgs] = [
-      ...execForm(last(finalStage(), 'ENTRYPOINT')),
-      ...execForm(last(finalStage(), 'CMD')),
-    ];
+    const [entry = '', ...entryArgs] = [...execForm(last(finalStage(), 'ENTRYPOINT')), ...execForm(last(finalStage(), 'CMD'))];
     const env = imageEnv({
       VOLLY_LISTEN: `${LOOPBACK}:${listenPort}`,
       VOLLY_ADMIN_LISTEN: `${LOOPBACK}:${adminPort}`,
@@ -249,11 +246,10 @@ describe('proxy/Dockerfile replayed without Docker', () => {
       cwd: finalDir,
     });
     const admin = `http://${LOOPBACK}:${adminPort}`;
-    await waitFor(
-      'the replayed image to answer /readyz',
-      async () => (await fetch(`${admin}/readyz`, { signal: AbortSignal.timeout(2_000) })).status === 200,
-      { timeoutMs: 30_000, proc: proxy },
-    );
+    await waitFor('the replayed image to answer /readyz', async () => (await fetch(`${admin}/readyz`, { signal: AbortSignal.timeout(2_000) })).status === 200, {
+      timeoutMs: 30_000,
+      proc: proxy,
+    });
     expect((await fetch(`${admin}/healthz`)).status).toBe(200);
 
     const [hcCmd = '', ...hcArgs] = healthcheckCommand();

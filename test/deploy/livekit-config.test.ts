@@ -16,7 +16,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { AccessToken } from 'livekit-server-sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parse as parseYaml, parseAllDocuments, stringify as toYaml } from 'yaml';
+import { parseAllDocuments, parse as parseYaml, stringify as toYaml } from 'yaml';
 import { ensureLiveKitBinary, generateApiKeyPair, liveKitHealthy } from '../harness/livekit.ts';
 import { getFreePort, getFreeUdpPort, LOOPBACK } from '../harness/ports.ts';
 import { type ManagedProcess, makeTempDir, spawnManaged, waitFor } from '../harness/process.ts';
@@ -120,17 +120,7 @@ describe('LiveKit configs as deployed', () => {
     const chart = join(ROOT, 'helm', 'volly-signaling');
     const r = spawnSync(
       helm,
-      [
-        'template',
-        'rel',
-        chart,
-        '--show-only',
-        'templates/configmap.yaml',
-        '--set',
-        'redis.enabled=true',
-        '--set',
-        'livekit.rtc.useExternalIp=false',
-      ],
+      ['template', 'rel', chart, '--show-only', 'templates/configmap.yaml', '--set', 'redis.enabled=true', '--set', 'livekit.rtc.useExternalIp=false'],
       { encoding: 'utf8', timeout: 120_000 },
     );
     expect(r.status, r.stderr).toBe(0);

@@ -215,8 +215,7 @@ export async function startLiveKit(opts: StartLiveKitOptions = {}): Promise<Live
 
 async function startLiveKitOnce(opts: StartLiveKitOptions): Promise<LiveKitServer> {
   const binary = opts.binary ?? (process.env.VOLLY_LIVEKIT_BIN || (await ensureLiveKitBinary()));
-  const keys =
-    opts.apiKey && opts.apiSecret ? { apiKey: opts.apiKey, apiSecret: opts.apiSecret } : generateApiKeyPair();
+  const keys = opts.apiKey && opts.apiSecret ? { apiKey: opts.apiKey, apiSecret: opts.apiSecret } : generateApiKeyPair();
   const port = opts.port ?? (await getFreePort());
   const rtcTcpPort = opts.rtcTcpPort === false ? undefined : (opts.rtcTcpPort ?? (await getFreePort()));
   const udpPort = opts.udpPort ?? (await getFreeUdpPort());

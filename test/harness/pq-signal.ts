@@ -3,14 +3,27 @@
 // WebSocket. The Node counterpart of livekit-client's signal connection.
 
 import { type JoinResponse, SignalRequest, SignalResponse } from '@livekit/protocol';
-import { getAead, getKem, getSigner, type KemAlgorithm, type KemKeyPair, PqWebSocket, randomBytes, type ServerKeyPin, type SessionFailure } from '@volly/shared';
+import {
+  getAead,
+  getKem,
+  getSigner,
+  type KemAlgorithm,
+  type KemKeyPair,
+  PqWebSocket,
+  randomBytes,
+  type ServerKeyPin,
+  type SessionFailure,
+} from '@volly/shared';
 import { signalUrl } from './signal.ts';
 
 export interface PqSignal {
   readonly ws: PqWebSocket;
   readonly join: JoinResponse;
   next(timeoutMs?: number): Promise<SignalResponse>;
-  waitFor<K extends NonNullable<SignalResponse['message']['case']>>(kind: K, timeoutMs?: number): Promise<Extract<SignalResponse['message'], { case: K }>['value']>;
+  waitFor<K extends NonNullable<SignalResponse['message']['case']>>(
+    kind: K,
+    timeoutMs?: number,
+  ): Promise<Extract<SignalResponse['message'], { case: K }>['value']>;
   send(message: SignalRequest['message']): void;
   readonly closed: Promise<{ code: number; reason: string }>;
   close(): Promise<void>;
@@ -67,7 +80,10 @@ export function connectPq(baseUrl: string, token: string, opts: PqConnectOptions
   });
   ws.addEventListener('message', (ev) => {
     const data = (ev as MessageEvent).data;
-    const msg = typeof data === 'string' ? SignalResponse.fromJsonString(data, { ignoreUnknownFields: true }) : SignalResponse.fromBinary(new Uint8Array(data as ArrayBuffer));
+    const msg =
+      typeof data === 'string'
+        ? SignalResponse.fromJsonString(data, { ignoreUnknownFields: true })
+        : SignalResponse.fromBinary(new Uint8Array(data as ArrayBuffer));
     const w = waiters.shift();
     if (w) w(msg);
     else queue.push(msg);
@@ -76,7 +92,10 @@ export function connectPq(baseUrl: string, token: string, opts: PqConnectOptions
     new Promise<SignalResponse>((resolve, reject) => {
       const m = queue.shift();
       if (m) return resolve(m);
-      const t = setTimeout(() => reject(new Error(`no signal message within ${timeoutMs} ms${closeInfo ? ` (closed ${closeInfo.code} ${closeInfo.reason})` : ''}`)), timeoutMs);
+      const t = setTimeout(
+        () => reject(new Error(`no signal message within ${timeoutMs} ms${closeInfo ? ` (closed ${closeInfo.code} ${closeInfo.reason})` : ''}`)),
+        timeoutMs,
+      );
       waiters.push((msg) => {
         clearTimeout(t);
         resolve(msg);

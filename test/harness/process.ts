@@ -120,7 +120,11 @@ export function tailFile(file: string, lines = 40): string {
   try {
     const size = statSync(file).size;
     const text = readFileSync(file, 'utf8').slice(size > 256_000 ? -256_000 : 0);
-    return text.split('\n').slice(-lines - 1).join('\n').trimEnd();
+    return text
+      .split('\n')
+      .slice(-lines - 1)
+      .join('\n')
+      .trimEnd();
   } catch {
     return '';
   }
@@ -231,9 +235,7 @@ export async function waitFor(
   for (;;) {
     if (proc && !proc.running()) {
       const e = proc.exitInfo;
-      throw new Error(
-        `${proc.name} exited (code ${e?.code}, signal ${e?.signal}) while waiting for ${what}; log ${proc.logFile}:\n${proc.logTail()}`,
-      );
+      throw new Error(`${proc.name} exited (code ${e?.code}, signal ${e?.signal}) while waiting for ${what}; log ${proc.logFile}:\n${proc.logTail()}`);
     }
     try {
       if (await check()) return;

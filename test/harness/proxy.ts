@@ -25,7 +25,11 @@ export interface TestProxy {
   close(): Promise<void>;
 }
 
-export async function startTestProxy(livekit: LiveKitServer, env: Record<string, string> = {}, opts: { logger?: ReturnType<typeof createLogger> } = {}): Promise<TestProxy> {
+export async function startTestProxy(
+  livekit: LiveKitServer,
+  env: Record<string, string> = {},
+  opts: { logger?: ReturnType<typeof createLogger> } = {},
+): Promise<TestProxy> {
   const client = generateApiKeyPair();
   const config = loadConfig({
     VOLLY_LISTEN: '127.0.0.1:0',

@@ -36,6 +36,7 @@ import {
 } from '@volly/shared';
 import fc from 'fast-check';
 import { AccessToken } from 'livekit-server-sdk';
+import { sumMetric } from '../harness/leaks.ts';
 import { type LiveKitServer, startLiveKit } from '../harness/livekit.ts';
 import { startTestProxy } from '../harness/proxy.ts';
 import { openRawPq, type RawPq } from '../harness/raw-pq.ts';
@@ -365,12 +366,7 @@ export interface RunOptions {
   progressEveryMs?: number;
 }
 
-/** Sum of a Prometheus counter's series whose labels contain `label`. */
-export const sumMetric = (text: string, name: string, label: string): number =>
-  text
-    .split('\n')
-    .filter((l) => l.startsWith(`${name}{`) && l.includes(label))
-    .reduce((s, l) => s + Number(l.split(' ').pop()), 0);
+export { sumMetric };
 
 async function metricsSnapshot(p: ProxyEndpoint): Promise<{ dialsPq: number; dialsClassical: number; c2u: number }> {
   const text = await (await fetch(`${p.adminUrl}/metrics`)).text();

@@ -5,10 +5,10 @@
 import { SignalRequest, SignalResponse } from '@livekit/protocol';
 import { AccessToken, RoomServiceClient } from 'livekit-server-sdk';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { WebSocket } from 'ws';
 import { LIVEKIT_VERSION, type LiveKitServer, liveKitHealthy, startLiveKit } from '../harness/livekit.ts';
 import { type RedisServer, redisPing, startRedis } from '../harness/redis.ts';
 import { connectSignal, SignalHttpError } from '../harness/signal.ts';
-import { WebSocket } from 'ws';
 
 async function joinToken(lk: { apiKey: string; apiSecret: string }, room: string, identity: string): Promise<string> {
   const at = new AccessToken(lk.apiKey, lk.apiSecret, { identity, ttl: '10m' });

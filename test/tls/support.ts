@@ -29,7 +29,11 @@ export interface TlsProxy {
 /** The proxy in front of `livekit` with the given certificate, its log lines kept; settings in `env` override. */
 export async function startTlsProxy(livekit: LiveKitServer, cert: { certPath: string; keyPath: string }, env: Record<string, string> = {}): Promise<TlsProxy> {
   const logs: LogLine[] = [];
-  const p = await startTestProxy(livekit, { VOLLY_TLS_CERT: cert.certPath, VOLLY_TLS_KEY: cert.keyPath, VOLLY_LOG_LEVEL: 'info', ...env }, { logger: capturingLogger(logs) });
+  const p = await startTestProxy(
+    livekit,
+    { VOLLY_TLS_CERT: cert.certPath, VOLLY_TLS_KEY: cert.keyPath, VOLLY_LOG_LEVEL: 'info', ...env },
+    { logger: capturingLogger(logs) },
+  );
   return { ...p, port: p.proxy.port, logs, token: (room, identity, bind) => p.token(room, identity, bind ? { bind } : {}) };
 }
 

@@ -5,15 +5,18 @@
  *   /rtc/validate, /rtc/v1/validate   the probe livekit-client sends after a failed join
  *   POST /twirp/livekit.<Service>/<Method>   RoomService, Egress, Ingress, SIP, AgentDispatchService
  *   GET|POST /whip/v1, GET|PATCH|DELETE /whip/v1/{participant_id}   WHIP (RFC 9725)
- * and OPTIONS on each (CORS preflights, WHIP's own OPTIONS). Everything else
+ * and OPTIONS on each (CORS preflights, WHIP's own OPTIONS), plus the proxy's
+ * own GET /.well-known/volly-pq (v2's key document, answered here, never
+ * forwarded). Everything else
  * is answered 404 by the proxy without contacting LiveKit. The patterns take
  * only plain characters, so the path LiveKit routes is the one checked here.
  */
 
-export type Route = 'health' | 'validate' | 'twirp' | 'whip';
+export type Route = 'health' | 'validate' | 'twirp' | 'whip' | 'well-known';
 
 const TABLE: readonly { readonly path: RegExp; readonly route: Route; readonly methods: readonly string[] }[] = [
   { path: /^\/$/, route: 'health', methods: ['GET', 'HEAD'] },
+  { path: /^\/\.well-known\/volly-pq$/, route: 'well-known', methods: ['GET', 'HEAD'] },
   { path: /^\/rtc(\/v1)?\/validate$/, route: 'validate', methods: ['GET', 'HEAD'] },
   { path: /^\/twirp\/livekit\.[A-Za-z][A-Za-z0-9_]{0,63}\/[A-Za-z][A-Za-z0-9_]{0,63}$/, route: 'twirp', methods: ['POST'] },
   { path: /^\/whip\/v1$/, route: 'whip', methods: ['GET', 'POST'] },

@@ -28,20 +28,17 @@ export class HttpRefusal extends Error {
 /** A form body is read whole to rewrite its token; LiveKit's own API never sends one. */
 const MAX_FORM_BYTES = 64 * 1024;
 const BEARER = /^Bearer (\S+)$/;
-const TOKEN_PARAM = 'access_token';
 
-async function resign(ctx: Context, token: string): Promise<string> {
-  const grant = await ctx.auth.verify(token);
-  ctx.auth.refuseOnClassical(grant);
-  return ctx.auth.downgrade(grant);
-}
+/** The token of an `Authorization: Bearer <token>` header, as LiveKit reads it; undefined for none or another scheme. */
+export const bearerToken = (header: string | undefined): string | undefined => (header ? BEARER.exec(header)?.[1] : undefined);
+const TOKEN_PARAM = 'access_token';
 
 /** Re-signs the one `access_token` in `params` (if any) in place. Several are refused: LiveKit would take the first. */
 async function resignParam(ctx: Context, params: URLSearchParams, where: string): Promise<boolean> {
   const all = params.getAll(TOKEN_PARAM);
   if (all.length === 0) return false;
   if (all.length > 1) throw new HttpRefusal(400, 'ERR_HTTP_TOKEN_COUNT', `more than one access_token in the ${where}`);
-  params.set(TOKEN_PARAM, await resign(ctx, all[0] as string));
+  params.set(TOKEN_PARAM, await ctx.auth.resignBearer(all[0] as string));
   return true;
 }
 
@@ -74,9 +71,9 @@ export interface Resigned {
 export async function resignTokens(ctx: Context, req: IncomingMessage, url: URL): Promise<Resigned> {
   const auth = req.headers.authorization;
   if (auth) {
-    const m = BEARER.exec(auth);
-    if (!m) throw new HttpRefusal(401, 'ERR_HTTP_AUTH_HEADER', 'invalid authorization header. Must start with Bearer ');
-    req.headers.authorization = `Bearer ${await resign(ctx, m[1] as string)}`;
+    const token = bearerToken(auth);
+    if (!token) throw new HttpRefusal(401, 'ERR_HTTP_AUTH_HEADER', 'invalid authorization header. Must start with Bearer ');
+    req.headers.authorization = `Bearer ${await ctx.auth.resignBearer(token)}`;
   } else {
     delete req.headers.authorization;
   }

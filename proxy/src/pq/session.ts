@@ -1,8 +1,9 @@
 /**
- * One PQ session, from the accepted upgrade to its end: it runs the stages
- * handshake → authorize → dial → relay in order and owns what they share —
- * the client socket, the message inbox, the sealed channel, the handshake
- * slot and the session record.
+ * One PQ session, from the accepted upgrade to its end: it runs its
+ * protocol's handshake stage (v1.ts, or v2.ts whose first part ran before the
+ * upgrade was answered), then dial and relay, and owns what they share — the
+ * client socket, the message inbox, the session keys, the handshake slot and
+ * the session record.
  *
  * Invariants:
  * - one terminal path (`#fail` before the relay, the relay's own end after):
@@ -10,9 +11,11 @@
  * - cancellation is one AbortSignal: a stage waiting when the client leaves,
  *   the handshake times out or the proxy drains is rejected, never re-checked;
  * - after keys exist, errors travel sealed (VollyError) and the unsealed close
- *   reason is the code's name only; before, a pq_response{success=false};
- * - LiveKit is dialed only after the sealed VollyConnect opened and its token
- *   verified (and, bound, matched the session key), with the sealed query.
+ *   reason is the code's name only; before, what the stage says (v1: a
+ *   pq_response{success=false}; v2: the close code alone);
+ * - LiveKit is dialed only with a request the stage opened from sealed data
+ *   and authorized (v1: VollyConnect; v2: the early frame, a bound token only
+ *   after the key confirmation).
  */
 import type { IncomingMessage } from 'node:http';
 import {
@@ -22,7 +25,6 @@ import {
   encodeControl,
   encodeResponse,
   FrameKind,
-  fromUtf8,
   ProtocolError,
   type SealedChannel,
   utf8,
@@ -35,12 +37,13 @@ import type { Context, Live } from '../context.js';
 import { dial } from '../dial.js';
 import { SessionAbortedError, StageTimeoutError } from '../errors.js';
 import type { Slot } from '../limiter.js';
-import { type Message, Relay, type RelayTransforms } from '../relay.js';
-import { carriesToken, rewriteToken } from '../rewrite.js';
+import { Relay, type RelayTransforms } from '../relay.js';
+import { tokenRewriter } from '../rewrite.js';
 import { SessionRecord } from '../session.js';
 import { tlsFactsOf } from '../tls.js';
 import type { DialResult } from '../upstream.js';
 import { Inbox } from './inbox.js';
+import { channelCrypto, type SessionCrypto, type Stage, type StageIo, type StageResult } from './stage.js';
 import { MAX_EARLY, type V1Keyed, v1Handshake } from './v1.js';
 
 /** The public name of a close code: all an unsealed close reason says once keys exist. */
@@ -51,7 +54,7 @@ export class PqSession implements Live {
   readonly #abort = new AbortController();
   readonly #inbox: Inbox;
   readonly #timer: ReturnType<typeof setTimeout>;
-  #channel: SealedChannel | undefined;
+  #crypto: SessionCrypto | undefined;
   #relay: Relay | undefined;
   #ended = false;
 
@@ -62,8 +65,10 @@ export class PqSession implements Live {
     url: URL,
     client: string,
     private readonly slot: Slot,
+    private readonly stage: Stage = v1Stage(),
   ) {
     this.record = new SessionRecord('pq', url.pathname, client, tlsFactsOf(req.socket), ctx.log, ctx.metrics);
+    this.record.facts.protocol = stage.protocol;
     this.#inbox = new Inbox(ws, MAX_EARLY + 1, () => this.#fail(new ProtocolError('too many frames before the session opened')));
     ws.on('close', this.#onClose);
     ws.on('error', () => {});
@@ -83,19 +88,19 @@ export class PqSession implements Live {
   }
 
   async #run(url: URL, headers: Record<string, string>): Promise<void> {
-    const { ctx } = this;
+    const { ctx, stage } = this;
     const signal = this.#abort.signal;
-    const started = performance.now();
-    const keyed = await v1Handshake({ ctx, ws: this.ws, inbox: this.#inbox, facts: this.record.facts, signal, keyed: (c) => (this.#channel = c) }, url);
-    const grant = await this.#authorize(keyed);
-    const token = await ctx.auth.downgrade(grant);
+    const io: StageIo = { ctx, ws: this.ws, inbox: this.#inbox, facts: this.record.facts, signal, keyed: (c) => (this.#crypto = c) };
+    const keyed = await stage.run(io, url);
+    Object.assign(this.record.facts, { room: keyed.grant.room, identity: keyed.grant.identity });
+    const token = keyed.dialed ? '' : await ctx.auth.downgrade(keyed.grant);
     signal.throwIfAborted();
     this.#handshakeDone();
     ctx.metrics.handshakeSeconds.observe(
-      { protocol: 'v1', algorithm: keyed.algorithm, flow: this.record.facts.flow ?? 'in-band' },
-      (performance.now() - started) / 1000,
+      { protocol: stage.protocol, algorithm: keyed.algorithm, flow: this.record.facts.flow ?? 'in-band' },
+      (performance.now() - stage.startedAt) / 1000,
     );
-    const up = await dial(ctx, { mode: 'pq', path: url.pathname, query: keyed.connect.query, token, headers, signal });
+    const up = await (keyed.dialed ?? dial(ctx, { mode: 'pq', path: keyed.path, query: keyed.query, token, headers, signal }));
     if (signal.aborted) {
       if (up.ok) up.ws.terminate();
       return;
@@ -104,24 +109,14 @@ export class PqSession implements Live {
       this.#failWith(CloseCode.Upstream, up.status || CloseCode.Upstream, up.body || 'LiveKit refused the connection');
       return;
     }
-    this.#startRelay(up, keyed.channel, grant);
-  }
-
-  /** The sealed token (or, token-bound, the URL's), verified; a bound one must name this session's key. */
-  async #authorize(keyed: V1Keyed): Promise<Grant> {
-    // An empty sealed token means the URL's (token-bound); with neither, verify('') says "no access token".
-    const grant = keyed.urlGrant && !keyed.connect.accessToken ? keyed.urlGrant : await this.ctx.auth.verify(keyed.connect.accessToken);
-    this.#abort.signal.throwIfAborted();
-    this.ctx.auth.checkBinding(grant, { algorithm: keyed.algorithm, publicKey: keyed.clientKey });
-    Object.assign(this.record.facts, { room: grant.room, identity: grant.identity });
-    return grant;
+    this.#startRelay(up, keyed);
   }
 
   /** Hands both sockets to the relay; the inbox's unread frames go first, in the same tick it stops listening. */
-  #startRelay(up: Extract<DialResult, { ok: true }>, channel: SealedChannel, grant: Grant): void {
+  #startRelay(up: Extract<DialResult, { ok: true }>, keyed: StageResult): void {
     this.ws.off('close', this.#onClose);
     up.detach();
-    this.#relay = new Relay(this.ws, up.ws, transforms(this.ctx, channel, grant), this.record, this.ctx.metrics, this.ctx.config.limits);
+    this.#relay = new Relay(this.ws, up.ws, transforms(this.ctx, keyed.crypto, keyed.grant), this.record, this.ctx.metrics, this.ctx.config.limits);
     this.#relay.start(up.early, this.#inbox.handOver());
   }
 
@@ -140,9 +135,9 @@ export class PqSession implements Live {
   }
 
   /**
-   * Ends a session that is not relaying: before keys a pq_response with
-   * success=false, after them a sealed VollyError (`errorCode` may be
-   * LiveKit's HTTP status); then close, wipe, record.
+   * Ends a session that is not relaying: before keys the stage's refusal
+   * (v1: pq_response with success=false), after them a sealed VollyError
+   * (`errorCode` may be LiveKit's HTTP status); then close, wipe, record.
    */
   #failWith(closeCode: number, errorCode: number, message: string): void {
     if (this.#ended || this.#relay) return;
@@ -150,16 +145,13 @@ export class PqSession implements Live {
     this.#abort.abort(new SessionAbortedError('session ended'));
     this.#handshakeDone();
     this.#inbox.handOver();
-    const channel = this.#channel;
+    const crypto = this.#crypto;
     if (this.ws.readyState === this.ws.OPEN) {
-      this.ws.send(
-        channel
-          ? channel.sealer.seal(FrameKind.Control, encodeControl({ case: 'error', code: errorCode, message }))
-          : encodeResponse({ success: false, error: message }),
-      );
+      const out = crypto ? crypto.seal(FrameKind.Control, encodeControl({ case: 'error', code: errorCode, message })) : this.stage.refusal(message);
+      if (out) this.ws.send(out);
     }
-    channel?.destroy();
-    this.ws.close(closeCode, closeReason(channel ? codeName(closeCode) : message));
+    crypto?.destroy();
+    this.ws.close(closeCode, closeReason(crypto ? codeName(closeCode) : message));
     this.record.end(closeCode, message);
   }
 
@@ -168,42 +160,58 @@ export class PqSession implements Live {
     this.#ended = true;
     this.#abort.abort(new SessionAbortedError('client left'));
     this.#handshakeDone();
-    this.#channel?.destroy();
+    this.#crypto?.destroy();
     this.record.end(code === 1005 || code === 1006 ? 1000 : code, reason.toString() || 'client left during the handshake');
   };
 }
 
 /** The relay's PQ side: open client frames, seal LiveKit's, rewrite tokens, seal errors, wipe keys at the end. */
-function transforms(ctx: Context, channel: SealedChannel, grant: Grant): RelayTransforms {
+function transforms(ctx: Context, crypto: SessionCrypto, grant: Grant): RelayTransforms {
   return {
-    fromClient(data, isBinary): Message | null {
+    fromClient(data, isBinary) {
       if (!isBinary) throw new ProtocolError('text frame on a sealed session');
-      const { kind, payload } = channel.opener.open(data);
-      if (kind === FrameKind.LiveKitBinary) return payload;
-      if (kind === FrameKind.LiveKitText) {
-        try {
-          return fromUtf8(payload);
-        } catch {
-          throw new ProtocolError('text frame is not UTF-8');
-        }
-      }
-      throw new ProtocolError('unexpected VollyControl after connect');
+      return crypto.open(data);
     },
     toClient(m) {
-      return typeof m === 'string' ? channel.sealer.seal(FrameKind.LiveKitText, utf8(m)) : channel.sealer.seal(FrameKind.LiveKitBinary, m);
+      return typeof m === 'string' ? crypto.seal(FrameKind.LiveKitText, utf8(m)) : crypto.seal(FrameKind.LiveKitBinary, m);
     },
-    rewrite(m) {
-      if (!carriesToken(m)) return null;
-      return rewriteToken(m, grant, ctx.auth).then((r) => {
-        if (r.kind) ctx.metrics.tokenRewrites.inc({ kind: r.kind });
-        return r.data;
-      });
-    },
+    rewrite: tokenRewriter(grant, ctx.auth, ctx.metrics),
     closing(code, reason) {
       if (code < 4000) return null;
-      return channel.sealer.seal(FrameKind.Control, encodeControl({ case: 'error', code, message: reason }));
+      return crypto.seal(FrameKind.Control, encodeControl({ case: 'error', code, message: reason }));
     },
     publicReason: (code) => codeName(code),
-    dispose: () => channel.destroy(),
+    dispose: () => crypto.destroy(),
   };
+}
+
+/**
+ * volly-pq.v1: the handshake after the upgrade, then the sealed token (or,
+ * token-bound, the URL's) verified; a bound one must name this session's key.
+ * LiveKit sees the upgrade URL's path and the sealed query.
+ */
+export function v1Stage(): Stage {
+  return {
+    protocol: 'v1',
+    startedAt: performance.now(),
+    refusal: (message) => encodeResponse({ success: false, error: message }),
+    async run(io, url): Promise<StageResult> {
+      let crypto: SessionCrypto | undefined;
+      const keyedWith = (c: SealedChannel) => {
+        crypto = channelCrypto(c);
+        io.keyed(crypto);
+      };
+      const keyed = await v1Handshake({ ...io, keyed: keyedWith }, url);
+      const grant = await authorizeV1(io, keyed);
+      return { algorithm: keyed.algorithm, grant, path: url.pathname, query: keyed.connect.query, crypto: crypto as SessionCrypto };
+    },
+  };
+}
+
+async function authorizeV1({ ctx, signal }: StageIo, keyed: V1Keyed): Promise<Grant> {
+  // An empty sealed token means the URL's (token-bound); with neither, verify('') says "no access token".
+  const grant = keyed.urlGrant && !keyed.connect.accessToken ? keyed.urlGrant : await ctx.auth.verify(keyed.connect.accessToken);
+  signal.throwIfAborted();
+  ctx.auth.checkBinding(grant, { algorithm: keyed.algorithm, publicKey: keyed.clientKey });
+  return grant;
 }

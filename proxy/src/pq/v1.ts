@@ -30,8 +30,7 @@ import {
 import type { Grant } from '../authorize.js';
 import type { Context } from '../context.js';
 import { UpgradeUrlError } from '../errors.js';
-import type { SessionFacts } from '../session.js';
-import type { Inbox } from './inbox.js';
+import type { StageIo } from './stage.js';
 
 const aead = getAead();
 
@@ -67,13 +66,8 @@ export function checkUpgradeQuery(url: URL): { token: string | null; sessionId: 
   return { token, sessionId };
 }
 
-/** What the stage works with; the session owns all of it. */
-export interface V1Io {
-  readonly ctx: Context;
-  readonly ws: { send(data: Uint8Array): void };
-  readonly inbox: Inbox;
-  readonly facts: SessionFacts;
-  readonly signal: AbortSignal;
+/** What the stage works with (the session owns all of it); v1 reports its keys as the sealed channel they are. */
+export interface V1Io extends Omit<StageIo, 'keyed'> {
   /** Called as soon as keys exist: from then on the session's errors are sealed, and it wipes the channel. */
   readonly keyed: (channel: SealedChannel) => void;
 }

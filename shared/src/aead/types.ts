@@ -15,4 +15,20 @@ export interface Aead {
   sealInto(out: Uint8Array, key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): void;
   /** `out` has length sealed.length - 16. Returns false when the tag does not verify. */
   openInto(out: Uint8Array, key: Uint8Array, nonce: Uint8Array, sealed: Uint8Array, aad: Uint8Array): boolean;
+  /**
+   * One direction of a session: key and nonce are checked here, once, and
+   * read by reference on every call (the framer rewrites the nonce in place
+   * and wipes the key at the end), so per frame only lengths are checked.
+   */
+  bind(key: Uint8Array, nonce: Uint8Array): BoundAead;
+}
+
+/**
+ * sealInto/openInto for a bound key and nonce. `out` may also start exactly
+ * where the input starts (in place: `open` decrypts into the sealed bytes);
+ * any other overlap is a RangeError. A failed `open` zeroes `out`.
+ */
+export interface BoundAead {
+  seal(out: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): void;
+  open(out: Uint8Array, sealed: Uint8Array, aad: Uint8Array): boolean;
 }

@@ -25,14 +25,12 @@ function pick<T>(table: Partial<Record<string, T>>, backend: string | undefined,
 }
 
 export function selectKem(table: KemTable, algorithm: KemAlgorithm, backend?: KemBackendName): Kem {
-  if (!(KEM_ALGORITHMS as readonly unknown[]).includes(algorithm))
-    throw new AlgorithmError(`unsupported KEM algorithm ${shown(algorithm)}`);
+  if (!(KEM_ALGORITHMS as readonly unknown[]).includes(algorithm)) throw new AlgorithmError(`unsupported KEM algorithm ${shown(algorithm)}`);
   return pick(table, backend, 'KEM')[algorithm];
 }
 
 export function selectSigner(table: SigTable, algorithm: SigAlgorithm, backend?: SigBackendName): Signer {
-  if (!(SIG_ALGORITHMS as readonly unknown[]).includes(algorithm))
-    throw new AlgorithmError(`unsupported signature algorithm ${shown(algorithm)}`);
+  if (!(SIG_ALGORITHMS as readonly unknown[]).includes(algorithm)) throw new AlgorithmError(`unsupported signature algorithm ${shown(algorithm)}`);
   return pick(table, backend, 'signature')[algorithm];
 }
 

@@ -2,6 +2,7 @@
 export { isSignalPath, isValidatePath, newSessionId, SESSION_ID_PARAM, SUBPROTOCOL } from '../protocol.js';
 export { peekTokenPayload } from '../token.js';
 export { createInstaller, type InstallOptions, validateStatus } from './install.js';
+export type { PqSessionInfo } from './link.js';
 export {
   type ClientMode,
   type ClientOutput,
@@ -12,4 +13,5 @@ export {
   type SessionFailure,
 } from './session.js';
 export { type SplitUrl, splitSignalUrl } from './url.js';
-export { type PqSessionInfo, PqWebSocket, type PqWebSocketOptions } from './websocket.js';
+export { defaultServerKeyCache, ServerKeyCache, wellKnownUrlFor } from './v2-keys.js';
+export { type PqProtocolChoice, PqWebSocket, type PqWebSocketOptions } from './websocket.js';

@@ -1,5 +1,5 @@
 /**
- * Makes livekit-client use volly-pq.v1 without changing it: replaces the
+ * Makes livekit-client use volly-pq (v2 by default, see `protocol`) without changing it: replaces the
  * global `WebSocket` with one that opens a PqWebSocket for signaling URLs
  * (`/rtc`, `/rtc/v1`) and the runtime's own WebSocket for anything else, and
  * wraps `fetch` so livekit-client's `/rtc/validate` probe after a failed
@@ -10,10 +10,29 @@ import { closeCodeInfo } from '../close-codes.js';
 import type { KemAlgorithm, KemKeyPair } from '../kem/types.js';
 import { isSignalPath, isValidatePath } from '../protocol.js';
 import { type ServerKeyPin, serverKeys } from '../sig/server-auth.js';
+import { parseWellKnownDocument, type ServerStaticKey } from '../v2/well-known.js';
 import type { SessionFailure } from './session.js';
-import { PqWebSocket, type PqWebSocketOptions } from './websocket.js';
+import type { ServerKeyCache } from './v2-keys.js';
+import { type PqProtocolChoice, PqWebSocket, type PqWebSocketOptions } from './websocket.js';
 
 export interface InstallOptions {
+  /**
+   * `auto` (default): volly-pq.v2 when `serverKemKeys` are given, the token
+   * pins v2 keys (`video.pqServerKemKeys`) or the proxy serves
+   * `/.well-known/volly-pq`; v1 when none of these (or when v1 `serverKeys`
+   * pins are set). `v2`: v2 only, never a fallback. `v1`: v1 only.
+   */
+  readonly protocol?: PqProtocolChoice;
+  /**
+   * v2: the proxy's static KEM keys, as the well-known document's JSON or
+   * parsed keys (first current). Without them the document is fetched once
+   * per proxy origin and kept in memory.
+   */
+  readonly serverKemKeys?: string | readonly ServerStaticKey[];
+  /** v2: the document's URL when it is not `<proxy origin>/.well-known/volly-pq`. */
+  readonly wellKnownUrl?: string;
+  /** v2: the document cache (default: one per page). */
+  readonly keyCache?: ServerKeyCache;
   /** Which signaling URLs go through PQ (default: every `/rtc` and `/rtc/v1` URL). */
   readonly match?: (url: URL) => boolean;
   /** In-band algorithm (default ML-KEM-768). Token-bound sessions use the token's. */
@@ -57,10 +76,17 @@ export function createInstaller(backend: Backend) {
     };
     // Malformed pins are the app's bug: refuse them here, not on some later connect.
     const pins = opts.serverKeys?.length ? serverKeys(opts.serverKeys) : undefined;
+    const kemKeys = typeof opts.serverKemKeys === 'string' ? parseWellKnownDocument(opts.serverKemKeys) : opts.serverKemKeys;
     const pqOptions: PqWebSocketOptions = {
       ...backend,
+      protocol: opts.protocol ?? 'auto',
       WebSocket: NativeWebSocket,
+      // The document is fetched with the page's own fetch, never the validate shim.
+      fetch: (input, init) => nativeFetch(input, init),
       onFailure: remember,
+      ...(kemKeys?.length ? { serverKemKeys: kemKeys } : {}),
+      ...(opts.wellKnownUrl ? { wellKnownUrl: opts.wellKnownUrl } : {}),
+      ...(opts.keyCache ? { keyCache: opts.keyCache } : {}),
       ...(opts.algorithm ? { algorithm: opts.algorithm } : {}),
       ...(opts.keyPairs ? { keyPairs: opts.keyPairs } : {}),
       ...(pins ? { serverKeys: pins } : {}),

@@ -77,18 +77,14 @@ export function checkedKem(sizes: KemSizes, backend: KemBackendName, core: KemCo
     },
     encapsulate(publicKey: Uint8Array): Encapsulation {
       checkLength(publicKey, sizes.publicKeyLength, `${algorithm} public key`);
-      const result = asKeyFormat(`${algorithm} public key is not a valid encapsulation key`, () =>
-        core.encapsulate(publicKey),
-      );
+      const result = asKeyFormat(`${algorithm} public key is not a valid encapsulation key`, () => core.encapsulate(publicKey));
       assertSharedSecret(result.sharedSecret);
       return result;
     },
     decapsulate(ciphertext: Uint8Array, secretKey: Uint8Array): Uint8Array {
       checkLength(ciphertext, sizes.ciphertextLength, `${algorithm} ciphertext`);
       checkLength(secretKey, sizes.secretKeyLength, `${algorithm} secret key`);
-      const sharedSecret = asKeyFormat(`${algorithm} ciphertext is not valid for this key`, () =>
-        core.decapsulate(ciphertext, secretKey),
-      );
+      const sharedSecret = asKeyFormat(`${algorithm} ciphertext is not valid for this key`, () => core.decapsulate(ciphertext, secretKey));
       assertSharedSecret(sharedSecret);
       return sharedSecret;
     },

@@ -27,8 +27,31 @@ function takeSecret(buf: Buffer): Uint8Array {
   return out;
 }
 
-const rawPublic = (key: KeyObject): Uint8Array =>
-  new Uint8Array(nodeCrypto.createPublicKey(key).export({ format: 'raw-public' }));
+/** Whether Error.stackTraceLimit may be set (not under --frozen-intrinsics). */
+const stackLimitWritable = Object.getOwnPropertyDescriptor(Error, 'stackTraceLimit')?.writable === true;
+
+/**
+ * Imports a public key from raw bytes. Node 24's createPublicKey first asks
+ * isKeyObject / isCryptoKey of both the options object and the bytes, and
+ * each probe answers "no" by throwing and catching an error: four stack
+ * traces captured per import, ~40% of its cost (shared/bench/handshake-stages.mjs).
+ * With the stack limit at 0 for this one synchronous call those errors are
+ * cheap; an import that really fails loses only a stack that checkedKem
+ * drops anyway (it throws its own KeyFormatError).
+ */
+function importPublic(key: Uint8Array, asymmetricKeyType: 'ml-kem-768' | 'x25519'): KeyObject {
+  const spec = { key: asBuffer(key), format: 'raw-public', asymmetricKeyType } as const;
+  if (!stackLimitWritable) return nodeCrypto.createPublicKey(spec);
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    return nodeCrypto.createPublicKey(spec);
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
+}
+
+const rawPublic = (key: KeyObject): Uint8Array => new Uint8Array(nodeCrypto.createPublicKey(key).export({ format: 'raw-public' }));
 
 let available: boolean | undefined;
 
@@ -59,8 +82,7 @@ function mlKemPrivateKey(seed: Uint8Array): KeyObject {
 
 /** Encapsulate to a raw 1184-byte key; OpenSSL's import runs the FIPS 203 modulus check. */
 function mlKemEncapsulate(publicKey: Uint8Array): { ciphertext: Uint8Array; sharedSecret: Uint8Array } {
-  const key = nodeCrypto.createPublicKey({ key: asBuffer(publicKey), format: 'raw-public', asymmetricKeyType: 'ml-kem-768' });
-  const { ciphertext, sharedKey } = nodeCrypto.encapsulate(key);
+  const { ciphertext, sharedKey } = nodeCrypto.encapsulate(importPublic(publicKey, 'ml-kem-768'));
   return { ciphertext: new Uint8Array(ciphertext), sharedSecret: takeSecret(sharedKey) };
 }
 
@@ -85,8 +107,7 @@ function x25519PrivateKey(secret: Uint8Array): KeyObject {
 
 /** X25519(sk, pk); OpenSSL fails on an all-zero result (low-order pk), which checkedKem reports. */
 function x25519(privateKey: KeyObject, publicKey: Uint8Array): Buffer {
-  const peer = nodeCrypto.createPublicKey({ key: asBuffer(publicKey), format: 'raw-public', asymmetricKeyType: 'x25519' });
-  return nodeCrypto.diffieHellman({ privateKey, publicKey: peer });
+  return nodeCrypto.diffieHellman({ privateKey, publicKey: importPublic(publicKey, 'x25519') });
 }
 
 interface XWingKeys {

@@ -6,7 +6,18 @@
 // and the TCP connect, to the decoded JoinResponse.
 
 import { DisconnectReason, LeaveRequest, SignalRequest, SignalResponse } from '@livekit/protocol';
-import { type ClientOutput, ClientSession, getAead, getKem, type KemAlgorithm, type KemKeyPair, randomBytes, SUBPROTOCOL, splitSignalUrl } from '@volly/shared';
+import {
+  type ClientOutput,
+  ClientSession,
+  getAead,
+  getKem,
+  type KemAlgorithm,
+  type KemKeyPair,
+  newSessionId,
+  randomBytes,
+  SUBPROTOCOL,
+  splitSignalUrl,
+} from '@volly/shared';
 import WebSocket, { type RawData } from 'ws';
 import { signalUrl } from '../../harness/signal.ts';
 import { countFailure, type FailureCounts, failureKey, HttpRefused, JoinTimeout, SessionClosed, UnexpectedMessage } from './failures.ts';
@@ -75,7 +86,9 @@ export function openSession(opts: OpenOptions): Promise<BenchSession> {
   let ws: WebSocket;
   let tSocket: number;
   if (sealed) {
-    const split = splitSignalUrl(url, sealed.flow);
+    // The client's own session id (token-bound: volly_sid beside the token, its replay guard).
+    const sessionId = newSessionId(randomBytes);
+    const split = splitSignalUrl(url, sealed.flow, sessionId);
     session = new ClientSession({
       kem: getKem(sealed.algorithm),
       aead: getAead(),
@@ -83,6 +96,7 @@ export function openSession(opts: OpenOptions): Promise<BenchSession> {
       ...(sealed.keyPair ? { keyPair: sealed.keyPair } : {}),
       accessToken: split.accessToken,
       query: split.query,
+      sessionId,
       randomBytes,
     });
     tSocket = performance.now();

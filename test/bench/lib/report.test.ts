@@ -80,7 +80,9 @@ describe('bench report', () => {
     const text = [
       '# TYPE volly_handshake_queue_total counter',
       'volly_handshake_queue_total{result="queued"} 12',
-      'volly_handshake_queue_total{result="refused"} 3',
+      '# TYPE volly_handshake_refusals_total counter',
+      'volly_handshake_refusals_total{reason="busy"} 2',
+      'volly_handshake_refusals_total{reason="source"} 1',
       'volly_handshake_queue_total{result="expired"} 1',
       'volly_handshakes_active 0',
     ].join('\n');

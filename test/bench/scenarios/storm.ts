@@ -9,7 +9,8 @@
 // the storm's deadline, as livekit-client retries with its backoff; the
 // failures are counted by reason, and the clients that never joined by their
 // last failure. Through the proxy, its handshake queue's counts
-// (volly_handshake_queue_total{result="queued|refused|expired"}: upgrades
+// (volly_handshake_queue_total{result="queued|admitted|expired|gone"} and
+// volly_handshake_refusals_total{reason="busy|source"}: upgrades
 // over the handshake limit held in the queue, answered 429 because it was
 // full, or expired in it) are read from /metrics around each storm; a proxy
 // without that metric reports 0.
@@ -76,7 +77,9 @@ export async function queueCounts(s: Pick<Servers, 'proxy'>): Promise<QueueCount
   const m = await s.proxy.metrics().catch(() => undefined);
   if (!m || ![...m.keys()].some((k) => k === QUEUE_METRIC || k.startsWith(`${QUEUE_METRIC}{`))) return undefined;
   const of = (result: string) => metricSum(m, QUEUE_METRIC, `result="${result}"`);
-  return { queued: of('queued'), refused: of('refused'), expired: of('expired') };
+  // 429s: a full queue or an address over its share (volly_handshake_refusals_total), which also counts expired waits.
+  const refused = metricSum(m, 'volly_handshake_refusals_total', 'reason=');
+  return { queued: of('queued'), refused, expired: of('expired') };
 }
 
 async function oneStorm(s: Servers, name: TargetName, r: number, o: StormOptions): Promise<RoundStats> {

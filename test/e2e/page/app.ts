@@ -146,9 +146,9 @@ async function join(opts: JoinOptions): Promise<JoinResult> {
         // The key pair is made here, in the page, with the browser entry's pure-JS KEM.
         const keyPair = getKem(algorithm).keygen();
         token = await boundToken(opts, keyPair, algorithm);
-        installPqWebSocket({ keyPairs: [keyPair], onSocket });
+        installPqWebSocket({ protocol: 'v1', keyPairs: [keyPair], onSocket });
       } else {
-        installPqWebSocket({ algorithm, onSocket });
+        installPqWebSocket({ protocol: 'v1', algorithm, onSocket });
       }
     }
     const r = new Room({ adaptiveStream: false, dynacast: false });

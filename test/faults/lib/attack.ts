@@ -3,6 +3,7 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { setPriority } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import type { StormOptions, StormReport } from './storm.ts';
 
 const ATTACKER = fileURLToPath(new URL('./attacker.ts', import.meta.url));
 
@@ -33,7 +34,11 @@ export interface Attacker {
     concurrency: number;
     maxMs: number;
     perSecond?: number;
-  }): Promise<{ done: number; byKind: Record<string, number>; errors: number; ms: number }>;
+  }): Promise<{ done: number; byKind: Record<string, number>; statuses: Record<string, number>; errors: number; ms: number }>;
+  /** Starts one address hammering for handshake slots (lib/storm.ts); held upgrades join `report`'s half-open tally. */
+  storm(o: StormOptions & { byteEveryMs: number }): Promise<void>;
+  /** Stops the storm's new tries; its figures. */
+  calm(): Promise<StormReport | null>;
   headers(o: { port: number; count: number; byteEveryMs: number }): Promise<{ opened: number }>;
   report(): Promise<AttackReport>;
   /** Destroy every attacking socket (the child stays for the next round). */
@@ -41,8 +46,14 @@ export interface Attacker {
   close(): Promise<void>;
 }
 
-export function startAttacker(): Attacker {
-  const child: ChildProcess = fork(ATTACKER, [], { execPath: process.execPath, execArgv: [], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+export interface AttackerOptions {
+  /** The one local address every attacking socket is bound to (e.g. 127.0.0.2), so the proxy sees one source apart from honest clients. */
+  readonly localAddress?: string;
+}
+
+export function startAttacker(opts: AttackerOptions = {}): Attacker {
+  const args = opts.localAddress ? ['--local-address', opts.localAddress] : [];
+  const child: ChildProcess = fork(ATTACKER, args, { execPath: process.execPath, execArgv: [], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   // On this one machine the attacker's own CPU would be taken from the proxy
   // and LiveKit; a real attacker brings its own. Lowest priority, so what the
   // honest clients feel is the proxy's handling of the attack.
@@ -85,6 +96,10 @@ export function startAttacker(): Attacker {
     slowloris: (o) => call('slowloris', o),
     flood: (o) => call('flood', o),
     headers: (o) => call('headers', o),
+    storm: async (o) => {
+      await call('storm', o);
+    },
+    calm: () => call('calm'),
     report: () => call('report'),
     reset: async () => {
       await call('stop');

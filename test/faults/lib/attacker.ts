@@ -13,7 +13,11 @@
 //   { id, cmd: 'flood', port, count, concurrency, maxMs, perSecond? }
 //       connection churn (paced at perSecond when given): connect+close; upgrade with the subprotocol and
 //       drop at the 101; upgrade without it (no token); garbage bytes.
-//       → { done, byKind, errors, ms }
+//       → { done, byKind, statuses: {'pq-upgrade-drop 429': n, ...}, errors, ms }
+//   { id, cmd: 'storm', port, parallel, perSecond, dribble, byteEveryMs }
+//       starts lib/storm.ts: one address hammering for handshake slots
+//       (held ones join the half-open tally of `report`). → {}
+//   { id, cmd: 'calm' } → stops starting tries; the storm's figures.
 //   { id, cmd: 'headers', port, count, byteEveryMs }
 //       TCP slowloris on the HTTP request itself: the request line, then one
 //       header byte every `byteEveryMs`, never the blank line.
@@ -26,124 +30,15 @@
 // Only loopback; every loop is bounded in count and time.
 
 import { randomBytes } from 'node:crypto';
-import { connect, type Socket } from 'node:net';
-import { closeCodeOf, takeFrame } from '../../harness/ws-frames.ts';
+import { all, dial, frameHeader, type Half, HOST, halves, headerSocks, openUpgrade, pool, SUBPROTOCOL, setLocalAddress } from './raw-upgrade.ts';
+import { calm, startStorm } from './storm.ts';
 
-const HOST = '127.0.0.1';
-const SUBPROTOCOL = 'volly-pq.v1';
-
-interface Half {
-  sock: Socket;
-  openedAt: number;
-  closeCode?: number;
-  closedAt?: number;
-  buf: Buffer;
-  dribble: boolean;
-}
-
-const halves: Half[] = [];
-const headerSocks: Array<{ sock: Socket; openedAt: number; status?: number; closedAt?: number }> = [];
-const all = new Set<Socket>();
-
-function upgradeRequest(port: number, withProtocol: boolean): string {
-  return [
-    'GET /rtc HTTP/1.1',
-    `Host: ${HOST}:${port}`,
-    'Upgrade: websocket',
-    'Connection: Upgrade',
-    `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}`,
-    'Sec-WebSocket-Version: 13',
-    ...(withProtocol ? [`Sec-WebSocket-Protocol: ${SUBPROTOCOL}`] : []),
-    '',
-    '',
-  ].join('\r\n');
-}
-
-function track(sock: Socket): Socket {
-  all.add(sock);
-  sock.on('close', () => all.delete(sock));
-  sock.on('error', () => {});
-  return sock;
-}
-
-/** Parses server frames (unmasked) out of `h.buf`; records a close frame's code. */
-function parseFrames(h: Half): void {
-  for (;;) {
-    const taken = takeFrame(h.buf);
-    if (!taken) return;
-    const { opcode, payload } = taken.frame;
-    if (opcode === 0x8 && h.closeCode === undefined) {
-      h.closeCode = closeCodeOf(payload);
-      h.closedAt = performance.now();
-      // Answer like a peer that has had enough: drop the connection.
-      h.sock.destroy();
-    }
-    h.buf = taken.rest;
-  }
-}
-
-/** One upgrade; resolves with the HTTP status (101, 429, ...) or 0 on error. */
-function openUpgrade(port: number, withProtocol: boolean, keep: boolean, dribble = false): Promise<{ status: number; sock: Socket }> {
-  return new Promise((resolve) => {
-    const sock = track(connect({ host: HOST, port }));
-    let head = Buffer.alloc(0);
-    let settled = false;
-    const done = (status: number) => {
-      if (settled) return;
-      settled = true;
-      resolve({ status, sock });
-    };
-    const onData = (d: Buffer) => {
-      head = Buffer.concat([head, d]);
-      const end = head.indexOf('\r\n\r\n');
-      if (end < 0) return;
-      const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(head.subarray(0, end).toString('latin1'))?.[1] ?? 0);
-      sock.off('data', onData);
-      if (status === 101 && keep) {
-        const h: Half = { sock, openedAt: performance.now(), buf: head.subarray(end + 4), dribble };
-        halves.push(h);
-        sock.on('data', (more: Buffer) => {
-          h.buf = Buffer.concat([h.buf, more]);
-          parseFrames(h);
-        });
-        sock.on('close', () => {
-          if (h.closedAt === undefined) h.closedAt = performance.now();
-        });
-        parseFrames(h);
-      } else if (!keep || status !== 101) {
-        sock.destroy();
-      }
-      done(status);
-    };
-    sock.on('data', onData);
-    sock.once('error', () => done(0));
-    sock.once('close', () => done(0));
-    sock.once('connect', () => sock.write(upgradeRequest(port, withProtocol)));
-  });
-}
-
-async function pool(n: number, concurrency: number, fn: (i: number) => Promise<void>, deadline = Number.POSITIVE_INFINITY): Promise<number> {
-  let next = 0;
-  let done = 0;
-  const worker = async () => {
-    for (;;) {
-      const i = next++;
-      if (i >= n || performance.now() > deadline) return;
-      await fn(i);
-      done++;
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(n, concurrency) }, worker));
-  return done;
-}
+// `--local-address 127.0.0.2`: the attacker's one source address (default: the system's choice, 127.0.0.1).
+const at = process.argv.indexOf('--local-address');
+setLocalAddress(at >= 0 ? process.argv[at + 1] : undefined);
 
 let dribbleTimer: ReturnType<typeof setInterval> | undefined;
 let headerTimer: ReturnType<typeof setInterval> | undefined;
-
-/** A masked binary frame header claiming 1200 payload bytes: the parser then waits for them. */
-function frameHeader(): Buffer {
-  return Buffer.concat([Buffer.from([0x82, 0x80 | 126, 0x04, 0xb0]), randomBytes(4)]);
-}
 
 /** Writes one byte to every `1/slices` of the dribbling sockets each tick: `byteEveryMs` per socket. */
 function startDribble(byteEveryMs: number): void {
@@ -177,6 +72,7 @@ async function slowloris(m: { port: number; count: number; dribble: number; byte
 async function flood(m: { port: number; count: number; concurrency: number; maxMs: number; perSecond?: number }) {
   const t0 = performance.now();
   const byKind: Record<string, number> = {};
+  const statuses: Record<string, number> = {};
   let errors = 0;
   const kinds = ['connect-close', 'pq-upgrade-drop', 'classical-no-token', 'garbage'] as const;
   const perSecond = m.perSecond;
@@ -190,11 +86,12 @@ async function flood(m: { port: number; count: number; concurrency: number; maxM
       byKind[kind] = (byKind[kind] ?? 0) + 1;
       if (kind === 'pq-upgrade-drop' || kind === 'classical-no-token') {
         const { status } = await openUpgrade(m.port, kind === 'pq-upgrade-drop', false);
+        statuses[`${kind} ${status}`] = (statuses[`${kind} ${status}`] ?? 0) + 1;
         if (status === 0) errors++;
         return;
       }
       await new Promise<void>((resolve) => {
-        const sock = track(connect({ host: HOST, port: m.port }));
+        const sock = dial(m.port);
         sock.once('connect', () => {
           if (kind === 'garbage') sock.write(randomBytes(512));
           sock.destroy();
@@ -208,13 +105,13 @@ async function flood(m: { port: number; count: number; concurrency: number; maxM
     },
     t0 + m.maxMs,
   );
-  return { done, byKind, errors, ms: Math.round(performance.now() - t0) };
+  return { done, byKind, statuses, errors, ms: Math.round(performance.now() - t0) };
 }
 
 async function headers(m: { port: number; count: number; byteEveryMs: number }) {
   await pool(m.count, 64, async () => {
     await new Promise<void>((resolve) => {
-      const sock = track(connect({ host: HOST, port: m.port }));
+      const sock = dial(m.port);
       const rec: (typeof headerSocks)[number] = { sock, openedAt: performance.now() };
       headerSocks.push(rec);
       let reply = '';
@@ -258,12 +155,15 @@ function tally(socks: ReadonlyArray<{ openedAt: number; closedAt?: number }>, ou
   const by: Record<string, number> = {};
   const after: number[] = [];
   let open = 0;
-  socks.forEach((s, i) => {
-    if (s.closedAt === undefined) return void open++;
+  for (const [i, s] of socks.entries()) {
+    if (s.closedAt === undefined) {
+      open++;
+      continue;
+    }
     const k = String(outcome(i) ?? 'none');
     by[k] = (by[k] ?? 0) + 1;
     after.push(s.closedAt - s.openedAt);
-  });
+  }
   return { open, by, after: range(after) };
 }
 
@@ -284,6 +184,7 @@ function report() {
 }
 
 function stop() {
+  void calm();
   clearInterval(dribbleTimer);
   clearInterval(headerTimer);
   dribbleTimer = headerTimer = undefined;
@@ -307,6 +208,14 @@ process.on('message', async (raw) => {
         break;
       case 'headers':
         out = await headers(m as never);
+        break;
+      case 'storm':
+        startDribble(Number(m.byteEveryMs));
+        startStorm(m as never);
+        out = {};
+        break;
+      case 'calm':
+        out = await calm();
         break;
       case 'report':
         out = report();

@@ -1,0 +1,28 @@
+// Honest clients for the resource tests: sealed in-band joins through the
+// child proxy from this process (source address 127.0.0.1), timed from dial
+// to LiveKit's JoinResponse.
+
+import { AccessToken } from 'livekit-server-sdk';
+import { expect } from 'vitest';
+import { connectPq } from '../../harness/pq-signal.ts';
+import type { ChildProxy } from './child-proxy.ts';
+
+export function token(p: ChildProxy, room: string, identity: string): Promise<string> {
+  const at = new AccessToken(p.apiKey, p.apiSecret, { identity, ttl: '10m' });
+  at.addGrant({ roomJoin: true, room });
+  return at.toJwt();
+}
+
+/** `n` honest sealed joins one after another (a room each, ML-KEM-768 and X-Wing alternating), ms from dial to JoinResponse. */
+export async function honestJoins(p: ChildProxy, n: number, label: string): Promise<number[]> {
+  const ms: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t = await token(p, `${label}-${i}`, `honest-${i}`);
+    const t0 = performance.now();
+    const sig = await connectPq(p.wsUrl, t, { algorithm: i % 2 ? 'X-Wing' : 'ML-KEM-768', timeoutMs: 10_000 });
+    ms.push(performance.now() - t0);
+    expect(sig.join.participant?.identity).toBe(`honest-${i}`);
+    await sig.close();
+  }
+  return ms;
+}

@@ -1,4 +1,4 @@
-// A CI-sized plain-HTTP fuzz run (3,000 inputs, about 20 s): generated and
+// A CI-sized plain-HTTP fuzz run (3,000 inputs, under 20 s): generated and
 // mutated raw requests to every route of the public and admin listeners of
 // `volly-pq proxy`, a child process in front of the real LiveKit. The long
 // run is `npm exec -- node test/security/fuzz-http.ts --inputs 1000000`
@@ -22,7 +22,7 @@ afterAll(async () => {
 
 describe('plain-HTTP fuzzing of volly-pq proxy in front of LiveKit', () => {
   it(`${INPUTS} raw requests (seed ${SEED}): the process never exits, every request is answered or closed, no secret or token comes back, no PQ-bound token gets a 2xx, LiveKit sees no fuzz identity, canaries keep working`, async () => {
-    const stats = await runHttpFuzz(target, { inputs: INPUTS, concurrency: 32, seed: SEED, timeLimitMs: 80_000, canaryEveryMs: 500, maxCrashes: 3 });
+    const stats = await runHttpFuzz(target, { inputs: INPUTS, concurrency: 32, seed: SEED, timeLimitMs: 80_000, canaryEveryMs: 250, maxCrashes: 3 });
     expect(httpProblems(stats)).toEqual([]);
     expect(stats.crashes).toBe(0);
     expect(target.proxy.proc.running()).toBe(true);
@@ -33,7 +33,7 @@ describe('plain-HTTP fuzzing of volly-pq proxy in front of LiveKit', () => {
     expect(stats.bySource.known).toBeGreaterThan(0);
     expect(stats.bySource.mutated).toBeGreaterThan(0);
     expect(stats.byOutcome.stuck ?? 0).toBe(0);
-    expect(stats.canaries.ok).toBeGreaterThanOrEqual(6);
+    expect(stats.canaries.ok).toBeGreaterThanOrEqual(4);
     expect(stats.canaries.failed).toBe(0);
     expect(stats.liveKit.participants).toEqual([]);
     expect(stats.liveKit.logLines).toBe(0);

@@ -1,5 +1,5 @@
 // The demo page: joins a room through the proxy with the real livekit-client
-// and the volly-pq.v1 shim, shows local and remote video, and a panel with the
+// and the volly-pq shim (v2 when the proxy serves static keys, else v1), shows local and remote video, and a panel with the
 // PQ session (algorithm, session id, key fingerprint, frames sealed/opened).
 // Tokens come from the proxy's demo-only endpoint (POST /demo/token).
 
@@ -31,7 +31,7 @@ function attach(track: Track, label: string): void {
 function renderPanel(room: Room): void {
   const ws = sockets.at(-1);
   const pq = ws?.pq;
-  $('pq-protocol').textContent = pq ? 'volly-pq.v1' : '—';
+  $('pq-protocol').textContent = pq?.protocol ?? '—';
   $('pq-mode').textContent = pq?.mode ?? '—';
   $('pq-algorithm').textContent = pq?.algorithm ?? '—';
   $('pq-session').textContent = pq?.sessionId ?? '—';

@@ -17,7 +17,7 @@ import { bearerToken } from './http/tokens.js';
 import { refuseUpgrade } from './http-reply.js';
 import { Relay } from './relay.js';
 import { tokenRewriter } from './rewrite.js';
-import { SessionRecord } from './session.js';
+import { SessionRecord } from './session-record.js';
 import { tlsFactsOf } from './tls.js';
 
 export const REQUIRE_PQ_REASON = 'this server requires post-quantum signaling (volly-pq.v1); classical clients are refused';

@@ -21,16 +21,43 @@ export class ConfigError extends Error {
 
 const hostPort = z.string().regex(/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]*):\d{1,5}$/, 'expected host:port');
 const positive = z.coerce.number().int().positive();
+/** A list: comma-separated in the environment, a YAML sequence (or the same string) in the file. */
+const list = (item: z.ZodType<string> = z.string()) =>
+  z.preprocess(
+    (v) =>
+      typeof v === 'string'
+        ? v
+            .split(',')
+            .map((x) => x.trim())
+            .filter(Boolean)
+        : v,
+    z.array(item),
+  );
+/** LiveKit's `key: secret` pairs: a string in the environment, a YAML mapping (or the same string) in the file. */
+const keyPairs = z.union([z.string().min(1, 'at least one "key: secret" pair is required'), z.record(z.string(), z.unknown())]).transform((v, ctx) => {
+  try {
+    return typeof v === 'string' ? parseKeys(v) : keyMap(Object.entries(v));
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: (err as Error).message });
+    return z.NEVER;
+  }
+});
 
 /** name in the YAML file → env var, with its schema and default. */
 const SETTINGS = {
   listen: { env: 'VOLLY_LISTEN', schema: hostPort, default: '0.0.0.0:7880' },
   upstream_url: { env: 'VOLLY_UPSTREAM_URL', schema: z.url({ protocol: /^https?$/ }), default: 'http://127.0.0.1:7780' },
-  keys: { env: 'LIVEKIT_KEYS', schema: z.string().min(1, 'at least one "key: secret" pair is required'), default: undefined },
+  keys: { env: 'LIVEKIT_KEYS', schema: keyPairs, default: undefined },
   upstream_key: { env: 'VOLLY_UPSTREAM_KEY', schema: z.string().min(1), default: undefined },
   upstream_secret: { env: 'VOLLY_UPSTREAM_SECRET', schema: z.string().min(1), default: undefined },
   pq_policy: { env: 'VOLLY_PQ_POLICY', schema: z.enum(['prefer', 'require']), default: 'prefer' },
-  pq_algorithms: { env: 'VOLLY_PQ_ALGORITHMS', schema: z.string(), default: KEM_ALGORITHMS.join(',') },
+  pq_algorithms: {
+    env: 'VOLLY_PQ_ALGORITHMS',
+    schema: list(
+      z.enum(KEM_ALGORITHMS, { error: (i) => `unknown algorithm ${JSON.stringify(String(i.input).slice(0, 32))} (known: ${KEM_ALGORITHMS.join(', ')})` }),
+    ).pipe(z.array(z.enum(KEM_ALGORITHMS)).min(1, 'at least one algorithm is required')),
+    default: KEM_ALGORITHMS.join(','),
+  },
   admin_listen: { env: 'VOLLY_ADMIN_LISTEN', schema: hostPort, default: '127.0.0.1:9880' },
   max_frame_bytes: { env: 'VOLLY_MAX_FRAME_BYTES', schema: positive.max(64 * 1024 * 1024), default: 1024 * 1024 },
   max_buffered_bytes: { env: 'VOLLY_MAX_BUFFERED_BYTES', schema: positive, default: 4 * 1024 * 1024 },
@@ -44,7 +71,7 @@ const SETTINGS = {
   // The demo mints tokens for anyone: only on a loopback listener unless this says otherwise.
   demo_public: { env: 'VOLLY_DEMO_PUBLIC', schema: z.stringbool(), default: 'false' },
   // Peers whose X-Forwarded-For / X-Real-IP the proxy believes (CIDRs); others' are replaced by the socket address.
-  trusted_proxies: { env: 'VOLLY_TRUSTED_PROXIES', schema: z.string(), default: '' },
+  trusted_proxies: { env: 'VOLLY_TRUSTED_PROXIES', schema: list(), default: '' },
   // One source address may hold at most this many PQ handshakes (and queued upgrades) at once.
   max_handshakes_per_source: { env: 'VOLLY_MAX_HANDSHAKES_PER_SOURCE', schema: positive, default: 32 },
   // Upgrades beyond max_handshakes wait here (up to the handshake timeout) before 429.
@@ -67,9 +94,9 @@ const SETTINGS = {
   tls_reload_interval_ms: { env: 'VOLLY_TLS_RELOAD_INTERVAL_MS', schema: positive, default: 10_000 },
   // Server authentication (server-keys.ts): ML-DSA-65 key files, the first signs; unset, handshakes are not signed.
   // ML-DSA-65 identity keys (v1 server authentication) and X-Wing / ML-KEM-768 static keys (v2); the first of each kind is current.
-  server_keys: { env: 'VOLLY_SERVER_KEYS', schema: z.string().min(1), default: undefined },
+  server_keys: { env: 'VOLLY_SERVER_KEYS', schema: list().pipe(z.array(z.string()).min(1, 'expected at least one key file')), default: undefined },
   // Wire protocols served on the signaling paths; a v2 upgrade needs a KEM key in server_keys.
-  protocols: { env: 'VOLLY_PROTOCOLS', schema: z.string(), default: 'v1,v2' },
+  protocols: { env: 'VOLLY_PROTOCOLS', schema: list(), default: 'v1,v2' },
   // v2's single-use session register shared by replicas; unset: in this process's memory.
   redis_url: { env: 'VOLLY_REDIS_URL', schema: z.url({ protocol: /^rediss?$/, error: 'expected a redis:// or rediss:// URL' }), default: undefined },
 } as const;
@@ -135,8 +162,13 @@ function splitHostPort(s: string): { host: string; port: number } {
 export function parseKeys(text: string): Map<string, string> {
   const doc: unknown = parseYaml(text.includes('\n') ? text : text.replace(/,\s*/g, '\n'));
   if (!doc || typeof doc !== 'object' || Array.isArray(doc)) throw new ConfigError('expected "key: secret" pairs');
+  return keyMap(Object.entries(doc));
+}
+
+/** Checked pairs: every key has a secret of 32+ characters, as LiveKit requires. */
+function keyMap(entries: Array<[string, unknown]>): Map<string, string> {
   const keys = new Map<string, string>();
-  for (const [k, v] of Object.entries(doc)) {
+  for (const [k, v] of entries) {
     if (typeof v !== 'string' && typeof v !== 'number') throw new ConfigError(`key ${k} has no secret`);
     if (String(v).length < 32) throw new ConfigError(`the secret of key ${k} is shorter than 32 characters`);
     keys.set(k, String(v));
@@ -150,14 +182,8 @@ function read(name: Name, env: NodeJS.ProcessEnv, file: Record<string, unknown>)
   const fromEnv = env[s.env];
   if (fromEnv !== undefined && fromEnv !== '') return fromEnv;
   const fromFile = file[name];
-  if (fromFile !== undefined && fromFile !== null) {
-    if (name === 'keys' && typeof fromFile === 'object')
-      return Object.entries(fromFile as object)
-        .map(([k, v]) => `${k}: ${v}`)
-        .join('\n');
-    if (Array.isArray(fromFile)) return fromFile.join(',');
-    return typeof fromFile === 'object' ? fromFile : String(fromFile);
-  }
+  // The file's value as YAML typed it (a number, a list, a mapping): each setting's schema takes both forms.
+  if (fromFile !== undefined && fromFile !== null) return typeof fromFile === 'object' ? fromFile : String(fromFile);
   return s.default;
 }
 
@@ -184,15 +210,7 @@ function readConfigFile(configFile: string | undefined): Record<string, unknown>
   return file;
 }
 
-function clientKeys(env: NodeJS.ProcessEnv, file: Record<string, unknown>): Map<string, string> {
-  try {
-    return parseKeys(setting('keys', env, file));
-  } catch (err) {
-    throw err instanceof ConfigError && !err.message.startsWith('LIVEKIT_KEYS')
-      ? new ConfigError(`LIVEKIT_KEYS (or "keys" in the config file): ${err.message}`)
-      : err;
-  }
-}
+const clientKeys = (env: NodeJS.ProcessEnv, file: Record<string, unknown>): Map<string, string> => setting('keys', env, file);
 
 /** Only the client keys (LIVEKIT_KEYS over the file's `keys`): what `volly-pq token` signs with. */
 export function loadClientKeys(env: NodeJS.ProcessEnv = process.env, configFile?: string): Map<string, string> {
@@ -208,18 +226,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, configFile?: st
   if (upstream.secret.length < 32) throw new ConfigError('VOLLY_UPSTREAM_SECRET: shorter than 32 characters');
   if (keys.has(upstream.key)) throw new ConfigError('VOLLY_UPSTREAM_KEY: must differ from every client key in LIVEKIT_KEYS');
   if ([...keys.values()].includes(upstream.secret)) throw new ConfigError('VOLLY_UPSTREAM_SECRET: must differ from every client secret in LIVEKIT_KEYS');
-  const algorithms = get('pq_algorithms')
-    .split(',')
-    .map((a) => a.trim())
-    .filter(Boolean);
-  for (const a of algorithms)
-    if (!(KEM_ALGORITHMS as readonly string[]).includes(a))
-      throw new ConfigError(`VOLLY_PQ_ALGORITHMS: unknown algorithm "${a}" (known: ${KEM_ALGORITHMS.join(', ')})`);
-  if (algorithms.length === 0) throw new ConfigError('VOLLY_PQ_ALGORITHMS: at least one algorithm is required');
+  const algorithms: KemAlgorithm[] = get('pq_algorithms');
   const tls = tlsSettings(get, read('tls_cert', env, file) !== undefined, read('tls_key', env, file) !== undefined);
   const keyList = read('server_keys', env, file) === undefined ? undefined : get('server_keys');
-  const { serverKeys, staticKeys } =
-    keyList === undefined ? {} : named('VOLLY_SERVER_KEYS', 'server_keys', () => loadKeyFiles(keyList, algorithms as KemAlgorithm[]));
+  const { serverKeys, staticKeys } = keyList === undefined ? {} : named('VOLLY_SERVER_KEYS', 'server_keys', () => loadKeyFiles(keyList, algorithms));
   const explicit = Boolean(env[SETTINGS.protocols.env]) || (file.protocols !== undefined && file.protocols !== null);
   const protocols = named('VOLLY_PROTOCOLS', 'protocols', () => parseProtocols(get('protocols'), explicit, staticKeys !== undefined));
   const redisUrl = read('redis_url', env, file) === undefined ? undefined : get('redis_url');
@@ -230,7 +240,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, configFile?: st
     keys,
     upstream,
     policy: get('pq_policy'),
-    algorithms: algorithms as KemAlgorithm[],
+    algorithms,
     limits: {
       maxFrameBytes: get('max_frame_bytes'),
       maxBufferedBytes: get('max_buffered_bytes'),
@@ -256,13 +266,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, configFile?: st
   };
 }
 
-/** VOLLY_TRUSTED_PROXIES: comma-separated addresses or CIDRs (IPv4 or IPv6). */
-function trustedProxies(list: string): { trustedProxies: BlockList; trustedProxyList: string[] } {
+/** VOLLY_TRUSTED_PROXIES: addresses or CIDRs (IPv4 or IPv6). */
+function trustedProxies(entries: string[]): { trustedProxies: BlockList; trustedProxyList: string[] } {
   const blocks = new BlockList();
-  const entries = list
-    .split(',')
-    .map((e) => e.trim())
-    .filter(Boolean);
   for (const entry of entries) {
     const [addr = '', bits, extra] = entry.split('/');
     const family = isIP(addr);

@@ -18,7 +18,7 @@ import type { RawData } from 'ws';
 import type { Limits } from './config.js';
 import type { Direction, Metrics } from './metrics.js';
 import type { ClientMessage } from './pq/inbox.js';
-import type { SessionRecord } from './session.js';
+import type { SessionRecord } from './session-record.js';
 
 export type Message = Uint8Array | string;
 

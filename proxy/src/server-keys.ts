@@ -7,7 +7,6 @@
  * publish the next key (listed second, its file may hold only the public key)
  * until clients pin it, then list it first.
  */
-import { readFileSync } from 'node:fs';
 import {
   equalBytes,
   fromBase64Url,
@@ -22,6 +21,7 @@ import {
   transcriptSigner,
 } from '@volly/shared';
 import { ServerKeyError } from './errors.js';
+import { KeyFileError, readKeyFileJson } from './key-file.js';
 
 /** One configured key: its public half, and (when its file holds the seed) a signer. The seed lives only inside `signer`. */
 export interface ServerIdentity extends ServerKey {
@@ -36,10 +36,9 @@ export function readServerKeyFile(file: string): ServerIdentity {
   const bad = (why: string) => new ServerKeyError(`${file}: ${why}`);
   let doc: Record<string, unknown>;
   try {
-    doc = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+    doc = readKeyFileJson(file);
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw bad(code ? `cannot read (${code})` : 'not a JSON key file from volly-pq keygen');
+    throw err instanceof KeyFileError ? bad(err.message) : err;
   }
   const { algorithm, publicKey, secretKey, keyId } = doc ?? {};
   if (algorithm !== SERVER_KEY_ALGORITHM) throw bad(`"algorithm" must be ${SERVER_KEY_ALGORITHM} (volly-pq keygen --algorithm ${SERVER_KEY_ALGORITHM})`);
@@ -60,11 +59,7 @@ export function readServerKeyFile(file: string): ServerIdentity {
 }
 
 /** A comma-separated list of key files: the first must hold its seed (it signs); no key twice. */
-export function loadServerKeys(list: string): ServerIdentity[] {
-  const files = list
-    .split(',')
-    .map((f) => f.trim())
-    .filter(Boolean);
+export function loadServerKeys(files: readonly string[]): ServerIdentity[] {
   if (files.length === 0) throw new ServerKeyError('expected at least one key file');
   const keys = files.map(readServerKeyFile);
   if (!keys[0]?.signer) throw new ServerKeyError(`${files[0]}: the first key signs, so its file must hold "secretKey"`);

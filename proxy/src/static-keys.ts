@@ -10,9 +10,9 @@
  * sessions with the key. Without it the key is announced for a year from the
  * proxy's start, so a forgotten key still ages out of clients' choice.
  */
-import { readFileSync } from 'node:fs';
 import { equalBytes, fromBase64Url, getKem, isKemAlgorithm, KEM_ALGORITHMS, toBase64Url, v2 } from '@volly/shared';
 import { ServerKeyError } from './errors.js';
+import { KeyFileError, kemKeyOf, readKeyFileJson } from './key-file.js';
 
 /** How long a key without `notAfter` is announced for, from the proxy's start. */
 const DEFAULT_LIFETIME_S = 365 * 24 * 3600;
@@ -22,15 +22,13 @@ export interface StaticKemKey extends v2.ServerKeyPair {
   readonly file: string;
 }
 
+/** The file's JSON, errors named with the file. */
 function readJson(file: string): Record<string, unknown> {
   try {
-    const doc: unknown = JSON.parse(readFileSync(file, 'utf8'));
-    if (doc && typeof doc === 'object' && !Array.isArray(doc)) return doc as Record<string, unknown>;
+    return readKeyFileJson(file);
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code) throw new ServerKeyError(`${file}: cannot read (${code})`);
+    throw err instanceof KeyFileError ? new ServerKeyError(`${file}: ${err.message}`) : err;
   }
-  throw new ServerKeyError(`${file}: not a JSON key file from volly-pq keygen`);
 }
 
 /** True when the key file names a KEM algorithm (the rest of VOLLY_SERVER_KEYS is ML-DSA-65 identity keys). */
@@ -42,23 +40,21 @@ export function isKemKeyFile(file: string): boolean {
 /** Reads one KEM key file: algorithm, lengths, the secret seed present and matching the public key. */
 export function readStaticKemKey(file: string, nowSeconds = Math.floor(Date.now() / 1000)): StaticKemKey {
   const bad = (why: string) => new ServerKeyError(`${file}: ${why}`);
-  const { algorithm, publicKey, secretKey, notAfter } = readJson(file);
-  if (typeof algorithm !== 'string' || !isKemAlgorithm(algorithm)) throw bad(`"algorithm" must be one of ${KEM_ALGORITHMS.join(', ')}`);
-  const kem = getKem(algorithm);
-  const pk = typeof publicKey === 'string' ? fromBase64Url(publicKey) : null;
-  if (!pk || pk.length !== kem.publicKeyLength) throw bad(`"publicKey" is not a base64url ${algorithm} public key (${kem.publicKeyLength} bytes)`);
-  // A v2 key opens first flights: without its secret half it is useless to the proxy.
-  if (secretKey === undefined) throw bad(`a ${algorithm} key opens first flights, so its file must hold "secretKey"`);
-  const seed = typeof secretKey === 'string' ? fromBase64Url(secretKey) : null;
-  if (!seed || seed.length !== kem.secretKeyLength) throw bad(`"secretKey" is not a base64url ${algorithm} seed (${kem.secretKeyLength} bytes)`);
+  const doc = readJson(file);
+  const { notAfter } = doc;
+  if (doc.secretKey === undefined && isKemAlgorithm(String(doc.algorithm)))
+    // A v2 key opens first flights: without its secret half it is useless to the proxy.
+    throw bad(`a ${String(doc.algorithm)} key opens first flights, so its file must hold "secretKey"`);
   if (notAfter !== undefined && (!Number.isSafeInteger(notAfter) || (notAfter as number) <= 0))
     throw bad('"notAfter" must be a positive integer (Unix seconds)');
-  const pair = kem.keygen(seed);
-  if (!equalBytes(pair.publicKey, pk)) {
-    seed.fill(0);
-    throw bad('"publicKey" is not the public key of "secretKey"');
+  let kem: ReturnType<typeof kemKeyOf>;
+  try {
+    kem = kemKeyOf(doc, true);
+  } catch (err) {
+    throw err instanceof KeyFileError ? bad(err.message) : err;
   }
-  if (pair.secretKey !== seed) seed.fill(0);
+  const { algorithm, publicKey: pk } = kem;
+  const pair = kem.keyPair as NonNullable<typeof kem.keyPair>;
   const key = v2.staticKey(algorithm, pk, (notAfter as number | undefined) ?? nowSeconds + DEFAULT_LIFETIME_S);
   return { file, key, secretKey: pair.secretKey };
 }

@@ -11,11 +11,7 @@ export const PROTOCOLS = ['v1', 'v2'] as const;
 export type Protocol = (typeof PROTOCOLS)[number];
 
 /** VOLLY_PROTOCOLS: v1 and/or v2, comma-separated. Asked for explicitly, v2 needs a KEM key to open first flights with. */
-export function parseProtocols(list: string, explicit: boolean, hasKemKeys: boolean): Protocol[] {
-  const names = list
-    .split(',')
-    .map((p) => p.trim())
-    .filter(Boolean);
+export function parseProtocols(names: readonly string[], explicit: boolean, hasKemKeys: boolean): Protocol[] {
   for (const p of names)
     if (!(PROTOCOLS as readonly string[]).includes(p)) throw new Error(`unknown protocol "${p.slice(0, 32)}" (known: ${PROTOCOLS.join(', ')})`);
   if (names.length === 0) throw new Error('at least one protocol is required');
@@ -31,18 +27,14 @@ export function parseProtocols(list: string, explicit: boolean, hasKemKeys: bool
  * static keys (v2), each kind in list order. A KEM key must be of an allowed
  * algorithm (VOLLY_PQ_ALGORITHMS): the proxy would refuse every flight to it.
  */
-export function loadKeyFiles(list: string, allowed: readonly KemAlgorithm[]): { serverKeys?: ServerIdentity[]; staticKeys?: StaticKemKey[] } {
-  const files = list
-    .split(',')
-    .map((f) => f.trim())
-    .filter(Boolean);
+export function loadKeyFiles(files: readonly string[], allowed: readonly KemAlgorithm[]): { serverKeys?: ServerIdentity[]; staticKeys?: StaticKemKey[] } {
   const kem = files.filter(isKemKeyFile);
   const identity = files.filter((f) => !kem.includes(f));
   const staticKeys = kem.length > 0 ? loadStaticKemKeys(kem) : undefined;
   const refused = staticKeys?.find((k) => !allowed.includes(k.key.algorithm));
   if (refused) throw new Error(`${refused.file}: ${refused.key.algorithm} is not in VOLLY_PQ_ALGORITHMS`);
   return {
-    ...(identity.length > 0 || kem.length === 0 ? { serverKeys: loadServerKeys(identity.join(',')) } : {}),
+    ...(identity.length > 0 || kem.length === 0 ? { serverKeys: loadServerKeys(identity) } : {}),
     ...(staticKeys ? { staticKeys } : {}),
   };
 }

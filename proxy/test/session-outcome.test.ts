@@ -4,7 +4,7 @@
  * as the switch it replaced did (kept here, verbatim in meaning, as the oracle).
  */
 import { describe, expect, test } from 'vitest';
-import { type Outcome, outcomeOf } from '../src/session.js';
+import { type Outcome, outcomeOf } from '../src/session-record.js';
 
 function before(code: number): Outcome {
   if (code === 1000 || code === 1005) return 'closed';

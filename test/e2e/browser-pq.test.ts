@@ -11,8 +11,8 @@ import { AccessToken } from 'livekit-server-sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LiveKitServer, startLiveKit } from '../harness/livekit.ts';
 import { startTestProxy, type TestProxy } from '../harness/proxy.ts';
-import type { Snapshot, TrackStats } from './page/app.ts';
-import { type E2E, startE2E, type TestPage, until } from './support.ts';
+import type { Snapshot } from './page/app.ts';
+import { type E2E, expectData, expectMediaFlowing, startE2E, until } from './support.ts';
 
 let livekit: LiveKitServer;
 let proxy: TestProxy;
@@ -53,40 +53,6 @@ type Session = { end(code: number, reason: string): void; record?: { facts?: { i
 /** The proxy's live PQ sessions of one participant. */
 function sessionsOf(identity: string): Session[] {
   return [...(proxy.proxy.ctx.live as Set<Session>)].filter((s) => s.record?.facts?.identity === identity);
-}
-
-/** Stats of the tracks `page` receives from `from`, by kind. */
-async function received(page: TestPage, from: string): Promise<Record<string, TrackStats>> {
-  const out: Record<string, TrackStats> = {};
-  for (const s of await page.stats()) if (s.from === from) out[s.kind] = s;
-  return out;
-}
-
-/** Waits until `page` receives audio and video from `from` with bytes and decoded frames/samples growing. */
-async function expectMediaFlowing(page: TestPage, from: string, timeoutMs = 20_000): Promise<Record<string, TrackStats>> {
-  const before = await until(
-    `${page.name} to receive audio and video from ${from}`,
-    async () => {
-      const r = await received(page, from);
-      return r.audio && r.video && r.video.decoded > 0 && r.audio.bytesReceived > 0 ? r : undefined;
-    },
-    timeoutMs,
-  );
-  return until(
-    `${page.name}'s media from ${from} to keep flowing`,
-    async () => {
-      const r = await received(page, from);
-      const grew = (k: 'audio' | 'video') =>
-        !!r[k] && r[k].bytesReceived > (before[k] as TrackStats).bytesReceived && r[k].decoded > (before[k] as TrackStats).decoded;
-      return grew('audio') && grew('video') ? r : undefined;
-    },
-    timeoutMs,
-  );
-}
-
-async function expectData(from: TestPage, to: TestPage, fromIdentity: string, text: string): Promise<void> {
-  await from.send(text);
-  await until(`${to.name} to receive ${JSON.stringify(text)}`, async () => (await to.snapshot()).data.some((d) => d.text === text && d.from === fromIdentity));
 }
 
 const names = (s: Snapshot) => s.events.map((e) => e.name);

@@ -123,3 +123,38 @@ export async function until<T>(what: string, check: () => Promise<T | undefined 
     await new Promise((r) => setTimeout(r, intervalMs));
   }
 }
+
+/** Stats of the tracks `page` receives from `from`, by kind. */
+export async function received(page: TestPage, from: string): Promise<Record<string, TrackStats>> {
+  const out: Record<string, TrackStats> = {};
+  for (const s of await page.stats()) if (s.from === from) out[s.kind] = s;
+  return out;
+}
+
+/** Waits until `page` receives audio and video from `from` with bytes and decoded frames/samples growing. */
+export async function expectMediaFlowing(page: TestPage, from: string, timeoutMs = 20_000): Promise<Record<string, TrackStats>> {
+  const before = await until(
+    `${page.name} to receive audio and video from ${from}`,
+    async () => {
+      const r = await received(page, from);
+      return r.audio && r.video && r.video.decoded > 0 && r.audio.bytesReceived > 0 ? r : undefined;
+    },
+    timeoutMs,
+  );
+  return until(
+    `${page.name}'s media from ${from} to keep flowing`,
+    async () => {
+      const r = await received(page, from);
+      const grew = (k: 'audio' | 'video') =>
+        !!r[k] && r[k].bytesReceived > (before[k] as TrackStats).bytesReceived && r[k].decoded > (before[k] as TrackStats).decoded;
+      return grew('audio') && grew('video') ? r : undefined;
+    },
+    timeoutMs,
+  );
+}
+
+/** `from` sends `text` over a reliable data channel; waits until `to` received it from `fromIdentity`. */
+export async function expectData(from: TestPage, to: TestPage, fromIdentity: string, text: string): Promise<void> {
+  await from.send(text);
+  await until(`${to.name} to receive ${JSON.stringify(text)}`, async () => (await to.snapshot()).data.some((d) => d.text === text && d.from === fromIdentity));
+}

@@ -161,6 +161,8 @@ describe('resource attacks on the proxy (child process, real LiveKit)', () => {
   it('beyond VOLLY_MAX_HANDSHAKES upgrades get HTTP 429 (an honest one too: the limit is global) and slots come back at the 4408 timeout', {
     timeout: 60_000,
   }, async () => {
+    // A clean slate even if the test before failed with its half-open handshakes still held.
+    await attacker.reset();
     // No queue (VOLLY_HANDSHAKE_QUEUE=0): 429 at the limit itself; one address may take every slot here.
     const small = await startChildProxy(livekit, {
       env: {

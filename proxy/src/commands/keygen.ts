@@ -6,7 +6,7 @@
  * --bind-key` (the whole pair); ML-DSA-65 files, which also carry their
  * `keyId`, are the proxy's server identity keys (VOLLY_SERVER_KEYS).
  */
-import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, writeFileSync } from 'node:fs';
 import {
   fromBase64Url,
   getKem,
@@ -21,6 +21,7 @@ import {
   toHex,
 } from '@volly/shared';
 import { type Command, Option } from 'commander';
+import { type KemKeyFromFile, KeyFileError, kemKeyOf, readKeyFileJson } from '../key-file.js';
 import { UsageError } from './common.js';
 
 type Generated = { publicKey: Uint8Array; secretKey: Uint8Array; keyId?: string };
@@ -55,35 +56,16 @@ export function generateKeyFile(algorithm: string): KeyFile & { secretKey: strin
 }
 
 /** A KEM key read from a key file: the public key, and the pair when the file holds the secret key. */
-export interface KemKey {
-  readonly algorithm: KemAlgorithm;
-  readonly publicKey: Uint8Array;
-  readonly keyPair: KemKeyPair | undefined;
-}
+export type KemKey = KemKeyFromFile;
 
 /** Reads and checks a keygen file; the public key must be the one the secret key (seed) gives. */
 export function readKemKeyFile(file: string, opts: { needSecret: boolean; option: string }): KemKey {
-  const bad = (why: string) => new UsageError(`${opts.option} ${file}: ${why}`);
-  let doc: Partial<Record<keyof KeyFile, unknown>>;
   try {
-    doc = JSON.parse(readFileSync(file, 'utf8')) as typeof doc;
+    return kemKeyOf(readKeyFileJson(file), opts.needSecret);
   } catch (err) {
-    throw bad((err as NodeJS.ErrnoException).code ? `cannot read (${(err as NodeJS.ErrnoException).code})` : 'not a JSON key file from volly-pq keygen');
+    if (err instanceof KeyFileError) throw new UsageError(`${opts.option} ${file}: ${err.message}`);
+    throw err;
   }
-  const { algorithm, publicKey, secretKey } = doc ?? {};
-  if (typeof algorithm !== 'string' || !isKemAlgorithm(algorithm)) throw bad(`"algorithm" must be one of ${KEM_ALGORITHMS.join(', ')}`);
-  const kem = getKem(algorithm);
-  const pk = typeof publicKey === 'string' ? fromBase64Url(publicKey) : null;
-  if (!pk || pk.length !== kem.publicKeyLength) throw bad(`"publicKey" is not a base64url ${algorithm} public key (${kem.publicKeyLength} bytes)`);
-  if (secretKey === undefined) {
-    if (opts.needSecret) throw bad('holds no "secretKey"; the key pair from volly-pq keygen is needed');
-    return { algorithm, publicKey: pk, keyPair: undefined };
-  }
-  const seed = typeof secretKey === 'string' ? fromBase64Url(secretKey) : null;
-  if (!seed || seed.length !== kem.secretKeyLength) throw bad(`"secretKey" is not a base64url ${algorithm} seed (${kem.secretKeyLength} bytes)`);
-  const keyPair = kem.keygen(seed);
-  if (toBase64Url(keyPair.publicKey) !== toBase64Url(pk)) throw bad('"publicKey" is not the public key of "secretKey"');
-  return { algorithm, publicKey: pk, keyPair };
 }
 
 const json = (v: unknown) => `${JSON.stringify(v, null, 2)}\n`;

@@ -39,7 +39,7 @@ import { SessionAbortedError, StageTimeoutError } from '../errors.js';
 import type { Slot } from '../limiter.js';
 import { Relay, type RelayTransforms } from '../relay.js';
 import { tokenRewriter } from '../rewrite.js';
-import { SessionRecord } from '../session.js';
+import { SessionRecord } from '../session-record.js';
 import { tlsFactsOf } from '../tls.js';
 import type { DialResult } from '../upstream.js';
 import { Inbox } from './inbox.js';

@@ -8,7 +8,7 @@ import { FrameKind, fromUtf8, ProtocolError, type SealedChannel, type v2 } from 
 import type { Grant } from '../authorize.js';
 import type { Context } from '../context.js';
 import type { Message } from '../relay.js';
-import type { SessionFacts } from '../session.js';
+import type { SessionFacts } from '../session-record.js';
 import type { DialResult } from '../upstream.js';
 import type { Inbox } from './inbox.js';
 

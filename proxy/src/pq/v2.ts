@@ -15,7 +15,7 @@
  * routes, and must name the same path.
  */
 import type { IncomingMessage } from 'node:http';
-import { checkAlgorithm, closeCodeInfo, getAead, getKem, ProtocolError, toHex, VollyError, v2 } from '@volly/shared';
+import { CloseCode, checkAlgorithm, closeCodeInfo, getAead, getKem, ProtocolError, toHex, VollyError, v2 } from '@volly/shared';
 import type { Grant } from '../authorize.js';
 import type { Config } from '../config.js';
 import type { Context } from '../context.js';
@@ -49,7 +49,7 @@ class AnsweredRefusal extends VollyError {
   readonly code = 'ERR_V2_ANSWERED';
   override readonly closeCode: number;
   constructor(closeCode: number) {
-    super(Object.entries(v2.CloseCodeV2).find(([, c]) => c === closeCode)?.[0] ?? closeCodeInfo(closeCode).name);
+    super(closeCodeInfo(closeCode).name);
     this.closeCode = closeCode;
   }
 }
@@ -108,7 +108,7 @@ export async function prepareV2(ctx: Context, server: V2Server, req: IncomingMes
     // From here on refusals are sealed: only the client that sent this flight can read why.
     const e = err instanceof VollyError ? err : undefined;
     if (!e) ctx.log.error({ err: (err as Error)?.message }, 'unexpected v2 token error');
-    const code = e?.closeCode ?? 4500;
+    const code = e?.closeCode ?? CloseCode.Internal;
     return { type: 'answer', frames: flight.refuseSealed(code, e?.message ?? 'internal error'), closeCode: code };
   }
   const { serverHello, session } = flight.accept(bound);

@@ -21,6 +21,14 @@ export interface JoinOptions {
   tokenRequest?: Record<string, unknown>;
   /** Publish the fake camera and microphone after joining. */
   publish?: boolean;
+  /**
+   * Which volly-pq the shim speaks (default 'v1', as before). With 'v2' (or 'auto'),
+   * 'in-band' means an unbound token and 'token-bound' a bound one; the session
+   * algorithm is the proxy's static key's, `algorithm` only picks the bound key's.
+   */
+  protocol?: 'v1' | 'v2' | 'auto';
+  /** v2: the proxy's static keys as well-known document JSON (absent: the page fetches the document). */
+  serverKemKeys?: string;
 }
 
 export interface ErrorInfo {
@@ -142,13 +150,14 @@ async function join(opts: JoinOptions): Promise<JoinResult> {
     let token = opts.token ?? '';
     if (opts.mode !== 'direct') {
       const algorithm = opts.algorithm ?? 'ML-KEM-768';
+      const shim = { protocol: opts.protocol ?? 'v1', onSocket, ...(opts.serverKemKeys ? { serverKemKeys: opts.serverKemKeys } : {}) } as const;
       if (opts.mode === 'token-bound') {
         // The key pair is made here, in the page, with the browser entry's pure-JS KEM.
         const keyPair = getKem(algorithm).keygen();
         token = await boundToken(opts, keyPair, algorithm);
-        installPqWebSocket({ protocol: 'v1', keyPairs: [keyPair], onSocket });
+        installPqWebSocket({ ...shim, keyPairs: [keyPair] });
       } else {
-        installPqWebSocket({ protocol: 'v1', algorithm, onSocket });
+        installPqWebSocket({ ...shim, algorithm });
       }
     }
     const r = new Room({ adaptiveStream: false, dynacast: false });

@@ -17,7 +17,8 @@
 //   { id, cmd: 'storm', port, parallel, perSecond, dribble, byteEveryMs }
 //       starts lib/storm.ts: one address hammering for handshake slots
 //       (held ones join the half-open tally of `report`). → {}
-//   { id, cmd: 'calm' } → stops starting tries; the storm's figures.
+//   { id, cmd: 'calm' } → stops starting tries (the storm's and a running
+//       flood's); the storm's figures.
 //   { id, cmd: 'headers', port, count, byteEveryMs }
 //       TCP slowloris on the HTTP request itself: the request line, then one
 //       header byte every `byteEveryMs`, never the blank line.
@@ -38,6 +39,8 @@ const at = process.argv.indexOf('--local-address');
 setLocalAddress(at >= 0 ? process.argv[at + 1] : undefined);
 
 let dribbleTimer: ReturnType<typeof setInterval> | undefined;
+/** `calm` ends a running flood too: no flood connection starts after this time. */
+let floodStop = Number.POSITIVE_INFINITY;
 let headerTimer: ReturnType<typeof setInterval> | undefined;
 
 /** Writes one byte to every `1/slices` of the dribbling sockets each tick: `byteEveryMs` per socket. */
@@ -71,6 +74,7 @@ async function slowloris(m: { port: number; count: number; dribble: number; byte
 
 async function flood(m: { port: number; count: number; concurrency: number; maxMs: number; perSecond?: number }) {
   const t0 = performance.now();
+  floodStop = Number.POSITIVE_INFINITY;
   const byKind: Record<string, number> = {};
   const statuses: Record<string, number> = {};
   let errors = 0;
@@ -103,7 +107,7 @@ async function flood(m: { port: number; count: number; concurrency: number; maxM
         });
       });
     },
-    t0 + m.maxMs,
+    () => Math.min(t0 + m.maxMs, floodStop),
   );
   return { done, byKind, statuses, errors, ms: Math.round(performance.now() - t0) };
 }
@@ -215,6 +219,7 @@ process.on('message', async (raw) => {
         out = {};
         break;
       case 'calm':
+        floodStop = performance.now();
         out = await calm();
         break;
       case 'report':

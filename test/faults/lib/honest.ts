@@ -13,10 +13,18 @@ export function token(p: ChildProxy, room: string, identity: string): Promise<st
   return at.toJwt();
 }
 
-/** `n` honest sealed joins one after another (a room each, ML-KEM-768 and X-Wing alternating), ms from dial to JoinResponse. */
-export async function honestJoins(p: ChildProxy, n: number, label: string): Promise<number[]> {
+/**
+ * `n` honest sealed joins one after another (a room each, ML-KEM-768 and
+ * X-Wing alternating), ms from dial to JoinResponse. With `minGapMs`, join i
+ * starts no earlier than i x minGapMs after the first (a floor on the window's
+ * length, whatever the machine's speed).
+ */
+export async function honestJoins(p: ChildProxy, n: number, label: string, minGapMs = 0): Promise<number[]> {
   const ms: number[] = [];
+  const start = performance.now();
   for (let i = 0; i < n; i++) {
+    const wait = start + i * minGapMs - performance.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
     const t = await token(p, `${label}-${i}`, `honest-${i}`);
     const t0 = performance.now();
     const sig = await connectPq(p.wsUrl, t, { algorithm: i % 2 ? 'X-Wing' : 'ML-KEM-768', timeoutMs: 10_000 });

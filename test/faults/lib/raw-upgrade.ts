@@ -113,13 +113,20 @@ export function openUpgrade(port: number, withProtocol: boolean, keep: boolean, 
   });
 }
 
-export async function pool(n: number, concurrency: number, fn: (i: number) => Promise<void>, deadline = Number.POSITIVE_INFINITY): Promise<number> {
+/** Runs fn(0..n-1), `concurrency` at a time, starting none after `deadline` (a time, or a function read before each start). */
+export async function pool(
+  n: number,
+  concurrency: number,
+  fn: (i: number) => Promise<void>,
+  deadline: number | (() => number) = Number.POSITIVE_INFINITY,
+): Promise<number> {
   let next = 0;
   let done = 0;
+  const until = typeof deadline === 'number' ? () => deadline : deadline;
   const worker = async () => {
     for (;;) {
       const i = next++;
-      if (i >= n || performance.now() > deadline) return;
+      if (i >= n || performance.now() > until()) return;
       await fn(i);
       done++;
     }

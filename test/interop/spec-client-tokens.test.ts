@@ -53,7 +53,7 @@ describe('section 7: what LiveKit sees, and pin-only tokens', () => {
     const claims = { pqPublicKey: c.b64u(kp.publicKey), pqAlgorithm: 'X-Wing', pqKeyExpiry: Math.floor(Date.now() / 1000) + 600 };
     const token = await env.proxy.token('spec-validate', 'walt', { grant: claims as object });
     const res = await fetch(`${env.proxy.url}/rtc/validate?access_token=${token}&${QUERY}`);
-    expect([res.status, await res.text()]).toEqual([401, 'token is bound to a post-quantum key; connect with volly-pq.v1']);
+    expect([res.status, await res.text()]).toEqual([401, 'token is bound to a post-quantum key; connect with volly-pq']);
   });
 
   it('a v2 bound session keeps both pin claims in the tokens the proxy rewrites', async () => {

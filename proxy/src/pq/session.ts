@@ -116,8 +116,20 @@ export class PqSession implements Live {
   #startRelay(up: Extract<DialResult, { ok: true }>, keyed: StageResult): void {
     this.ws.off('close', this.#onClose);
     up.detach();
-    this.#relay = new Relay(this.ws, up.ws, transforms(this.ctx, keyed.crypto, keyed.grant), this.record, this.ctx.metrics, this.ctx.config.limits);
-    this.#relay.start(up.early, this.#inbox.handOver());
+    const relay = new Relay(this.ws, up.ws, transforms(this.ctx, keyed.crypto, keyed.grant), this.record, this.ctx.metrics, this.ctx.config.limits);
+    this.#relay = relay;
+    relay.start(up.early, this.#inbox.handOver());
+    // v2 unbound relays before the client's key confirmation: it is still due within the handshake timeout.
+    const { confirmed } = keyed.crypto;
+    if (confirmed && !confirmed()) {
+      const due = performance.now() - this.stage.startedAt;
+      const t = setTimeout(
+        () => confirmed() || relay.end(CloseCode.HandshakeTimeout, 'no key confirmation'),
+        Math.max(0, this.ctx.config.limits.handshakeTimeoutMs - due),
+      );
+      t.unref?.();
+      this.ws.once('close', () => clearTimeout(t));
+    }
   }
 
   /** Leaves the handshake: the timer stops and the slot goes back (once). */

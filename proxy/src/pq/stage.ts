@@ -19,6 +19,8 @@ export interface SessionCrypto {
   seal(kind: FrameKind, payload: Uint8Array): Uint8Array;
   /** Wipes the keys (idempotent). */
   destroy(): void;
+  /** False while the client has yet to prove it derived the keys (v2 unbound relays before that); absent: proved by the handshake. */
+  readonly confirmed?: () => boolean;
 }
 
 export interface StageIo {
@@ -86,5 +88,6 @@ export function sessionV2Crypto(session: v2.ServerSessionV2): SessionCrypto {
     },
     seal: (kind, payload) => session.seal(kind, payload),
     destroy: () => session.destroy(),
+    confirmed: () => session.confirmed,
   };
 }

@@ -9,7 +9,17 @@
  */
 
 import type { KeyObject } from 'node:crypto';
-import { downgradeClaims, equalBytes, hasPqClaims, type PqClaims, readPqClaims, TokenError, withPqClaims, withServerKeyClaims } from '@volly/shared';
+import {
+  downgradeClaims,
+  equalBytes,
+  hasPqClaims,
+  type PqClaims,
+  readPqClaims,
+  refreshedPqClaims,
+  TokenError,
+  withPqClaims,
+  withServerKeyClaims,
+} from '@volly/shared';
 import { type JWTPayload, errors as joseErrors } from 'jose';
 import type { Config } from './config.js';
 import { checkParsed, hmacKey, type ParsedJwt, parseJwt, signHs256, verifyHs256 } from './jwt.js';
@@ -112,7 +122,8 @@ export class Authorizer {
    * Turns a token LiveKit issued (signed with the upstream key) into the
    * client-facing one: signed with the session's client key and carrying the
    * session's PQ claims and server-key pins (so a reconnect with it pins the
-   * same keys). Returns null if LiveKit's token does not verify.
+   * same keys; a key that lives with its token follows the new exp, see
+   * refreshedPqClaims). Returns null if LiveKit's token does not verify.
    */
   async clientFacing(upstreamToken: string, grant: Grant): Promise<string | null> {
     let payload: JWTPayload;
@@ -124,7 +135,8 @@ export class Authorizer {
     const secret = this.#keys.get(grant.keyId);
     if (!secret) return null;
     const base = withServerKeyClaims(downgradeClaims(payload as Record<string, unknown>), grant.payload as Record<string, unknown>);
-    return signHs256({ ...(grant.pq ? withPqClaims(base, grant.pq) : base), iss: grant.keyId }, secret);
+    const pq = grant.pq && refreshedPqClaims(grant.pq, grant.payload.exp, payload.exp);
+    return signHs256({ ...(pq ? withPqClaims(base, pq) : base), iss: grant.keyId }, secret);
   }
 
   /**

@@ -17,6 +17,7 @@ import type { KemAlgorithm } from './kem/types.js';
 import { isKemAlgorithm } from './messages.js';
 import { KEM_PUBLIC_KEY_LENGTH as PUBLIC_KEY_LENGTH } from './protocol.js';
 import { type ServerKey, type ServerKeyPin, serverKeys } from './sig/server-auth.js';
+import { tokenExpiry } from './token-ttl.js';
 import { KEY_ID_LENGTH } from './v2/constants.js';
 
 export const PQ_CLAIMS = ['pqPublicKey', 'pqAlgorithm', 'pqKeyExpiry'] as const;
@@ -180,23 +181,40 @@ export function withPqClaims<T extends Payload>(payload: T, claims: PqClaims): T
 /** The part of livekit-server-sdk's AccessToken this helper needs (no runtime dependency on it). */
 export interface GrantableToken {
   addGrant(grant: object): void;
+  /** AccessToken's lifetime as its toJwt reads it (a time span such as "6h"); the default key expiry follows it. */
+  readonly ttl?: number | string;
 }
 
 /**
  * Binds a livekit-server-sdk AccessToken to a client's KEM public key:
- * `addPqClaims(at, { algorithm: 'ML-KEM-768', publicKey, keyExpiry })` before `at.toJwt()`.
- * `keyExpiry` defaults to 10 minutes from now. `serverKeys` also pins the
- * proxy's server keys (as `addServerKeys`).
+ * `addPqClaims(at, { algorithm: 'ML-KEM-768', publicKey })` before `at.toJwt()`.
+ * `keyExpiry` (unix seconds) defaults to the token's own exp (its ttl from
+ * now, livekit-server-sdk's 6h without one), so the key never expires before
+ * the token does and the proxy carries it into LiveKit's refreshed tokens; an
+ * explicit one is kept as given. `serverKeys` also pins the proxy's server
+ * keys (as `addServerKeys`).
  */
 export function addPqClaims<T extends GrantableToken>(
   token: T,
   c: { algorithm: KemAlgorithm; publicKey: Uint8Array; keyExpiry?: number; serverKeys?: readonly ServerKeyPin[] },
 ): T {
-  const claims: PqClaims = { algorithm: c.algorithm, publicKey: c.publicKey, keyExpiry: c.keyExpiry ?? Math.floor(Date.now() / 1000) + 600 };
   if (c.publicKey.length !== PUBLIC_KEY_LENGTH[c.algorithm]) throw new TokenError('ERR_TOKEN_CLAIMS', `public key is not a ${c.algorithm} public key`);
+  const claims: PqClaims = { algorithm: c.algorithm, publicKey: c.publicKey, keyExpiry: c.keyExpiry ?? tokenExpiry(token.ttl) };
   const pins = c.serverKeys?.length ? serverKeysGrant(c.serverKeys) : {};
   token.addGrant({ ...pqGrant(claims), ...pins });
   return token;
+}
+
+/**
+ * The PQ claims a token LiveKit refreshed (exp `refreshedExp`) carries for a
+ * session whose token expired at `sessionExp`. A key that lives with its token
+ * (expiry at or after the token's exp: addPqClaims' default) moves on to the
+ * refreshed exp, so a reconnect after the first token's exp still works; a
+ * shorter, explicit expiry stays as the app set it.
+ */
+export function refreshedPqClaims(claims: PqClaims, sessionExp: unknown, refreshedExp: unknown): PqClaims {
+  if (typeof sessionExp !== 'number' || typeof refreshedExp !== 'number' || claims.keyExpiry < sessionExp) return claims;
+  return { ...claims, keyExpiry: Math.max(claims.keyExpiry, refreshedExp) };
 }
 
 /**

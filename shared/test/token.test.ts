@@ -9,7 +9,7 @@ import { describe, expect, test } from 'vitest';
 import { toBase64Url } from '../src/bytes.js';
 import { CloseCode } from '../src/close-codes.js';
 import { TokenError } from '../src/errors.js';
-import { addPqClaims, downgradeClaims, hasPqClaims, PQ_CLAIMS, pqGrant, readPqClaims, withPqClaims } from '../src/token.js';
+import { addPqClaims, downgradeClaims, hasPqClaims, PQ_CLAIMS, pqGrant, readPqClaims, refreshedPqClaims, withPqClaims } from '../src/token.js';
 
 const NOW = 1_800_000_000;
 const mlKemKey = Uint8Array.from({ length: 1184 }, (_, i) => (i * 7) & 0xff);
@@ -156,16 +156,51 @@ describe('addPqClaims on a livekit-server-sdk AccessToken', () => {
     expect(downgradeClaims(payload).video).toEqual({ room: 'r1', roomJoin: true, canPublish: true });
   });
 
-  test('claims added before the room grant survive it; keyExpiry defaults to 10 minutes', async () => {
+  test('claims added before the room grant survive it; keyExpiry defaults to the token’s exp', async () => {
     const at = new AccessToken('APIkey', secret, { identity: 'bob' });
     addPqClaims(at, { algorithm: 'ML-KEM-768', publicKey: mlKemKey });
     at.addGrant({ room: 'r2', roomJoin: true });
     const payload = decodeJwt(await at.toJwt());
     const claims = readPqClaims(payload);
-    const expected = Math.floor(Date.now() / 1000) + 600;
-    expect(claims?.keyExpiry).toBeGreaterThanOrEqual(expected - 5);
-    expect(claims?.keyExpiry).toBeLessThanOrEqual(expected);
+    expect(payload.exp).toBeGreaterThan(Date.now() / 1000 + 6 * 3600 - 5);
+    expect(claims?.keyExpiry).toBeGreaterThanOrEqual(payload.exp as number);
+    expect(claims?.keyExpiry).toBeLessThanOrEqual((payload.exp as number) + 1);
     expect(payload.video).toMatchObject({ room: 'r2', roomJoin: true, pqAlgorithm: 'ML-KEM-768' });
+  });
+
+  test.each([
+    [90, 90],
+    ['45s', 45],
+    ['10m', 600],
+    ['2 hours', 7200],
+    ['1.5h', 5400],
+    ['1d', 86_400],
+    ['2 weeks', 1_209_600],
+  ])('ttl %j: the default key expiry is the token’s exp (never before it)', async (ttl, seconds) => {
+    const at = new AccessToken('APIkey', secret, { identity: 'dave', ttl });
+    addPqClaims(at, { algorithm: 'X-Wing', publicKey: xWingKey });
+    const payload = decodeJwt(await at.toJwt());
+    const exp = payload.exp as number;
+    expect(exp - (payload.nbf as number)).toBe(seconds);
+    expect((payload.video as Record<string, unknown>).pqKeyExpiry).toBeGreaterThanOrEqual(exp);
+    expect((payload.video as Record<string, unknown>).pqKeyExpiry).toBeLessThanOrEqual(exp + 1);
+  });
+
+  test('an explicit keyExpiry is kept; a ttl jose cannot read needs one', () => {
+    const at = new AccessToken('APIkey', secret, { identity: 'erin', ttl: '1h' });
+    addPqClaims(at, { algorithm: 'X-Wing', publicKey: xWingKey, keyExpiry: NOW });
+    expect((at as unknown as { grants: { video: Record<string, unknown> } }).grants.video.pqKeyExpiry).toBe(NOW);
+    const odd = new AccessToken('APIkey', secret, { identity: 'erin', ttl: 'soon' });
+    expect(tokenError(() => addPqClaims(odd, { algorithm: 'X-Wing', publicKey: xWingKey })).code).toBe('ERR_TOKEN_CLAIMS');
+    addPqClaims(odd, { algorithm: 'X-Wing', publicKey: xWingKey, keyExpiry: NOW });
+  });
+
+  test('a grantable object without a ttl gets livekit-server-sdk’s default lifetime, 6 hours', () => {
+    const video: Record<string, unknown> = {};
+    addPqClaims({ addGrant: (g) => Object.assign(video, g) }, { algorithm: 'X-Wing', publicKey: xWingKey });
+    const sixHours = Math.ceil(Date.now() / 1000) + 6 * 3600;
+    expect(video.pqKeyExpiry).toBeGreaterThanOrEqual(sixHours - 2);
+    expect(video.pqKeyExpiry).toBeLessThanOrEqual(sixHours);
   });
 
   test('a key of the wrong length for the algorithm is refused and the token is left alone', () => {
@@ -173,5 +208,22 @@ describe('addPqClaims on a livekit-server-sdk AccessToken', () => {
     expect(tokenError(() => addPqClaims(at, { algorithm: 'ML-KEM-768', publicKey: xWingKey })).code).toBe('ERR_TOKEN_CLAIMS');
     expect(tokenError(() => addPqClaims(at, { algorithm: 'X-Wing', publicKey: mlKemKey })).code).toBe('ERR_TOKEN_CLAIMS');
     expect((at as unknown as { grants: { video?: object } }).grants.video).toBeUndefined();
+  });
+});
+
+describe('refreshedPqClaims: the binding in a token LiveKit refreshed', () => {
+  const claims = { algorithm: 'X-Wing' as const, publicKey: xWingKey, keyExpiry: NOW + 60 };
+
+  test('a key that lives with its token (expiry at or after exp) follows the refreshed exp', () => {
+    expect(refreshedPqClaims(claims, NOW + 60, NOW + 600)).toEqual({ ...claims, keyExpiry: NOW + 600 });
+    expect(refreshedPqClaims({ ...claims, keyExpiry: NOW + 61 }, NOW + 60, NOW + 600).keyExpiry).toBe(NOW + 600);
+    // Never shortened: a key set to outlive its token keeps the later expiry.
+    expect(refreshedPqClaims({ ...claims, keyExpiry: NOW + 9000 }, NOW + 60, NOW + 600).keyExpiry).toBe(NOW + 9000);
+  });
+
+  test('an explicit expiry before the token’s exp stays; without both exps nothing changes', () => {
+    expect(refreshedPqClaims(claims, NOW + 61, NOW + 600)).toEqual(claims);
+    expect(refreshedPqClaims(claims, undefined, NOW + 600)).toEqual(claims);
+    expect(refreshedPqClaims(claims, NOW + 60, undefined)).toEqual(claims);
   });
 });

@@ -66,11 +66,11 @@ export function parseGrants(pairs: readonly string[]): VideoGrant {
   return grant as VideoGrant;
 }
 
-/** The KEM key a token is bound to (its expiry in unix seconds). */
+/** The KEM key a token is bound to (its expiry in unix seconds; without one, the token's own exp). */
 export interface Binding {
   readonly algorithm: KemAlgorithm;
   readonly publicKey: Uint8Array;
-  readonly keyExpiry: number;
+  readonly keyExpiry?: number;
 }
 
 export interface MintOptions {
@@ -160,7 +160,7 @@ export function registerToken(program: Command): Command {
     .addOption(new Option('--bind-key <file>', 'bind to the public key in this keygen file').conflicts('publicKey'))
     .option('--public-key <base64url>', 'bind to this KEM public key')
     .addOption(new Option('-a, --algorithm <name>', 'algorithm of --public-key (default: from its length)').choices(KEM_ALGORITHMS))
-    .option('--key-ttl <duration>', 'how long the bound key may be used (video.pqKeyExpiry; default: --ttl)')
+    .option('--key-ttl <duration>', "how long the bound key may be used (video.pqKeyExpiry; default: the token's exp, carried into refreshed tokens)")
     .option(
       '-g, --grant <name=value>',
       'video grant field, e.g. canPublish=false, canPublishSources=camera,microphone (repeatable; merged over roomJoin=true and room)',
@@ -182,7 +182,8 @@ Examples:
       if (!opts.room) throw new UsageError('--room: must not be empty');
       if (!opts.identity) throw new UsageError('--identity: must not be empty');
       const ttlSeconds = parseDuration(opts.ttl, '--ttl');
-      const keyTtl = opts.keyTtl === undefined ? ttlSeconds : parseDuration(opts.keyTtl, '--key-ttl');
+      // Without --key-ttl the key lives exactly as long as the token (addPqClaims' default, from the same ttl).
+      const keyTtl = opts.keyTtl === undefined ? undefined : parseDuration(opts.keyTtl, '--key-ttl');
       if (opts.algorithm && !opts.publicKey) throw new UsageError('--algorithm: only with --public-key (a key file names its algorithm)');
       if (opts.keyTtl && !opts.publicKey && !opts.bindKey) throw new UsageError('--key-ttl: only with --bind-key or --public-key');
       const key = opts.bindKey
@@ -203,7 +204,15 @@ Examples:
         ...(opts.name !== undefined ? { name: opts.name } : {}),
         ...(opts.metadata !== undefined ? { metadata: opts.metadata } : {}),
         ...(attrs ? { attributes: attrs } : {}),
-        ...(key ? { bind: { algorithm: key.algorithm, publicKey: key.publicKey, keyExpiry: Math.floor(Date.now() / 1000) + keyTtl } } : {}),
+        ...(key
+          ? {
+              bind: {
+                algorithm: key.algorithm,
+                publicKey: key.publicKey,
+                ...(keyTtl !== undefined ? { keyExpiry: Math.floor(Date.now() / 1000) + keyTtl } : {}),
+              },
+            }
+          : {}),
       });
       process.stdout.write(`${token}\n`);
     });

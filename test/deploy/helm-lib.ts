@@ -6,6 +6,7 @@ import { join, resolve } from 'node:path';
 import { parseAllDocuments, parse as parseYaml } from 'yaml';
 import { ensureHelm, ensureKubeconform } from '../harness/tools.ts';
 import { ensureKubernetesSchemas, schemaLocation } from './k8s-schemas.ts';
+import { mapMounts } from './keys-lib.ts';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
 export const CHART = join(ROOT, 'helm', 'volly-signaling');
@@ -119,9 +120,7 @@ export function podEnv(objs: Obj[], opts: { secrets?: Obj[]; mounts?: Record<str
     const ref = e.valueFrom?.secretKeyRef;
     const secret = ref ? secrets.find((s) => s.metadata.name === ref.name) : undefined;
     if (ref && !secret) throw new Error(`${e.name}: no Secret ${ref.name}`);
-    let value: string = ref ? Buffer.from(secret?.data[ref.key], 'base64').toString('utf8') : e.value;
-    for (const [mountPath, dir] of Object.entries(opts.mounts ?? {})) value = value.split(`${mountPath}/`).join(`${dir}/`);
-    env[e.name] = value;
+    env[e.name] = ref ? Buffer.from(secret?.data[ref.key], 'base64').toString('utf8') : e.value;
   }
-  return env;
+  return mapMounts(env, opts.mounts ?? {});
 }

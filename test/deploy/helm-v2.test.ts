@@ -26,6 +26,7 @@ import {
   type Obj,
   podEnv,
   podSpec,
+  ROOT,
   runHelm,
   template,
 } from './helm-lib.ts';
@@ -140,6 +141,24 @@ describe('the Grafana dashboard ConfigMap', () => {
       `${FULLNAME}-dashboard`,
     );
     expect(withFolder.metadata.annotations).toEqual({ grafana_folder: 'volly' });
+  });
+});
+
+describe("docs/deploy.md's rotation (PROTOCOL.md v2.9)", () => {
+  it('lists the new key second, then first, then alone, and each step renders that order', () => {
+    const doc = readFileSync(join(ROOT, 'docs', 'deploy.md'), 'utf8');
+    const section = doc.slice(doc.indexOf('### Rotating the v2 static key'));
+    const steps = [...section.matchAll(/--set '(proxy\.serverKeys\.files=\{[^}]*\})'/g)].map((m) => m[1] as string);
+    const lists = steps.map((set) => set.slice(set.indexOf('{') + 1, -1).split(','));
+    expect(lists).toHaveLength(3);
+    const [[oldKey, newKey], second, third] = lists as [[string, string], string[], string[]];
+    expect(lists[0]).toEqual([oldKey, newKey]);
+    expect(second).toEqual([newKey, oldKey]);
+    expect(third).toEqual([newKey]);
+    for (const [i, set] of steps.entries()) {
+      const env = envOf(container(docs(template(['proxy.serverKeys.secretName=volly-server-keys', set])), 'proxy'));
+      expect(env.VOLLY_SERVER_KEYS?.value).toBe((lists[i] as string[]).map((f) => `${MOUNT}/${f}`).join(','));
+    }
   });
 });
 

@@ -440,5 +440,9 @@ describe('NOTES.txt', () => {
     const withTls = notes(TLS_SCENARIO.set);
     expect(withTls).toContain(`wss://${FULLNAME}.${NAMESPACE}.svc:7880`);
     expect(withTls).toContain('Secret volly-tls');
+    expect(text).toContain('volly-pq.v2 is off');
+    const withV2 = notes(['proxy.serverKeys.secretName=sk', 'proxy.serverKeys.files={v2-b.json,v2-a.json}', 'redis.enabled=true', 'replicaCount=2']);
+    expect(withV2).toContain('Secret sk (v2-b.json, v2-a.json; the first KEM key is current)');
+    expect(withV2).toContain(`Replay register: Redis redis://${FULLNAME}-redis:6379.`);
   });
 });

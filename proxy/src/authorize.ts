@@ -99,7 +99,7 @@ export class Authorizer {
   /** A PQ-bound token must not be used without PQ: no downgrade by dropping the subprotocol. */
   refuseOnClassical(grant: Grant): void {
     if (grant.pq || hasPqClaims(grant.payload as Record<string, unknown>)) {
-      throw new TokenError('ERR_TOKEN_KEY_MISMATCH', 'token is bound to a post-quantum key; connect with volly-pq.v1');
+      throw new TokenError('ERR_TOKEN_KEY_MISMATCH', 'token is bound to a post-quantum key; connect with volly-pq');
     }
   }
 

@@ -20,7 +20,7 @@ import { tokenRewriter } from './rewrite.js';
 import { SessionRecord } from './session-record.js';
 import { tlsFactsOf } from './tls.js';
 
-export const REQUIRE_PQ_REASON = 'this server requires post-quantum signaling (volly-pq.v1); classical clients are refused';
+export const REQUIRE_PQ_REASON = 'this server requires post-quantum signaling (volly-pq); classical clients are refused';
 
 export async function acceptClassical(
   ctx: Context,

@@ -28,6 +28,7 @@ import { failedSessions, failuresTotal, retriedAttempts } from './lib/report-fai
 import { type BenchNginx, type BenchProxy, nginxAvailable, PROXY_BIN, startBenchProxy, startNginx, startNodeWsRelay } from './lib/servers.ts';
 import { machineInfo } from './lib/sysinfo.ts';
 import { runHandshake } from './scenarios/handshake.ts';
+import { v2HandshakeSummary } from './scenarios/handshake-v2.ts';
 import { runJoin } from './scenarios/join.ts';
 import { runRelay } from './scenarios/relay.ts';
 import { rttSummary, runRtt } from './scenarios/rtt.ts';
@@ -211,6 +212,7 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchOutput> {
     // The same figure for the bare Node.js + ws relay, where the headline has one (its floor on Node.js).
     bare_relay: Object.fromEntries(heads.filter((h) => 'bareRelay' in h).map((h) => [h.key, h.bareRelay?.median ?? null])),
     ...rttSummary(results.rtt),
+    ...v2HandshakeSummary(results.handshake?.v2),
     failed_sessions_total: failuresTotal(failedSessions(results)),
     failed_sessions: failedSessions(results),
     retried_attempts: retriedAttempts(results),

@@ -37,6 +37,14 @@ describe('bench:smoke', () => {
       'rtt40_direct_ms',
       'rtt40_v1_inband_ms',
       'rtt100_v1_bound_xwing_ms',
+      'rtt40_v2_ms',
+      'rtt40_v2_xwing_ms',
+      'rtt40_v2_bound_ms',
+      'rtt100_v2_bound_xwing_ms',
+      'rtt40_v2_join_ratio',
+      'rtt40_v2_bound_extra_rtt',
+      'v2_handshake_us',
+      'v2_handshake_us_mlkem768',
       'runtime',
       'machine',
     ]) {
@@ -49,11 +57,22 @@ describe('bench:smoke', () => {
     expect(summary.bare_relay).toHaveProperty('join_ratio_p99');
     expect(summary.bare_relay).toHaveProperty('relay_ratio_nginx');
     expect((summary.targets as Record<string, number>).join_cpu_ratio).toBe(1.25);
+    expect((summary.targets as Record<string, number>).rtt40_v2_join_ratio).toBe(1.1);
+    expect((summary.targets as Record<string, number>).rtt40_v2_bound_extra_rtt).toBe(1.1);
+    for (const key of ['rtt40_v2_join_ratio', 'rtt40_v2_bound_extra_rtt', 'v2_handshake_us', 'v2_handshake_us_mlkem768'])
+      expect(Number.isFinite(summary[key]), `${key}: ${summary[key]}`).toBe(true);
     const report = readFileSync(out.files.report, 'utf8');
     expect(report).toContain('| figure |');
     expect(report).toContain('### Failed sessions');
     expect(report).toContain('proxy handshake queue: queued / refused (429) / expired');
-    expect(readFileSync(out.files.chart, 'utf8')).toMatch(/^<svg [^>]*>[\s\S]*<\/svg>\s*$/);
+    // The round-trip table: one row per configuration, both RTTs side by side, the extra round trips over direct.
+    expect(report).toContain('| configuration | 40 ms RTT: median ms | 40 ms: extra RTTs vs direct | 100 ms RTT: median ms |');
+    for (const row of ['| v2 unbound X-Wing |', '| v2 bound ML-KEM-768 |', '| v1 token-bound X-Wing |']) expect(report).toContain(row);
+    expect(report).toContain('volly-pq.v2: proxy CPU per server handshake');
+    const chart = readFileSync(out.files.chart, 'utf8');
+    expect(chart).toMatch(/^<svg [^>]*>[\s\S]*<\/svg>\s*$/);
+    expect(chart).toContain('Join over an emulated round trip');
+    expect(chart).toContain('>v2 bound X-Wing</text>');
   });
 
   it('every scenario produced finite figures', () => {
@@ -61,6 +80,16 @@ describe('bench:smoke', () => {
     for (const row of r.handshake?.rows ?? []) finite(row.us, `handshake ${row.algorithm} ${row.backend}`);
     expect(r.handshake?.rows.length).toBeGreaterThanOrEqual(2);
     finite(r.handshake?.authorizeUs, 'authorize');
+    expect(r.handshake?.v2?.map((x) => `${x.algorithm} ${x.flow}`).sort()).toEqual([
+      'ML-KEM-768 bound',
+      'ML-KEM-768 unbound',
+      'X-Wing bound',
+      'X-Wing unbound',
+    ]);
+    for (const row of r.handshake?.v2 ?? []) {
+      finite(row.us, `v2 handshake ${row.algorithm} ${row.flow}`);
+      expect(row.failedSessions, `v2 handshake ${row.algorithm} ${row.flow}`).toEqual({});
+    }
     expect(r.join?.rows.length).toBeGreaterThanOrEqual(6);
     for (const row of r.join?.rows ?? []) {
       finite(row.p50Ms, `join p50 ${row.config}`);
@@ -82,7 +111,10 @@ describe('bench:smoke', () => {
     finite(r.storm?.ratio, 'storm ratio');
     const queue = r.storm?.rows.find((x) => x.target === 'sealed')?.handshakeQueue;
     for (const n of [queue?.queued, queue?.refused, queue?.expired]) expect(Number.isInteger(n)).toBe(true);
-    expect(r.rtt?.rows.length).toBe(12);
-    for (const row of r.rtt?.rows ?? []) expect(Number.isFinite(row.medianMs), `rtt ${row.rttMs} ${row.config}`).toBe(true);
+    expect(r.rtt?.rows.length).toBe(20);
+    for (const row of r.rtt?.rows ?? []) {
+      expect(Number.isFinite(row.medianMs), `rtt ${row.rttMs} ${row.config}`).toBe(true);
+      expect(row.failedSessions, `rtt ${row.rttMs} ${row.config}`).toEqual({});
+    }
   });
 });

@@ -184,7 +184,7 @@ describe('refusals read by a page on another origin, unshimmed livekit-client', 
       isConnectionError: true,
       reasonOf: 'NotAllowed',
       status: 403,
-      message: `${SIGNAL_FAILED}this server requires post-quantum signaling (volly-pq.v1); classical clients are refused`,
+      message: `${SIGNAL_FAILED}this server requires post-quantum signaling (volly-pq); classical clients are refused`,
     });
     expectValidateRead(via, 403);
   });
@@ -196,7 +196,7 @@ describe('refusals read by a page on another origin, unshimmed livekit-client', 
       isConnectionError: true,
       reasonOf: 'NotAllowed',
       status: 401,
-      message: `${SIGNAL_FAILED}token is bound to a post-quantum key; connect with volly-pq.v1`,
+      message: `${SIGNAL_FAILED}token is bound to a post-quantum key; connect with volly-pq`,
     });
     expectValidateRead(via, 401);
   });

@@ -1,7 +1,9 @@
-// The run's chart (chart.svg, REPORT-chart.svg): join latency and relay cost
-// as horizontal grouped bars with min–max whiskers, in plain SVG.
+// The run's chart (chart.svg, REPORT-chart.svg): join latency, relay cost and
+// join time over an emulated round trip as horizontal grouped bars with
+// min–max whiskers, in plain SVG.
 
 import type { Results } from './report.ts';
+import { rttByConfig } from './report-rtt.ts';
 import type { Figure } from './stats.ts';
 
 const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
@@ -142,5 +144,25 @@ export function chartSvg(r: Results, subtitle: string): string {
     parts.push(q.svg);
     y += q.height + 10;
   }
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${y}" viewBox="0 0 ${W} ${y}" font-family="sans-serif" role="img">\n<title>volly-signaling benchmark: join latency and relay cost (${esc(subtitle)})</title>\n<rect width="100%" height="100%" fill="#fff"/>\n${parts.join('\n')}\n</svg>\n`;
+  if (r.rtt) {
+    const rtts = [...new Set(r.rtt.rows.map((x) => x.rttMs))];
+    const p = panel(
+      10,
+      y,
+      W - 20,
+      'Join over an emulated round trip: new WebSocket → JoinResponse (median, whiskers: range over joins)',
+      'milliseconds',
+      rttByConfig(r.rtt).map((c) => ({
+        label: c.config,
+        series: rtts.map((t) => {
+          const x = c.byRtt.get(t);
+          return { name: `${t} ms RTT`, f: x ? { median: x.medianMs, min: x.minMs, max: x.maxMs, rounds: [] } : undefined };
+        }),
+      })),
+      colors,
+    );
+    parts.push(p.svg);
+    y += p.height + 10;
+  }
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${y}" viewBox="0 0 ${W} ${y}" font-family="sans-serif" role="img">\n<title>volly-signaling benchmark: join latency, relay cost and join over a round trip (${esc(subtitle)})</title>\n<rect width="100%" height="100%" fill="#fff"/>\n${parts.join('\n')}\n</svg>\n`;
 }

@@ -9,7 +9,8 @@ import type { RttResults } from '../scenarios/rtt.ts';
 import type { ScaleResults } from '../scenarios/scale.ts';
 import type { StormResults } from '../scenarios/storm.ts';
 import { describeCounts, totalFailures } from './failures.ts';
-import { type Figure, ratioFigure } from './stats.ts';
+import { v2HandshakeTable } from './report-handshake-v2.ts';
+import { type Figure, figure, ratioFigure } from './stats.ts';
 
 export interface Results {
   handshake?: HandshakeResults;
@@ -43,6 +44,11 @@ export function headlines(r: Results): Headline[] {
   const hs = r.handshake?.rows.find((x) => x.algorithm === 'ML-KEM-768' && x.backend === 'native');
   const cpu = (name: string) => r.relay?.rows.find((x) => x.target === name)?.cpuUsPerFrame;
   const top = r.scale?.levels.at(-1);
+  // v2 rows at 40 ms RTT, X-Wing (v2's default static key); one median per configuration, so no spread.
+  const at40 = (key: string) => r.rtt?.rows.find((x) => x.rttMs === 40 && x.key === key)?.medianMs;
+  const direct40 = at40('direct');
+  const v2Ratio = (at40('v2_xwing') ?? Number.NaN) / (direct40 ?? Number.NaN);
+  const v2BoundExtra = ((at40('v2_bound_xwing') ?? Number.NaN) - (direct40 ?? Number.NaN)) / 40;
   return [
     {
       key: 'join_ratio_p50',
@@ -97,6 +103,22 @@ export function headlines(r: Results): Headline[] {
       digits: 1,
     },
     { key: 'storm_ratio', label: `reconnect storm, proxy / direct (time to all joined)`, figure: r.storm?.ratio, unit: 'x', target: 1.2, digits: 2 },
+    {
+      key: 'rtt40_v2_join_ratio',
+      label: 'join at 40 ms RTT, v2 unbound X-Wing p50 / direct p50',
+      figure: r.rtt ? figure([v2Ratio]) : undefined,
+      unit: 'x',
+      target: 1.1,
+      digits: 2,
+    },
+    {
+      key: 'rtt40_v2_bound_extra_rtt',
+      label: 'join at 40 ms RTT, (v2 bound X-Wing p50 − direct p50) / 40 ms',
+      figure: r.rtt ? figure([v2BoundExtra]) : undefined,
+      unit: 'RTT',
+      target: 1.1,
+      digits: 2,
+    },
   ];
 }
 
@@ -151,6 +173,7 @@ export function scenarioTables(r: Results): string {
       ),
     );
     out.push(`\nAuthorize stage (JWT verify + re-sign, every session, classical too): ${fig(r.handshake.authorizeUs, 1)} us.`);
+    out.push(v2HandshakeTable(r.handshake.v2));
   }
   if (r.relay) {
     out.push(`\n### 3. Relay cost (${fmt(r.relay.messagesPerSecond, 0)} client messages/s offered)\n`);

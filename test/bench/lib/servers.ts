@@ -1,7 +1,8 @@
 // The processes under test, each its own OS process so the kernel's CPU and
 // memory accounting is theirs alone: the volly-pq proxy
-// (`node proxy/bin/volly-pq.js proxy`, configured by env as in production)
-// and Debian's nginx. LiveKit comes from the test harness (startLiveKit).
+// (`node proxy/bin/volly-pq.js proxy`, configured by env as in production,
+// with X-Wing and ML-KEM-768 static keys from its own `volly-pq keygen`, so
+// it serves volly-pq.v2 beside v1) and Debian's nginx. LiveKit comes from the test harness (startLiveKit).
 
 import { spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
@@ -55,6 +56,19 @@ export interface ProxyOptions {
   readonly inspect?: boolean;
 }
 
+/** The v2 static keys, current first: what `volly-pq keygen` writes, as an operator makes them. */
+const V2_KEY_ALGORITHMS = ['X-Wing', 'ML-KEM-768'] as const;
+
+/** KEM key files for VOLLY_SERVER_KEYS (turning volly-pq.v2 on), made in `dir` by the proxy's own CLI. */
+function v2KeyFiles(dir: string): string {
+  return V2_KEY_ALGORITHMS.map((algorithm) => {
+    const file = join(dir, `v2-${algorithm.toLowerCase()}.json`);
+    const r = spawnSync(process.execPath, [PROXY_BIN, 'keygen', '--algorithm', algorithm, '--out', file], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`volly-pq keygen --algorithm ${algorithm} failed: ${(r.stderr ?? '').trim().slice(0, 300)}`);
+    return file;
+  }).join(',');
+}
+
 export function parseMetrics(text: string): Map<string, number> {
   const out = new Map<string, number>();
   for (const line of text.split('\n')) {
@@ -88,6 +102,7 @@ export async function startBenchProxy(livekit: LiveKitServer, opts: ProxyOptions
     VOLLY_UPSTREAM_KEY: livekit.apiKey,
     VOLLY_UPSTREAM_SECRET: livekit.apiSecret,
     VOLLY_LOG_LEVEL: 'warn',
+    VOLLY_SERVER_KEYS: v2KeyFiles(dir),
     ...opts.env,
   };
   const args = [...(opts.nodeArgs ?? []), ...(opts.inspect ? [`--inspect=${LOOPBACK}:${inspectPort}`] : []), PROXY_BIN, 'proxy'];

@@ -8,7 +8,8 @@
 // and is not counted. A and C each run as a tight loop over a batch timed
 // with process.cpuUsage(); per handshake = (A + C) / batch. A round repeats
 // that; the figure is the median over rounds. JWT verify + re-sign (the
-// authorize stage, the same for classical sessions) is measured beside it.
+// authorize stage, the same for classical sessions) is measured beside it,
+// and so is volly-pq.v2's server handshake (handshake-v2.ts).
 
 import { Authorizer, loadConfig } from '@volly/proxy';
 import {
@@ -35,6 +36,7 @@ import {
 import { AccessToken } from 'livekit-server-sdk';
 import { countFailure, type FailureCounts } from '../lib/failures.ts';
 import { type Figure, figure } from '../lib/stats.ts';
+import { runV2Handshake, type V2HandshakeRow } from './handshake-v2.ts';
 
 export interface HandshakeOptions {
   readonly rounds: number;
@@ -60,6 +62,8 @@ export interface HandshakeResults {
   readonly aeadBackend: string;
   /** JWT verify + re-sign per session (authorize stage; classical sessions pay it too). */
   readonly authorizeUs: Figure;
+  /** volly-pq.v2: the proxy's CPU per handshake (handshake-v2.ts). */
+  readonly v2?: V2HandshakeRow[];
 }
 
 const cpuNow = (): number => {
@@ -176,7 +180,8 @@ export async function runHandshake(opts: HandshakeOptions, log: (s: string) => v
       log(`handshake ${algorithm} ${backend}: ${us.median.toFixed(1)} us (${us.min.toFixed(1)}-${us.max.toFixed(1)}), batch ${batch}`);
     }
   }
+  const v2 = await runV2Handshake(opts, log);
   const authorizeUs = await authorizeCost(opts.rounds, opts.roundMs);
   log(`authorize (JWT verify + re-sign): ${authorizeUs.median.toFixed(1)} us`);
-  return { rows, aeadBackend: aead.backend, authorizeUs };
+  return { rows, aeadBackend: aead.backend, authorizeUs, v2 };
 }

@@ -5,13 +5,16 @@
 // the time from `new WebSocket` to the decoded JoinResponse (the client's
 // in-band key generation, before the socket, is not in it), the median of
 // `joins` sequential joins per configuration, for direct, the proxy's
-// classical path and volly-pq.v1 in-band and token-bound with ML-KEM-768 and
-// X-Wing. Each configuration's extra round trips show up here as multiples
+// classical path, volly-pq.v1 in-band and token-bound, and volly-pq.v2
+// unbound and bound, each with ML-KEM-768 and X-Wing (v2: the static key's
+// algorithm; a bound token names a client key of the same algorithm). Each configuration's extra round trips show up here as multiples
 // of the RTT, which loopback figures hide. Each round first measures the RTT
 // the relay really adds (selfCheck) and reports it beside the figures.
 
-import { getKem, type KemAlgorithm } from '@volly/shared';
+import { getKem, type KemAlgorithm, type v2 } from '@volly/shared';
+import { fetchServerKeys } from '../../harness/v2-signal.ts';
 import { openSession } from '../lib/client.ts';
+import { openV2Session } from '../lib/client-v2.ts';
 import { type DelayRelay, type SelfCheck, selfCheck, startDelayRelay } from '../lib/delay-relay.ts';
 import { countFailure, type FailureCounts } from '../lib/failures.ts';
 import { median } from '../lib/stats.ts';
@@ -54,6 +57,8 @@ interface Config {
   /** Through the proxy (else direct to LiveKit). */
   readonly proxy: boolean;
   readonly sealed?: { algorithm: KemAlgorithm; flow: 'in-band' | 'token-bound' };
+  /** volly-pq.v2 to the proxy's static key of `algorithm`; `bound`: the token names a client key. */
+  readonly v2?: { algorithm: KemAlgorithm; bound: boolean };
 }
 
 const CONFIGS: Config[] = [
@@ -63,13 +68,26 @@ const CONFIGS: Config[] = [
   { key: 'v1_inband_xwing', name: 'v1 in-band X-Wing', proxy: true, sealed: { algorithm: 'X-Wing', flow: 'in-band' } },
   { key: 'v1_bound', name: 'v1 token-bound ML-KEM-768', proxy: true, sealed: { algorithm: 'ML-KEM-768', flow: 'token-bound' } },
   { key: 'v1_bound_xwing', name: 'v1 token-bound X-Wing', proxy: true, sealed: { algorithm: 'X-Wing', flow: 'token-bound' } },
+  { key: 'v2', name: 'v2 unbound ML-KEM-768', proxy: true, v2: { algorithm: 'ML-KEM-768', bound: false } },
+  { key: 'v2_xwing', name: 'v2 unbound X-Wing', proxy: true, v2: { algorithm: 'X-Wing', bound: false } },
+  { key: 'v2_bound', name: 'v2 bound ML-KEM-768', proxy: true, v2: { algorithm: 'ML-KEM-768', bound: true } },
+  { key: 'v2_bound_xwing', name: 'v2 bound X-Wing', proxy: true, v2: { algorithm: 'X-Wing', bound: true } },
 ];
 
 /** One join and leave through `relay`; the time from `new WebSocket` to the JoinResponse. */
-async function joinOnce(s: Servers, c: Config, relay: DelayRelay, room: string, identity: string): Promise<number> {
+async function joinOnce(s: Servers, c: Config, relay: DelayRelay, room: string, identity: string, keys: v2.ServerStaticKey[]): Promise<number> {
   const creds = c.proxy ? target(s, 'classical').creds : target(s, 'direct').creds;
-  const keyPair = c.sealed?.flow === 'token-bound' ? getKem(c.sealed.algorithm).keygen() : undefined;
-  const token = await mintToken(creds, room, identity, keyPair && c.sealed ? { algorithm: c.sealed.algorithm, publicKey: keyPair.publicKey } : undefined);
+  const bindAlgorithm = c.sealed?.flow === 'token-bound' ? c.sealed.algorithm : c.v2?.bound ? c.v2.algorithm : undefined;
+  const keyPair = bindAlgorithm ? getKem(bindAlgorithm).keygen() : undefined;
+  const token = await mintToken(creds, room, identity, keyPair && bindAlgorithm ? { algorithm: bindAlgorithm, publicKey: keyPair.publicKey } : undefined);
+  if (c.v2) {
+    const { algorithm } = c.v2;
+    const serverKey = keys.find((k) => k.algorithm === algorithm);
+    if (!serverKey) throw new Error(`the proxy publishes no ${algorithm} v2 key`);
+    const sess = await openV2Session({ baseUrl: relay.wsUrl, token, serverKey, ...(keyPair ? { bound: { algorithm, keyPair } } : {}), timeoutMs: 15_000 });
+    await sess.close();
+    return sess.socketMs;
+  }
   const sess = await openSession({
     baseUrl: relay.wsUrl,
     token,
@@ -84,6 +102,8 @@ async function joinOnce(s: Servers, c: Config, relay: DelayRelay, room: string, 
 export async function runRtt(s: Servers, o: RttOptions, log: (line: string) => void): Promise<RttResults> {
   const rows: RttRow[] = [];
   const selfChecks: SelfCheck[] = [];
+  // The well-known document once, as a client caches it: not part of any join.
+  const keys = await fetchServerKeys(s.proxy.wsUrl);
   for (const rttMs of o.rttsMs) {
     const check = await selfCheck(rttMs / 2);
     selfChecks.push(check);
@@ -98,7 +118,7 @@ export async function runRtt(s: Servers, o: RttOptions, log: (line: string) => v
         const times: number[] = [];
         for (let i = 0; i < o.warmup + o.joins; i++) {
           try {
-            const ms = await joinOnce(s, c, relay, room, `${room}-${i}`);
+            const ms = await joinOnce(s, c, relay, room, `${room}-${i}`, keys);
             if (i >= o.warmup) times.push(ms);
           } catch (err) {
             countFailure(failed, err);

@@ -18,6 +18,7 @@ import { LIVEKIT_VERSION } from '../harness/livekit.ts';
 import { createTestPki } from '../harness/tls.ts';
 import { goModuleDir } from '../harness/tools.ts';
 import { interpolate, mergeCompose, type PublishedPort, parseDotEnv, publishedPorts } from './compose-lib.ts';
+import { keygenDir, mapMounts } from './keys-lib.ts';
 
 /** compose-go release whose schema/compose-spec.json is the reference. */
 const COMPOSE_GO_MODULE = 'github.com/compose-spec/compose-go/v2@v2.16.2';
@@ -36,6 +37,9 @@ interface Service extends Json {
   build?: { context?: string; dockerfile?: string };
   network_mode?: string;
 }
+
+/** The bind-mounted key directory (VOLLY_KEYS_DIR), with the key .env.example names made by `volly-pq keygen`. */
+const KEYS = { '/etc/volly/keys': keygenDir({ 'v2-current.json': 'X-Wing' }) };
 
 const env = parseDotEnv(readFileSync(join(COMPOSE_DIR, '.env.example'), 'utf8'));
 const raw = parseYaml(readFileSync(join(COMPOSE_DIR, 'docker-compose.yml'), 'utf8')) as Json;
@@ -142,7 +146,7 @@ describe('compose layout', () => {
     const e = environment(service('proxy'));
     const known = new Set(Object.values(SETTING_ENV_NAMES));
     for (const name of Object.keys(e)) expect(known, name).toContain(name);
-    const config = loadConfig(e);
+    const config = loadConfig(mapMounts(e, KEYS));
     expect(config.upstreamUrl.href).toBe(`http://livekit:${livekitConfig.port}/`);
     expect(config.listen).toEqual({ host: '0.0.0.0', port: 7880 });
     expect(config.adminListen).toEqual({ host: '0.0.0.0', port: 9880 });
@@ -176,7 +180,7 @@ describe('compose layout', () => {
       expect(svc.healthcheck?.test, `${name} healthcheck`).toBeDefined();
     }
     expect(service('livekit').depends_on).toEqual({ redis: { condition: 'service_healthy' } });
-    expect(service('proxy').depends_on).toEqual({ livekit: { condition: 'service_healthy' } });
+    expect(service('proxy').depends_on).toEqual({ livekit: { condition: 'service_healthy' }, redis: { condition: 'service_healthy' } });
     expect(JSON.stringify(service('proxy').healthcheck)).toContain('/healthz');
   });
 
@@ -199,7 +203,7 @@ describe('compose/docker-compose.tls.yml: the proxy serves wss:// itself', () =>
     expect(e.VOLLY_TLS_GROUPS?.split(':')[0]).toBe('X25519MLKEM768');
     expect(e.VOLLY_TLS_MIN_VERSION).toBe('TLSv1.2');
     // A directory, not the two files: a renewal that replaces them is seen in the container.
-    expect(proxy().volumes).toEqual([`${env.VOLLY_TLS_DIR}:/etc/volly/tls:ro`]);
+    expect(proxy().volumes).toEqual([`${env.VOLLY_KEYS_DIR}:/etc/volly/keys:ro`, `${env.VOLLY_TLS_DIR}:/etc/volly/tls:ro`]);
     // Everything else is the base file's.
     expect(publishedPorts(proxy().ports)).toEqual(publishedPorts(service('proxy').ports));
     expect(environment(proxy()).LIVEKIT_KEYS).toBe(env.LIVEKIT_KEYS);
@@ -209,12 +213,12 @@ describe('compose/docker-compose.tls.yml: the proxy serves wss:// itself', () =>
   it('the defaults hold without .env entries', () => {
     const bare = interpolate(mergeCompose(raw, rawTls), { LIVEKIT_KEYS: 'k', VOLLY_UPSTREAM_KEY: 'u', VOLLY_UPSTREAM_SECRET: 's' }) as typeof composeTls;
     const svc = bare.services.proxy as Service & { volumes?: string[] };
-    expect(svc.volumes).toEqual(['./tls:/etc/volly/tls:ro']);
+    expect(svc.volumes).toEqual(['./keys:/etc/volly/keys:ro', './tls:/etc/volly/tls:ro']);
     expect(environment(svc).VOLLY_TLS_GROUPS).toBe('X25519MLKEM768:X25519:P-256:P-384');
   });
 
   it('the proxy loads a certificate pair from the mounted directory with the environment compose gives it', () => {
-    const [source, target] = (proxy().volumes?.[0] ?? '').split(':') as [string, string];
+    const [source, target] = (proxy().volumes?.find((v) => v.includes(':/etc/volly/tls')) ?? '').split(':') as [string, string];
     expect(source).toBe('./tls');
     const pki = createTestPki();
     const mounted = mkdtempSync(join(tmpdir(), 'volly-compose-tls-'));
@@ -224,7 +228,7 @@ describe('compose/docker-compose.tls.yml: the proxy serves wss:// itself', () =>
       const e = Object.fromEntries(
         Object.entries(environment(proxy())).map(([k, v]) => [k, v.startsWith(`${target}/`) ? join(mounted, v.slice(target.length + 1)) : v]),
       );
-      const config = loadConfig(e);
+      const config = loadConfig(mapMounts(e, KEYS));
       expect(config.tls).toMatchObject({
         certFile: join(mounted, 'tls.crt'),
         keyFile: join(mounted, 'tls.key'),

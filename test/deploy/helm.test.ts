@@ -7,35 +7,37 @@
 // ServiceMonitor (a Prometheus Operator CRD, no built-in schema) is skipped
 // explicitly by kind, and everything else must come out `statusValid`.
 
-import { spawnSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isMap, parseAllDocuments, parseDocument, parse as parseYaml, type YAMLMap } from 'yaml';
+import { isMap, parseDocument, parse as parseYaml, type YAMLMap } from 'yaml';
 import { loadConfig, SETTING_ENV_NAMES } from '../../proxy/src/config.ts';
 import { LIVEKIT_VERSION } from '../harness/livekit.ts';
 import { createTestPki } from '../harness/tls.ts';
-import { ensureHelm, ensureKubeconform, GO_TOOL_TIMEOUT_MS } from '../harness/tools.ts';
-import { ensureKubernetesSchemas, schemaLocation } from './k8s-schemas.ts';
-
-const ROOT = resolve(import.meta.dirname, '../..');
-const CHART = join(ROOT, 'helm', 'volly-signaling');
-/** The chart's kubeVersion floor and the newest Kubernetes kubernetes-validate 1.37.0 describes. */
-const KUBE_VERSIONS = ['1.26.0', '1.37.0'] as const;
-const RELEASE = 'rel';
-const NAMESPACE = 'media';
-const FULLNAME = `${RELEASE}-volly-signaling`;
-const LIVEKIT_PORT = 7780;
-/** Kinds without a built-in schema, skipped by name (CRDs). */
-const CRD_KINDS = ['ServiceMonitor'];
-
-type Obj = Record<string, any>;
-
-interface Scenario {
-  name: string;
-  set: string[];
-}
+import { GO_TOOL_TIMEOUT_MS } from '../harness/tools.ts';
+import {
+  CHART,
+  CRD_KINDS,
+  container,
+  docs,
+  envOf,
+  FULLNAME,
+  find,
+  initHelmTools,
+  KUBE_VERSIONS,
+  kubeconformCheck,
+  LIVEKIT_PORT,
+  livekitYaml,
+  NAMESPACE,
+  type Obj,
+  podSpec,
+  RELEASE,
+  ROOT,
+  runHelm,
+  type Scenario,
+  template,
+} from './helm-lib.ts';
 
 const SCENARIOS: Scenario[] = [
   { name: 'default values', set: [] },
@@ -68,89 +70,7 @@ const SCENARIOS: Scenario[] = [
 ];
 const TLS_SCENARIO = SCENARIOS[3] as Scenario;
 
-let helm: string;
-let kubeconform: string;
-
-function runHelm(args: string[]): { status: number; stdout: string; stderr: string } {
-  const r = spawnSync(helm, args, { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, timeout: 120_000 });
-  return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
-}
-
-function template(set: string[], chart = CHART): string {
-  const args = ['template', RELEASE, chart, '--namespace', NAMESPACE, '--kube-version', KUBE_VERSIONS[1]];
-  for (const s of set) args.push('--set', s);
-  const r = runHelm(args);
-  if (r.status !== 0) throw new Error(`helm ${args.join(' ')} failed:\n${r.stderr}`);
-  return r.stdout;
-}
-
-function docs(text: string): Obj[] {
-  return parseAllDocuments(text)
-    .map((d) => d.toJS() as Obj | null)
-    .filter((d): d is Obj => d !== null);
-}
-
-function find(objs: Obj[], kind: string, name: string): Obj {
-  const o = objs.find((d) => d.kind === kind && d.metadata?.name === name);
-  if (!o) throw new Error(`no ${kind}/${name} in ${objs.map((d) => `${d.kind}/${d.metadata?.name}`).join(', ')}`);
-  return o;
-}
-
-interface KubeconformResource {
-  kind: string;
-  name: string;
-  version: string;
-  status: string;
-  msg: string;
-}
-
-function kubeconformCheck(manifests: string, kubeVersion: string): { status: number; resources: KubeconformResource[]; raw: string } {
-  const r = spawnSync(
-    kubeconform,
-    [
-      '-strict',
-      '-summary',
-      '-output',
-      'json',
-      '-verbose',
-      '-kubernetes-version',
-      kubeVersion,
-      '-schema-location',
-      schemaLocation(),
-      '-skip',
-      CRD_KINDS.join(','),
-    ],
-    { input: manifests, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, timeout: 120_000 },
-  );
-  const report = JSON.parse(r.stdout) as { resources?: KubeconformResource[] };
-  return { status: r.status ?? -1, resources: report.resources ?? [], raw: r.stdout + r.stderr };
-}
-
-function envOf(container: Obj): Record<string, Obj> {
-  return Object.fromEntries((container.env ?? []).map((e: Obj) => [e.name, e]));
-}
-
-function podSpec(objs: Obj[]): Obj {
-  return find(objs, 'Deployment', FULLNAME).spec.template.spec;
-}
-
-function container(objs: Obj[], name: string): Obj {
-  const c = podSpec(objs).containers.find((x: Obj) => x.name === name);
-  if (!c) throw new Error(`no container ${name}`);
-  return c;
-}
-
-function livekitYaml(objs: Obj[]): Obj {
-  return parseYaml(find(objs, 'ConfigMap', `${FULLNAME}-livekit`).data['livekit.yaml']) as Obj;
-}
-
-beforeAll(
-  async () => {
-    [helm, kubeconform] = await Promise.all([ensureHelm(), ensureKubeconform()]);
-    await ensureKubernetesSchemas(KUBE_VERSIONS);
-  },
-  GO_TOOL_TIMEOUT_MS + 10 * 60_000,
-);
+beforeAll(initHelmTools, GO_TOOL_TIMEOUT_MS + 10 * 60_000);
 
 describe('helm lint', () => {
   for (const s of [...SCENARIOS.slice(0, 2), TLS_SCENARIO]) {
@@ -520,5 +440,9 @@ describe('NOTES.txt', () => {
     const withTls = notes(TLS_SCENARIO.set);
     expect(withTls).toContain(`wss://${FULLNAME}.${NAMESPACE}.svc:7880`);
     expect(withTls).toContain('Secret volly-tls');
+    expect(text).toContain('volly-pq.v2 is off');
+    const withV2 = notes(['proxy.serverKeys.secretName=sk', 'proxy.serverKeys.files={v2-b.json,v2-a.json}', 'redis.enabled=true', 'replicaCount=2']);
+    expect(withV2).toContain('Secret sk (v2-b.json, v2-a.json; the first KEM key is current)');
+    expect(withV2).toContain(`Replay register: Redis redis://${FULLNAME}-redis:6379.`);
   });
 });

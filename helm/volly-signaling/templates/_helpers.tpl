@@ -107,6 +107,30 @@ comes from the Secret through the container's environment.
 {{- toYaml $merged }}
 {{- end }}
 
+{{/* VOLLY_REDIS_URL: proxy.redisUrl, else the Redis LiveKit uses, else "". */}}
+{{- define "volly-signaling.proxyRedisUrl" -}}
+{{- if .Values.proxy.redisUrl }}
+{{- .Values.proxy.redisUrl }}
+{{- else if include "volly-signaling.redisAddress" . }}
+{{- printf "redis://%s" (include "volly-signaling.redisAddress" .) }}
+{{- end }}
+{{- end }}
+
+{{/* Where the server-keys Secret is mounted in the proxy container. */}}
+{{- define "volly-signaling.serverKeysDir" -}}
+/etc/volly/server-keys
+{{- end }}
+
+{{/* VOLLY_SERVER_KEYS: the listed Secret entries under the mount, in order. */}}
+{{- define "volly-signaling.serverKeysEnv" -}}
+{{- $dir := include "volly-signaling.serverKeysDir" . }}
+{{- $paths := list }}
+{{- range .Values.proxy.serverKeys.files }}
+{{- $paths = append $paths (printf "%s/%s" $dir .) }}
+{{- end }}
+{{- join "," $paths }}
+{{- end }}
+
 {{- define "volly-signaling.validate" -}}
 {{- if and (gt (int .Values.replicaCount) 1) (not (include "volly-signaling.redisAddress" .)) }}
 {{- fail "replicaCount > 1 needs Redis: set redis.enabled=true or livekit.redis.address" }}
@@ -122,6 +146,27 @@ comes from the Secret through the container's environment.
 {{- end }}
 {{- if not (has .Values.proxy.tls.minVersion (list "TLSv1.2" "TLSv1.3")) }}
 {{- fail "proxy.tls.minVersion must be TLSv1.2 or TLSv1.3" }}
+{{- end }}
+{{- $sk := .Values.proxy.serverKeys }}
+{{- if and $sk.secretName (not $sk.files) }}
+{{- fail "proxy.serverKeys.secretName needs proxy.serverKeys.files: the Secret's key files in VOLLY_SERVER_KEYS order, the current v2 key first" }}
+{{- end }}
+{{- if and $sk.files (not $sk.secretName) }}
+{{- fail "proxy.serverKeys.files needs proxy.serverKeys.secretName: the Secret holding those volly-pq keygen files" }}
+{{- end }}
+{{- range $sk.files }}
+{{- if not (regexMatch "^[A-Za-z0-9._-]+$" .) }}
+{{- fail (printf "proxy.serverKeys.files: %q is not a Secret entry name (letters, digits, . _ -)" .) }}
+{{- end }}
+{{- end }}
+{{- $protocols := splitList "," (nospace .Values.proxy.protocols) }}
+{{- if and (has "v2" $protocols) (not $sk.secretName) }}
+{{- fail "proxy.protocols includes v2, which needs a KEM static key: make one with `volly-pq keygen --algorithm X-Wing --out v2-a.json`, `kubectl create secret generic volly-server-keys --from-file=v2-a.json`, then set proxy.serverKeys.secretName=volly-server-keys and proxy.serverKeys.files={v2-a.json}" }}
+{{- end }}
+{{- range $protocols }}
+{{- if and . (not (has . (list "v1" "v2"))) }}
+{{- fail (printf "proxy.protocols: %q is not v1 or v2" .) }}
+{{- end }}
 {{- end }}
 {{- if eq (int .Values.livekit.port) (int .Values.proxy.port) }}
 {{- fail "livekit.port and proxy.port must differ: both share the pod's network" }}

@@ -48,7 +48,16 @@ export interface OpenOptions {
   readonly counters?: FrameCounters;
   /** Every LiveKit message after the JoinResponse. */
   readonly onMessage?: (m: SignalResponse) => void;
+  /** The client's own loopback address (storms and scale emulate many users, not one address: see clientAddress). */
+  readonly localAddress?: string;
 }
+
+/**
+ * A loopback address per emulated user: 127.1.x.y. Real storms come from
+ * many addresses, and the proxy shares handshake slots per address, so
+ * 2,000 clients on 127.0.0.1 would measure one address's share instead.
+ */
+export const clientAddress = (i: number): string => `127.1.${(i >> 8) & 255}.${((i & 255) % 254) + 1}`;
 
 export interface BenchSession {
   readonly joinMs: number;
@@ -100,10 +109,10 @@ export function openSession(opts: OpenOptions): Promise<BenchSession> {
       randomBytes,
     });
     tSocket = performance.now();
-    ws = new WebSocket(split.socketUrl, SUBPROTOCOL, { perMessageDeflate: false });
+    ws = new WebSocket(split.socketUrl, SUBPROTOCOL, { perMessageDeflate: false, ...(opts.localAddress ? { localAddress: opts.localAddress } : {}) });
   } else {
     tSocket = performance.now();
-    ws = new WebSocket(url, { perMessageDeflate: false });
+    ws = new WebSocket(url, { perMessageDeflate: false, ...(opts.localAddress ? { localAddress: opts.localAddress } : {}) });
   }
   const counters = opts.counters;
   const sendFrame = (f: Uint8Array) => {

@@ -10,7 +10,7 @@
 
 import { join } from 'node:path';
 import type { LiveKitServer } from '../../harness/livekit.ts';
-import { type BenchSession, keepalive, openWithRetry, pool, type RetryLog, tallySessionFailures } from '../lib/client.ts';
+import { type BenchSession, clientAddress, keepalive, openWithRetry, pool, type RetryLog, tallySessionFailures } from '../lib/client.ts';
 import { countFailure, type FailureCounts, failureKey, totalFailures } from '../lib/failures.ts';
 import { rssKiB } from '../lib/procfs.ts';
 import type { BenchProxy } from '../lib/servers.ts';
@@ -127,7 +127,7 @@ export async function runScale(
         const token = await mintToken(proxy, `scale-${level}-${Math.floor(i / 10)}`, `s${level}-${i}`);
         try {
           const sess = await openWithRetry(
-            { baseUrl: proxy.wsUrl, token, sealed: { algorithm: 'ML-KEM-768', flow: 'in-band' }, timeoutMs: 30_000 },
+            { baseUrl: proxy.wsUrl, token, sealed: { algorithm: 'ML-KEM-768', flow: 'in-band' }, timeoutMs: 30_000, localAddress: clientAddress(i) },
             deadline,
             retries,
           );

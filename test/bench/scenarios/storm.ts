@@ -15,7 +15,7 @@
 // full, or expired in it) are read from /metrics around each storm; a proxy
 // without that metric reports 0.
 
-import { type BenchSession, openWithRetry, pool, type RetryLog } from '../lib/client.ts';
+import { type BenchSession, clientAddress, openWithRetry, pool, type RetryLog } from '../lib/client.ts';
 import { addCounts, countFailure, type FailureCounts } from '../lib/failures.ts';
 import { metricSum } from '../lib/servers.ts';
 import { type Figure, figure, median, p99 } from '../lib/stats.ts';
@@ -87,7 +87,7 @@ async function oneStorm(s: Servers, name: TargetName, r: number, o: StormOptions
   const tokens = await Promise.all(Array.from({ length: o.clients }, (_, i) => mintToken(t.creds, `storm-${name}-r${r}-${Math.floor(i / 10)}`, `c${i}`)));
   const open = (i: number, deadline: number, retries: RetryLog) =>
     openWithRetry(
-      { baseUrl: t.baseUrl, token: tokens[i] as string, ...(t.sealed ? { sealed: t.sealed } : {}), timeoutMs: o.timeoutMs },
+      { baseUrl: t.baseUrl, token: tokens[i] as string, ...(t.sealed ? { sealed: t.sealed } : {}), timeoutMs: o.timeoutMs, localAddress: clientAddress(i) },
       deadline,
       retries,
       'any',

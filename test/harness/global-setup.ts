@@ -1,4 +1,4 @@
-// vitest globalSetup of the `integration` project: make sure the
+// vitest globalSetup of every suite project under test/: make sure the
 // livekit-server binary exists before any test runs, so its ~3 minute Go build
 // is never inside a test or hook timeout. The path reaches the tests both as
 // `inject('livekitBinary')` and as $VOLLY_LIVEKIT_BIN (which startLiveKit()

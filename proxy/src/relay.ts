@@ -76,6 +76,7 @@ export class Relay {
   #tail: Promise<void> | null = null;
   #idle: ReturnType<typeof setTimeout> | undefined;
   #ended = false;
+  readonly #counters: Record<Direction, { frames: { inc(n?: number): void }; bytes: { inc(n?: number): void } }>;
   #endCode = 1005;
   #endReason = '';
 
@@ -84,11 +85,15 @@ export class Relay {
     private readonly upstream: WebSocket,
     private readonly t: RelayTransforms,
     private readonly record: SessionRecord,
-    private readonly metrics: Metrics,
+    metrics: Metrics,
     private readonly limits: Limits,
   ) {
     this.#toUpstream = new Flow(upstream, client, limits.maxBufferedBytes);
     this.#toClient = new Flow(client, upstream, limits.maxBufferedBytes);
+    // Metric children bound once per session, not looked up by label set per frame.
+    const mode = record.mode;
+    const bind = (direction: Direction) => ({ frames: metrics.frames.labels({ mode, direction }), bytes: metrics.bytes.labels({ mode, direction }) });
+    this.#counters = { client_to_upstream: bind('client_to_upstream'), upstream_to_client: bind('upstream_to_client') };
   }
 
   /**
@@ -153,9 +158,9 @@ export class Relay {
   }
 
   #count(direction: Direction, m: Message): void {
-    const mode = this.record.mode;
-    this.metrics.frames.inc({ mode, direction });
-    this.metrics.bytes.inc({ mode, direction }, typeof m === 'string' ? Buffer.byteLength(m) : m.length);
+    const c = this.#counters[direction];
+    c.frames.inc();
+    c.bytes.inc(typeof m === 'string' ? Buffer.byteLength(m) : m.length);
   }
 
   /** Per client frame: restarts the one idle timer instead of allocating a new one. */

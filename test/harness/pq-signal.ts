@@ -14,7 +14,7 @@ import {
   type ServerKeyPin,
   type SessionFailure,
 } from '@volly/shared';
-import { signalUrl } from './signal.ts';
+import { signalUrl, waitForKind } from './signal.ts';
 
 export interface PqSignal {
   readonly ws: PqWebSocket;
@@ -116,13 +116,7 @@ export function connectPq(baseUrl: string, token: string, opts: PqConnectOptions
           ws,
           join: first.message.value,
           next,
-          async waitFor(kind, timeoutMs = 15_000) {
-            const until = Date.now() + timeoutMs;
-            for (;;) {
-              const m = await next(Math.max(1, until - Date.now()));
-              if (m.message.case === kind) return m.message.value as never;
-            }
-          },
+          waitFor: (kind, timeoutMs = 15_000) => waitForKind(next, kind, timeoutMs),
           send(message) {
             ws.send(new SignalRequest({ message }).toBinary());
           },

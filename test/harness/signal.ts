@@ -102,6 +102,19 @@ export function encodeJoinRequest(jr: Partial<JoinRequest> = {}): string {
   return Buffer.from(wrapped.toBinary()).toString('base64').replaceAll('+', '-').replaceAll('/', '_');
 }
 
+/** Reads messages with `next` until one of `kind` arrives (skipping others); `next` rejects at the deadline. */
+export async function waitForKind<K extends SignalResponse['message']['case']>(
+  next: (timeoutMs?: number) => Promise<SignalResponse>,
+  kind: K,
+  timeoutMs: number,
+): Promise<never> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const m = await next(Math.max(1, deadline - Date.now()));
+    if (m.message.case === kind) return m.message.value as never;
+  }
+}
+
 /**
  * The URL livekit-client would dial. `url` is LiveKit's (or the proxy's) base
  * URL, http(s) or ws(s); a path other than '/' is kept as given.
@@ -244,13 +257,7 @@ export function connectSignal(
             url: dialUrl,
             received,
             next,
-            async waitFor(kind, ms = timeoutMs) {
-              const deadline = Date.now() + ms;
-              for (;;) {
-                const m = await next(Math.max(1, deadline - Date.now()));
-                if (m.message.case === kind) return m.message.value as never;
-              }
-            },
+            waitFor: (kind, ms = timeoutMs) => waitForKind(next, kind, ms),
             send(req) {
               const msg = req instanceof SignalRequest ? req : new SignalRequest({ message: req });
               ws.send(msg.toBinary());

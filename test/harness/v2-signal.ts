@@ -9,7 +9,7 @@ import { SignalRequest, SignalResponse } from '@livekit/protocol';
 import { FrameKind, getAead, getKem, type KemAlgorithm, type KemKeyPair, randomBytes, v2 } from '@volly/shared';
 import WebSocket from 'ws';
 import type { PqSignal } from './pq-signal.ts';
-import { type ConnectSignalOptions, signalUrl } from './signal.ts';
+import { type ConnectSignalOptions, signalUrl, waitForKind } from './signal.ts';
 
 export interface V2Options {
   /** The server key to encapsulate to (default: the current key of the proxy's well-known document). */
@@ -135,13 +135,7 @@ export async function connectV2(baseUrl: string, token: string, opts: V2Options 
     flight,
     join: first.message.value,
     next,
-    async waitFor(kind, timeoutMs = 15_000) {
-      const until = Date.now() + timeoutMs;
-      for (;;) {
-        const m = await next(Math.max(1, until - Date.now()));
-        if (m.message.case === kind) return m.message.value as never;
-      }
-    },
+    waitFor: (kind, timeoutMs = 15_000) => waitForKind(next, kind, timeoutMs),
     send: (message) => ws.send(client.seal(new SignalRequest({ message }).toBinary())),
     closed,
     async close() {

@@ -4,6 +4,7 @@
 // Give `wsUrl` to the SDK exactly as you would give it LiveKit's URL.
 
 import { writeFileSync } from 'node:fs';
+import { type AddressInfo, connect, createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { getKem, toBase64Url } from '@volly/shared';
 import { BIN } from '../../proxy/test/run-cli.js';
@@ -64,6 +65,65 @@ export async function startTunnel(proxy: TestProxy, opts: { protocol?: 'v1' | 'v
     metrics,
     close: async () => {
       await proc.stop({ graceMs: 5_000 });
+    },
+  };
+}
+
+/**
+ * A wire tap: a TCP forwarder on a free loopback port in front of `target`
+ * (host:port) that records every byte both ways, and can cut every
+ * connection it carries (a dropped tunnel→proxy link).
+ */
+export interface WireTap {
+  /** The proxy as seen through the tap: give it to startTunnel. */
+  readonly proxy: TestProxy;
+  /** Everything carried so far, both directions, as latin1 text (to search for plaintext). */
+  captured(): string;
+  /** Connections accepted so far. */
+  readonly connections: number;
+  /** Destroys every open connection (both sides), as a dropped link would. */
+  cut(): void;
+  close(): Promise<void>;
+}
+
+export async function startWireTap(proxy: TestProxy): Promise<WireTap> {
+  const target = new URL(proxy.url);
+  const chunks: Buffer[] = [];
+  const open = new Set<Socket>();
+  let connections = 0;
+  const server = createServer((client) => {
+    connections++;
+    const upstream = connect(Number(target.port), target.hostname);
+    for (const [from, to] of [
+      [client, upstream],
+      [upstream, client],
+    ] as const) {
+      open.add(from);
+      from.on('data', (b: Buffer) => {
+        chunks.push(Buffer.from(b));
+        to.write(b);
+      });
+      from.on('close', () => {
+        open.delete(from);
+        to.destroy();
+      });
+      from.on('error', () => {});
+    }
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    proxy: { ...proxy, url: `http://127.0.0.1:${port}`, wsUrl: `ws://127.0.0.1:${port}` },
+    captured: () => Buffer.concat(chunks).toString('latin1'),
+    get connections() {
+      return connections;
+    },
+    cut: () => {
+      for (const s of open) s.destroy();
+    },
+    close: async () => {
+      for (const s of open) s.destroy();
+      await new Promise((r) => server.close(r));
     },
   };
 }

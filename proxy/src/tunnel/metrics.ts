@@ -22,6 +22,12 @@ export function createTunnelMetrics() {
       labelNames: [...session, 'outcome'],
       ...reg,
     }),
+    reconnects: new Counter({
+      name: 'volly_tunnel_reconnects_total',
+      help: 'PQ sessions opened for an SDK resuming or rejoining (reconnect=1, or join_request.reconnect)',
+      labelNames: ['protocol'],
+      ...reg,
+    }),
     failures: new Counter({
       name: 'volly_tunnel_failures_total',
       help: "Sessions that failed, by close code (the proxy's or LiveKit's) and HTTP status the SDK was given",

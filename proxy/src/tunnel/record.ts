@@ -30,6 +30,7 @@ export class TunnelSessionRecord {
   opened(info: PqSessionInfo): void {
     this.#labels = { protocol: short(info.protocol), algorithm: info.algorithm, mode: info.mode };
     this.metrics.sessionsActive.inc(this.#labels);
+    if (this.reconnect) this.metrics.reconnects.inc({ protocol: this.#labels.protocol });
     this.metrics.setupSeconds.observe({ protocol: this.#labels.protocol }, this.#ms() / 1000);
     this.log.info(
       {

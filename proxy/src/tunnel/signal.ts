@@ -16,7 +16,7 @@ import type { FailureMemory } from './failures.js';
 import type { TunnelMetrics } from './metrics.js';
 import { TunnelSessionRecord } from './record.js';
 import { relay } from './relay.js';
-import { readSdkRequest } from './request.js';
+import { isReconnect, readSdkRequest } from './request.js';
 
 export interface SignalDeps {
   readonly dialer: Dialer;
@@ -37,7 +37,7 @@ export function refuseUpgrade(socket: Duplex, status: number, body: string): voi
 
 export function handleSignalUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, deps: SignalDeps): void {
   const sdkReq = readSdkRequest(req);
-  const record = new TunnelSessionRecord(deps.log, deps.metrics, sdkReq.path, sdkReq.query.get('reconnect') === '1');
+  const record = new TunnelSessionRecord(deps.log, deps.metrics, sdkReq.path, isReconnect(sdkReq.query));
   const dial = deps.dialer.dial(sdkReq, (token, f) => deps.failures.remember(token, f));
   const { pq } = dial;
   const early: MessageEvent[] = [];

@@ -23,7 +23,7 @@ import { until } from '../e2e/support.ts';
 import { sumMetric } from '../harness/leaks.ts';
 import { type LiveKitServer, startLiveKit } from '../harness/livekit.ts';
 import { startTestProxy, type TestProxy } from '../harness/proxy.ts';
-import { startTunnel, startWireTap, v2ProxyEnv } from '../harness/tunnel.ts';
+import { startTunnel, startWireTap, tunnelLog, v2ProxyEnv } from '../harness/tunnel.ts';
 
 const RATE = 48_000;
 const FRAME = RATE / 100;
@@ -93,11 +93,11 @@ describe.each(['v2', 'v1'] as const)('@livekit/rtc-node through volly-pq tunnel 
     const [speaker, listener] = [new Room(), new Room()];
     const source = new AudioSource(RATE, 1);
     let stopTone: (() => Promise<void>) | undefined;
+    const speakerToken = await proxy.token(roomName, 'tunnel-speaker');
     try {
       const subscribed = new Promise<RemoteTrack>((resolve) =>
         listener.on(RoomEvent.TrackSubscribed, (track, _pub, p) => p.identity === 'tunnel-speaker' && track.kind === TrackKind.KIND_AUDIO && resolve(track)),
       );
-      const speakerToken = await proxy.token(roomName, 'tunnel-speaker');
       await listener.connect(tunnel.wsUrl, await proxy.token(roomName, 'tunnel-listener'), { autoSubscribe: true, dynacast: false });
       await speaker.connect(tunnel.wsUrl, speakerToken, { autoSubscribe: true, dynacast: false });
       expect(speaker.name).toBe(roomName);
@@ -118,6 +118,8 @@ describe.each(['v2', 'v1'] as const)('@livekit/rtc-node through volly-pq tunnel 
       // What crossed the wire between tunnel and proxy: sealed, so none of these in clear.
       const wire = tap.captured();
       expect(wire.length).toBeGreaterThan(5_000);
+      // The tap does see what is in clear: the upgrade's request line.
+      expect(wire).toMatch(/GET \/rtc(\/v1)?[? ]/);
       for (const secret of [speakerToken, speakerToken.split('.')[1] as string, 'tunnel-speaker', 'tunnel-listener', roomName, 'a=ice-ufrag', 'v=0\r\n'])
         expect(wire.includes(secret), `"${secret.slice(0, 24)}" in clear on the wire`).toBe(false);
     } finally {
@@ -128,6 +130,18 @@ describe.each(['v2', 'v1'] as const)('@livekit/rtc-node through volly-pq tunnel 
     }
     await until('the proxy to end both sessions', async () => active(await proxy.metrics(), 'mode="pq"') === 0, 10_000);
     await tunnel.close();
+    // One line per session start and end, with the PQ facts, and never a token.
+    const lines = tunnelLog(tunnel)
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    const starts = lines.filter((l) => l.event === 'session_start');
+    expect(starts.map((l) => [l.protocol, l.reconnect])).toEqual([
+      [protocol, false],
+      [protocol, false],
+    ]);
+    expect(lines.filter((l) => l.event === 'session_end')).toHaveLength(2);
+    expect(tunnelLog(tunnel)).not.toContain(speakerToken.split('.')[1]);
     await tap.close();
   });
 });

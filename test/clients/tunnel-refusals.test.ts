@@ -1,7 +1,8 @@
 // What an unmodified SDK sees through `volly-pq tunnel` when things go wrong
 // or change: a bad token gives @livekit/rtc-node the same 401 reason it gets
 // from the proxy directly (the tunnel answers the upgrade and the SDK's
-// validate request with the refusal the proxy sent sealed); a token bound to
+// validate request with the refusal the proxy sent sealed), and LiveKit's own
+// refusals read exactly as from LiveKit directly; a token bound to
 // a PQ key works when the tunnel holds that key and is refused, without being
 // sent, when it does not; a dropped tunnel→proxy link is resumed by the SDK
 // through a new PQ session, and signaling works after it.
@@ -62,6 +63,17 @@ describe('refusals through volly-pq tunnel', () => {
     expect(through).toBe(direct);
     expect(await metric(tunnel, 'volly_tunnel_validate_total', 'result="failure"')).toBe(validated + 1);
     expect(await metric(tunnel, 'volly_tunnel_failures_total', 'status="401"')).toBeGreaterThanOrEqual(1);
+  });
+
+  it.each([
+    ['roomJoin: false', { roomJoin: false }],
+    ['no room', { room: '' }],
+  ])("LiveKit's own refusal (%s) reaches the SDK exactly as from LiveKit directly", async (_name, grant) => {
+    const direct = new AccessToken(livekit.apiKey, livekit.apiSecret, { identity: 'refused', ttl: '10m' });
+    direct.addGrant({ roomJoin: true, room: 'tunnel-refused', ...grant });
+    const fromLiveKit = await connectError(livekit.url, await direct.toJwt());
+    expect(fromLiveKit).toMatch(/client error: 40\d /);
+    expect(await connectError(tunnel.wsUrl, await proxy.token('tunnel-refused', 'refused', { grant }))).toBe(fromLiveKit);
   });
 });
 

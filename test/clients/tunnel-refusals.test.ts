@@ -8,6 +8,7 @@
 // through a new PQ session, and signaling works after it.
 
 import { writeFileSync } from 'node:fs';
+import { request } from 'node:http';
 import { join } from 'node:path';
 import { type Participant, Room, RoomEvent } from '@livekit/rtc-node';
 import { getKem, toBase64Url } from '@volly/shared';
@@ -74,6 +75,35 @@ describe('refusals through volly-pq tunnel', () => {
     const fromLiveKit = await connectError(livekit.url, await direct.toJwt());
     expect(fromLiveKit).toMatch(/client error: 40\d /);
     expect(await connectError(tunnel.wsUrl, await proxy.token('tunnel-refused', 'refused', { grant }))).toBe(fromLiveKit);
+  });
+});
+
+/** The status of a raw upgrade request to the tunnel (no WebSocket client: headers as given). */
+function upgradeStatus(path: string, headers: Record<string, string>): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const r = request(`${tunnel.url}${path}`, { headers: { connection: 'Upgrade', upgrade: 'websocket', ...headers } });
+    r.on('response', (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    r.on('upgrade', (_res, socket) => {
+      socket.destroy();
+      resolve(101);
+    });
+    r.on('error', reject);
+    r.end();
+  });
+}
+
+describe('upgrades the tunnel does not carry', () => {
+  it('answers a malformed upgrade 400 and a non-signaling path 404, without a session to the proxy', async () => {
+    const before = await firstFlights();
+    const token = await proxy.token('tunnel-raw', 'raw');
+    const key = { 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==', 'sec-websocket-version': '13' };
+    expect(await upgradeStatus(`/rtc?access_token=${token}`, {})).toBe(400);
+    expect(await upgradeStatus(`/rtc?access_token=${token}`, { ...key, 'sec-websocket-version': '8' })).toBe(400);
+    expect(await upgradeStatus(`/not-rtc?access_token=${token}`, key)).toBe(404);
+    expect(await firstFlights()).toBe(before);
   });
 });
 

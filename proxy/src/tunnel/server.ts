@@ -53,10 +53,12 @@ export async function startTunnel(s: TunnelSettings, log: Logger): Promise<Runni
   let admin: Server | undefined;
   let adminPort: number | undefined;
   if (s.adminListen) {
-    admin = createServer(async (req, res) => {
+    admin = createServer((req, res) => {
       if (pathOf(req.url) !== '/metrics') return void res.writeHead(404).end();
-      res.writeHead(200, { 'content-type': metrics.registry.contentType });
-      res.end(await metrics.registry.metrics());
+      metrics.registry.metrics().then(
+        (text) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(text),
+        () => res.writeHead(500).end(),
+      );
     });
     adminPort = await listen(admin, s.adminListen.host, s.adminListen.port);
   }

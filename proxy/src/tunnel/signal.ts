@@ -35,7 +35,17 @@ export function refuseUpgrade(socket: Duplex, status: number, body: string): voi
   );
 }
 
+/** What ws's handleUpgrade would refuse (checked first: a refusal after the PQ session joined would leave a ghost in the room). */
+function badUpgrade(req: IncomingMessage): string | undefined {
+  if (req.method !== 'GET' || req.headers.upgrade?.toLowerCase() !== 'websocket') return 'not a WebSocket upgrade';
+  if (!/^[+/0-9A-Za-z]{22}==$/.test(req.headers['sec-websocket-key'] ?? '')) return 'missing or invalid Sec-WebSocket-Key';
+  if (req.headers['sec-websocket-version'] !== '13') return 'unsupported Sec-WebSocket-Version';
+  return undefined;
+}
+
 export function handleSignalUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, deps: SignalDeps): void {
+  const bad = badUpgrade(req);
+  if (bad) return void refuseUpgrade(socket, 400, `volly-pq tunnel: ${bad}`);
   const sdkReq = readSdkRequest(req);
   const record = new TunnelSessionRecord(deps.log, deps.metrics, sdkReq.path, isReconnect(sdkReq.query));
   const dial = deps.dialer.dial(sdkReq, (token, f) => deps.failures.remember(token, f));

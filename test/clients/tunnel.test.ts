@@ -141,6 +141,7 @@ describe.each(['v2', 'v1'] as const)('@livekit/rtc-node through volly-pq tunnel 
       [protocol, false],
     ]);
     expect(lines.filter((l) => l.event === 'session_end')).toHaveLength(2);
+    process.stderr.write(`[clients] tunnel ${protocol}: session setup ${starts.map((l) => `${l.setupMs} ms`).join(', ')} (SDK upgrade to JoinResponse)\n`);
     expect(tunnelLog(tunnel)).not.toContain(speakerToken.split('.')[1]);
     await tap.close();
   });

@@ -9,7 +9,7 @@
 //     identity) and a watcher participant that would see metadata that only a
 //     fuzzed frame could set.
 // Honest canary joins run alongside to show the proxy keeps serving.
-// Used by fuzz-live.test.ts (short) and fuzz-live.ts (long runs).
+// Used by fuzz-live.test.ts (short) and test/scripts/fuzz-live.ts (long runs).
 
 import { readFileSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';

@@ -1,8 +1,8 @@
 // A CI-sized plain-HTTP fuzz run (3,000 inputs, under 20 s): generated and
 // mutated raw requests to every route of the public and admin listeners of
 // `volly-pq proxy`, a child process in front of the real LiveKit. The long
-// run is `npm exec -- node test/security/fuzz-http.ts --inputs 1000000`
-// (figures in REPORT.md). VOLLY_FUZZ_SEED picks another seed; a failure names
+// run is `npm exec -- node test/scripts/fuzz-http.ts --inputs 1000000`
+// (figures in docs/reports/security.md). VOLLY_FUZZ_SEED picks another seed; a failure names
 // the input (for a crash: the one that kills the process when replayed alone).
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

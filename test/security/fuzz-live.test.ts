@@ -1,7 +1,7 @@
 // A short live-fuzz run for CI (a few thousand inputs, well under a minute):
 // generated and mutated upgrades, handshakes, tokens and sealed frames against
 // the real proxy in front of the real LiveKit. The long run is
-// `node test/security/fuzz-live.ts --inputs 1000000` (figures in REPORT.md).
+// `node test/scripts/fuzz-live.ts --inputs 1000000` (figures in docs/reports/security.md).
 // VOLLY_FUZZ_SEED picks another seed; a failure names the input's index and bytes.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

@@ -14,6 +14,7 @@ import {
   serveStatic,
   type TestBrowser,
 } from '../harness/browser.ts';
+import { until } from '../harness/wait.ts';
 import type { JoinOptions, JoinResult, Snapshot, TrackStats, Vt } from './page/app.ts';
 
 export const PAGE_ENTRY = fileURLToPath(new URL('./page/app.ts', import.meta.url));
@@ -104,24 +105,6 @@ export async function startE2E(handlers: Record<string, Handler> = {}): Promise<
       await site.close();
     },
   };
-}
-
-/** Polls `check` until it returns a truthy value or the time is up (then throws with `what` and the last value). */
-export async function until<T>(what: string, check: () => Promise<T | undefined | false | null>, timeoutMs = 20_000, intervalMs = 250): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await check();
-      if (v) return v;
-      last = v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline)
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last: ${last instanceof Error ? last.message : JSON.stringify(last)}`);
-    await new Promise((r) => setTimeout(r, intervalMs));
-  }
 }
 
 /** Stats of the tracks `page` receives from `from`, by kind. */

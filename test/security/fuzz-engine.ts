@@ -36,7 +36,7 @@ import {
 } from '@volly/shared';
 import fc from 'fast-check';
 import { AccessToken } from 'livekit-server-sdk';
-import { sumMetric } from '../harness/leaks.ts';
+import { metricSum } from '../harness/metrics.ts';
 import { type LiveKitServer, startLiveKit } from '../harness/livekit.ts';
 import { startTestProxy } from '../harness/proxy.ts';
 import { openRawPq, type RawPq } from '../harness/raw-pq.ts';
@@ -366,11 +366,9 @@ export interface RunOptions {
   progressEveryMs?: number;
 }
 
-export { sumMetric };
-
 async function metricsSnapshot(p: ProxyEndpoint): Promise<{ dialsPq: number; dialsClassical: number; c2u: number }> {
   const text = await (await fetch(`${p.adminUrl}/metrics`)).text();
-  const sum = (name: string, label: string) => sumMetric(text, name, label);
+  const sum = (name: string, label: string) => metricSum(text, name, label);
   return {
     dialsPq: sum('volly_upstream_dial_duration_seconds_count', 'mode="pq"'),
     dialsClassical: sum('volly_upstream_dial_duration_seconds_count', 'mode="classical"'),

@@ -104,26 +104,3 @@ export function sessionLines(logs: LogLine[], identity: string): { start: LogLin
   const mine = logs.filter((l) => l.identity === identity);
   return { start: mine.find((l) => l.event === 'session_start'), end: mine.find((l) => l.event === 'session_end') };
 }
-
-/** One sample of a Prometheus text exposition (labels in any order), or 0. */
-export function metricValue(text: string, name: string, labels: Record<string, string>): number {
-  for (const line of text.split('\n')) {
-    if (line.startsWith(`${name} `) && Object.keys(labels).length === 0) return Number(line.slice(name.length + 1));
-    if (!line.startsWith(`${name}{`)) continue;
-    const body = line.slice(name.length + 1, line.lastIndexOf('}'));
-    const got = Object.fromEntries([...body.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1], m[2]]));
-    if (Object.entries(labels).every(([k, v]) => got[k] === v) && Object.keys(got).length === Object.keys(labels).length)
-      return Number(line.slice(line.lastIndexOf(' ') + 1));
-  }
-  return 0;
-}
-
-export async function waitUntil<T>(what: string, probe: () => T | undefined | Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}

@@ -32,11 +32,12 @@ import { parseArgs } from 'node:util';
 import { DisconnectReason, type SignalResponse } from '@livekit/protocol';
 import { getKem, type KemAlgorithm } from '@volly/shared';
 import { type BenchSession, openSession, pool } from '../bench/lib/client.ts';
-import { fdLimit, rssKiB } from '../bench/lib/procfs.ts';
-import { metricSum, startBenchProxy } from '../bench/lib/servers.ts';
+import { startBenchProxy } from '../bench/lib/servers.ts';
 import { quantile } from '../bench/lib/stats.ts';
 import { mintToken } from '../bench/lib/tokens.ts';
 import { startLiveKit } from '../harness/livekit.ts';
+import { metricSum } from '../harness/metrics.ts';
+import { fdLimit, rssKiB } from '../harness/procfs.ts';
 
 const { values: args } = parseArgs({
   options: {

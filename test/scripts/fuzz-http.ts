@@ -10,8 +10,8 @@
 
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { httpProblems, runHttpFuzz } from '../security/fuzz-http-engine.ts';
-import { startHttpFuzzTarget } from '../security/fuzz-http-target.ts';
+import { httpProblems, runHttpFuzz } from '../security/lib/fuzz-http-engine.ts';
+import { startHttpFuzzTarget } from '../security/lib/fuzz-http-target.ts';
 
 const { values } = parseArgs({
   options: {

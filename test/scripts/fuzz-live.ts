@@ -9,7 +9,10 @@
 
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { type FuzzStats, problems, runFuzz, startFuzzTarget } from '../security/fuzz-engine.ts';
+import { problems } from '../security/lib/fuzz-live-report.ts';
+import { runFuzz } from '../security/lib/fuzz-live-runner.ts';
+import { startFuzzTarget } from '../security/lib/fuzz-live-target.ts';
+import type { FuzzStats } from '../security/lib/fuzz-live-types.ts';
 
 const { values } = parseArgs({
   options: {

@@ -29,12 +29,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { liveKitSessions, nothingReachesLiveKit as nothingReaches } from '../harness/leaks.ts';
 import { type LiveKitServer, startLiveKit } from '../harness/livekit.ts';
+import { startMitm } from '../harness/mitm.ts';
 import { connectPq, PqConnectError } from '../harness/pq-signal.ts';
 import { startTestProxy, type TestProxy } from '../harness/proxy.ts';
 import { openRawPq, type RawPq } from '../harness/raw-pq.ts';
 import { connectSignal, type SignalConnection, SignalHttpError } from '../harness/signal.ts';
-import { nestedMessages } from './generators.ts';
-import { startMitm } from './mitm.ts';
+import { nestedMessages } from './lib/generators.ts';
 
 let livekit: LiveKitServer;
 let proxy: TestProxy;

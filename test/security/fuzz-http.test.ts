@@ -6,8 +6,8 @@
 // the input (for a crash: the one that kills the process when replayed alone).
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { httpProblems, runHttpFuzz } from './fuzz-http-engine.ts';
-import { type HttpFuzzTarget, startHttpFuzzTarget } from './fuzz-http-target.ts';
+import { httpProblems, runHttpFuzz } from './lib/fuzz-http-engine.ts';
+import { type HttpFuzzTarget, startHttpFuzzTarget } from './lib/fuzz-http-target.ts';
 
 const SEED = Number(process.env.VOLLY_FUZZ_SEED ?? 20261129);
 const INPUTS = 3000;

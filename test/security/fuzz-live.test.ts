@@ -5,7 +5,10 @@
 // VOLLY_FUZZ_SEED picks another seed; a failure names the input's index and bytes.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ALLOWED, DEFAULT_MIX, type FuzzClass, type FuzzTarget, problems, runFuzz, startFuzzTarget } from './fuzz-engine.ts';
+import { problems } from './lib/fuzz-live-report.ts';
+import { runFuzz } from './lib/fuzz-live-runner.ts';
+import { startFuzzTarget } from './lib/fuzz-live-target.ts';
+import { ALLOWED, DEFAULT_MIX, type FuzzClass, type FuzzTarget } from './lib/fuzz-live-types.ts';
 
 const SEED = Number(process.env.VOLLY_FUZZ_SEED ?? 20261126);
 const INPUTS = 3000;

@@ -16,8 +16,8 @@ import { type LiveKitServer, startLiveKit } from '../harness/livekit.ts';
 import { metricSum } from '../harness/metrics.ts';
 import { makeTempDir } from '../harness/process.ts';
 import { startTestProxy, type TestProxy } from '../harness/proxy.ts';
+import { type E2E, startE2E } from '../harness/test-page.ts';
 import type { ErrorInfo, JoinResult } from './page/app.ts';
-import { type E2E, startE2E } from './support.ts';
 
 let livekit: LiveKitServer;
 let proxy: TestProxy;

@@ -10,9 +10,9 @@ import { CloseCode, fromBase64Url, KEM_ALGORITHMS, type KemAlgorithm, SESSION_ID
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LiveKitServer, startLiveKit } from '../harness/livekit.ts';
 import { startTestProxy, type TestProxy } from '../harness/proxy.ts';
+import { type E2E, expectData, expectMediaFlowing, startE2E } from '../harness/test-page.ts';
 import { until } from '../harness/wait.ts';
 import type { Snapshot } from './page/app.ts';
-import { type E2E, expectData, expectMediaFlowing, startE2E } from './support.ts';
 
 let livekit: LiveKitServer;
 let proxy: TestProxy;

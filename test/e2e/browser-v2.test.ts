@@ -21,10 +21,10 @@ import { type LiveKitServer, startLiveKit } from '../harness/livekit.ts';
 import { metricSum } from '../harness/metrics.ts';
 import { makeTempDir } from '../harness/process.ts';
 import { startTestProxy, type TestProxy } from '../harness/proxy.ts';
+import { type E2E, expectData, expectMediaFlowing, startE2E, type TestPage } from '../harness/test-page.ts';
 import { fetchServerKeys } from '../harness/v2-signal.ts';
 import { until } from '../harness/wait.ts';
 import type { ErrorInfo, JoinOptions, JoinResult, Snapshot } from './page/app.ts';
-import { type E2E, expectData, expectMediaFlowing, startE2E, type TestPage } from './support.ts';
 import { expectNothingInTheClear, recordWire, type Wire } from './wire.ts';
 
 let livekit: LiveKitServer;

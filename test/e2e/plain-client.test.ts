@@ -12,9 +12,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LiveKitServer, startLiveKit } from '../harness/livekit.ts';
 import { metricSum } from '../harness/metrics.ts';
 import { startTestProxy, type TestProxy } from '../harness/proxy.ts';
+import { type E2E, startE2E, type TestPage } from '../harness/test-page.ts';
 import { until } from '../harness/wait.ts';
 import type { TrackStats } from './page/app.ts';
-import { type E2E, startE2E, type TestPage } from './support.ts';
 
 let livekit: LiveKitServer;
 let proxy: TestProxy;

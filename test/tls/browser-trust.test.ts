@@ -8,7 +8,7 @@ import { launchBrowser } from '../harness/browser.ts';
 import { type LiveKitServer, startLiveKit } from '../harness/livekit.ts';
 import { metricValue } from '../harness/metrics.ts';
 import { createTestPki, startTlsTap, type TestPki, type TlsTap } from '../harness/tls.ts';
-import { startTlsProxy, type TlsProxy } from './support.ts';
+import { startTlsProxy, type TlsProxy } from '../harness/tls-proxy.ts';
 
 let livekit: LiveKitServer;
 let pki: TestPki;

@@ -13,8 +13,8 @@ import { type LiveKitServer, startLiveKit } from '../harness/livekit.ts';
 import { metricValue } from '../harness/metrics.ts';
 import { connectSignal } from '../harness/signal.ts';
 import { createTestPki, startTlsTap, type TestPki, type TlsTap, type TlsWire } from '../harness/tls.ts';
+import { type ClientTls, clientView, connectPqTls, sessionLines, startTlsProxy, type TlsProxy } from '../harness/tls-proxy.ts';
 import { until } from '../harness/wait.ts';
-import { type ClientTls, clientView, connectPqTls, sessionLines, startTlsProxy, type TlsProxy } from './support.ts';
 
 let livekit: LiveKitServer;
 let pki: TestPki;

@@ -16,8 +16,8 @@ import { metricValue } from '../harness/metrics.ts';
 import type { PqSignal } from '../harness/pq-signal.ts';
 import { makeTempDir } from '../harness/process.ts';
 import { createTestPki, type TestCert, type TestPki } from '../harness/tls.ts';
+import { connectPqTls, startTlsProxy, type TlsProxy } from '../harness/tls-proxy.ts';
 import { until } from '../harness/wait.ts';
-import { connectPqTls, startTlsProxy, type TlsProxy } from './support.ts';
 
 const RELOAD_MS = 100;
 

@@ -1,8 +1,9 @@
-// What the browser test files share: the bundled page served on 127.0.0.1,
+// The browser suites' test page (test/e2e/page): the bundled page served on 127.0.0.1,
 // one Chromium, and typed calls into the page's `window.vt` (page/app.ts).
 
 import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
+import type { JoinOptions, JoinResult, Snapshot, TrackStats, Vt } from '../e2e/page/app.ts';
 import {
   bundlePage,
   type Handler,
@@ -13,11 +14,10 @@ import {
   type StaticServer,
   serveStatic,
   type TestBrowser,
-} from '../harness/browser.ts';
-import { until } from '../harness/wait.ts';
-import type { JoinOptions, JoinResult, Snapshot, TrackStats, Vt } from './page/app.ts';
+} from './browser.ts';
+import { until } from './wait.ts';
 
-export const PAGE_ENTRY = fileURLToPath(new URL('./page/app.ts', import.meta.url));
+export const PAGE_ENTRY = fileURLToPath(new URL('../e2e/page/app.ts', import.meta.url));
 
 export interface E2E {
   readonly browser: TestBrowser;

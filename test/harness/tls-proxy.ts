@@ -1,4 +1,4 @@
-// Shared by the test/tls suites: the proxy with TLS on its listener (in this
+// The TLS suites' proxy and clients (test/tls): the proxy with TLS on its listener (in this
 // process, its log lines captured), and volly-pq.v1 / classical clients over
 // wss:// whose TLS options (trusted CA, offered groups, versions) the test sets.
 
@@ -6,9 +6,9 @@ import type { TLSSocket } from 'node:tls';
 import type { Config, createLogger, RunningProxy } from '@volly/proxy';
 import type { addPqClaims } from '@volly/shared';
 import WebSocket, { type ClientOptions } from 'ws';
-import type { LiveKitServer } from '../harness/livekit.ts';
-import { connectPq, type PqConnectOptions, type PqSignal } from '../harness/pq-signal.ts';
-import { startTestProxy } from '../harness/proxy.ts';
+import type { LiveKitServer } from './livekit.ts';
+import { connectPq, type PqConnectOptions, type PqSignal } from './pq-signal.ts';
+import { startTestProxy } from './proxy.ts';
 
 export type LogLine = Record<string, unknown> & { event?: string };
 

@@ -12,14 +12,15 @@ import { request } from 'node:http';
 import { join } from 'node:path';
 import { type Participant, Room, RoomEvent } from '@livekit/rtc-node';
 import { getKem, toBase64Url } from '@volly/shared';
-import { AccessToken, RoomServiceClient } from 'livekit-server-sdk';
+import { RoomServiceClient } from 'livekit-server-sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { until } from '../harness/wait.ts';
-import { sumMetric } from '../harness/leaks.ts';
 import { type LiveKitServer, startLiveKit } from '../harness/livekit.ts';
+import { metricSum } from '../harness/metrics.ts';
 import { makeTempDir } from '../harness/process.ts';
 import { startTestProxy, type TestProxy } from '../harness/proxy.ts';
+import { token } from '../harness/tokens.ts';
 import { startTunnel, startWireTap, type TestTunnel, v2ProxyEnv } from '../harness/tunnel.ts';
+import { until } from '../harness/wait.ts';
 
 let livekit: LiveKitServer;
 let proxy: TestProxy;
@@ -49,17 +50,15 @@ async function connectError(url: string, token: string): Promise<string> {
   throw new Error(`connected to ${url}`);
 }
 
-const metric = async (t: TestTunnel | TestProxy, name: string, labels = '') => sumMetric(await t.metrics(), name, labels);
+const metric = async (t: TestTunnel | TestProxy, name: string, labels = '') => metricSum(await t.metrics(), name, labels);
 const firstFlights = () => metric(proxy, 'volly_v2_first_flights_total');
 
 describe('refusals through volly-pq tunnel', () => {
   it("a token signed with the wrong secret gives the SDK the proxy's 401 reason, read through validate", async () => {
-    const forged = new AccessToken(proxy.apiKey, 'not-the-secret-not-the-secret-not-the-secret', { identity: 'mallory' });
-    forged.addGrant({ roomJoin: true, room: 'tunnel-refused' });
-    const token = await forged.toJwt();
+    const forged = await token({ apiKey: proxy.apiKey, apiSecret: 'not-the-secret-not-the-secret-not-the-secret' }, 'tunnel-refused', 'mallory');
     const validated = await metric(tunnel, 'volly_tunnel_validate_total', 'result="failure"');
-    const direct = await connectError(proxy.wsUrl, token);
-    const through = await connectError(tunnel.wsUrl, token);
+    const direct = await connectError(proxy.wsUrl, forged);
+    const through = await connectError(tunnel.wsUrl, forged);
     expect(direct).toContain('401 Unauthorized - token signature invalid');
     expect(through).toBe(direct);
     expect(await metric(tunnel, 'volly_tunnel_validate_total', 'result="failure"')).toBe(validated + 1);
@@ -70,9 +69,7 @@ describe('refusals through volly-pq tunnel', () => {
     ['roomJoin: false', { roomJoin: false }],
     ['no room', { room: '' }],
   ])("LiveKit's own refusal (%s) reaches the SDK exactly as from LiveKit directly", async (_name, grant) => {
-    const direct = new AccessToken(livekit.apiKey, livekit.apiSecret, { identity: 'refused', ttl: '10m' });
-    direct.addGrant({ roomJoin: true, room: 'tunnel-refused', ...grant });
-    const fromLiveKit = await connectError(livekit.url, await direct.toJwt());
+    const fromLiveKit = await connectError(livekit.url, await token(livekit, 'tunnel-refused', 'refused', { grant }));
     expect(fromLiveKit).toMatch(/client error: 40\d /);
     expect(await connectError(tunnel.wsUrl, await proxy.token('tunnel-refused', 'refused', { grant }))).toBe(fromLiveKit);
   });
@@ -98,11 +95,11 @@ function upgradeStatus(path: string, headers: Record<string, string>): Promise<n
 describe('upgrades the tunnel does not carry', () => {
   it('answers a malformed upgrade 400 and a non-signaling path 404, without a session to the proxy', async () => {
     const before = await firstFlights();
-    const token = await proxy.token('tunnel-raw', 'raw');
+    const jwt = await proxy.token('tunnel-raw', 'raw');
     const key = { 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==', 'sec-websocket-version': '13' };
-    expect(await upgradeStatus(`/rtc?access_token=${token}`, {})).toBe(400);
-    expect(await upgradeStatus(`/rtc?access_token=${token}`, { ...key, 'sec-websocket-version': '8' })).toBe(400);
-    expect(await upgradeStatus(`/not-rtc?access_token=${token}`, key)).toBe(404);
+    expect(await upgradeStatus(`/rtc?access_token=${jwt}`, {})).toBe(400);
+    expect(await upgradeStatus(`/rtc?access_token=${jwt}`, { ...key, 'sec-websocket-version': '8' })).toBe(400);
+    expect(await upgradeStatus(`/not-rtc?access_token=${jwt}`, key)).toBe(404);
     expect(await firstFlights()).toBe(before);
   });
 });

@@ -19,11 +19,11 @@ import {
 } from '@livekit/rtc-node';
 import { RoomServiceClient } from 'livekit-server-sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { until } from '../harness/wait.ts';
-import { sumMetric } from '../harness/leaks.ts';
 import { type LiveKitServer, startLiveKit } from '../harness/livekit.ts';
+import { metricSum } from '../harness/metrics.ts';
 import { startTestProxy, type TestProxy } from '../harness/proxy.ts';
 import { startTunnel, startWireTap, tunnelLog, v2ProxyEnv } from '../harness/tunnel.ts';
+import { until } from '../harness/wait.ts';
 
 const RATE = 48_000;
 const FRAME = RATE / 100;
@@ -40,12 +40,7 @@ afterAll(async () => {
   await livekit?.stop();
 });
 
-/** volly_sessions_active summed over the samples whose labels contain every one of `labels`. */
-const active = (metrics: string, ...labels: string[]) =>
-  [...metrics.matchAll(/^volly_sessions_active\{([^}]*)\} (\S+)$/gm)].reduce(
-    (n, m) => (labels.every((l) => (m[1] as string).includes(l)) ? n + Number(m[2]) : n),
-    0,
-  );
+const active = (metrics: string, labels: Record<string, string>) => metricSum(metrics, 'volly_sessions_active', labels);
 
 /** Feeds a 440 Hz half-scale sine until stopped. */
 function feedTone(source: AudioSource): () => Promise<void> {
@@ -111,9 +106,9 @@ describe.each(['v2', 'v1'] as const)('@livekit/rtc-node through volly-pq tunnel 
 
       // The proxy saw two PQ sessions of this protocol and no classical one.
       const proxyMetrics = await proxy.metrics();
-      expect(active(proxyMetrics, 'mode="pq"', `protocol="${protocol}"`)).toBe(2);
-      expect(active(proxyMetrics, 'mode="classical"')).toBe(0);
-      expect(sumMetric(await tunnel.metrics(), 'volly_tunnel_sessions_active', `protocol="${protocol}"`)).toBe(2);
+      expect(active(proxyMetrics, { mode: 'pq', protocol })).toBe(2);
+      expect(active(proxyMetrics, { mode: 'classical' })).toBe(0);
+      expect(metricSum(await tunnel.metrics(), 'volly_tunnel_sessions_active', `protocol="${protocol}"`)).toBe(2);
 
       // What crossed the wire between tunnel and proxy: sealed, so none of these in clear.
       const wire = tap.captured();
@@ -128,7 +123,7 @@ describe.each(['v2', 'v1'] as const)('@livekit/rtc-node through volly-pq tunnel 
       await speaker.disconnect().catch(() => {});
       await listener.disconnect().catch(() => {});
     }
-    await until('the proxy to end both sessions', async () => active(await proxy.metrics(), 'mode="pq"') === 0, 10_000);
+    await until('the proxy to end both sessions', async () => active(await proxy.metrics(), { mode: 'pq' }) === 0, 10_000);
     await tunnel.close();
     // One line per session start and end, with the PQ facts, and never a token.
     const lines = tunnelLog(tunnel)
@@ -155,7 +150,7 @@ describe('HTTP through volly-pq tunnel', () => {
       const room = await rooms.createRoom({ name: 'tunnel-twirp' });
       expect(room.name).toBe('tunnel-twirp');
       expect((await rooms.listRooms(['tunnel-twirp'])).map((r) => r.name)).toEqual(['tunnel-twirp']);
-      expect(sumMetric(await tunnel.metrics(), 'volly_tunnel_http_requests_total', 'status="200"')).toBeGreaterThanOrEqual(2);
+      expect(metricSum(await tunnel.metrics(), 'volly_tunnel_http_requests_total', 'status="200"')).toBeGreaterThanOrEqual(2);
     } finally {
       await tunnel.close();
     }

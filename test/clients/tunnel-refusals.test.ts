@@ -93,13 +93,15 @@ function upgradeStatus(path: string, headers: Record<string, string>): Promise<n
 }
 
 describe('upgrades the tunnel does not carry', () => {
-  it('answers a malformed upgrade 400 and a non-signaling path 404, without a session to the proxy', async () => {
+  it('answers a malformed upgrade 400, a non-signaling path 404 and a plain GET /rtc 426, without a session to the proxy', async () => {
     const before = await firstFlights();
     const jwt = await proxy.token('tunnel-raw', 'raw');
     const key = { 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==', 'sec-websocket-version': '13' };
     expect(await upgradeStatus(`/rtc?access_token=${jwt}`, {})).toBe(400);
     expect(await upgradeStatus(`/rtc?access_token=${jwt}`, { ...key, 'sec-websocket-version': '8' })).toBe(400);
     expect(await upgradeStatus(`/not-rtc?access_token=${jwt}`, key)).toBe(404);
+    // Nor is a plain GET of a signaling URL forwarded: it would carry the token outside PQ.
+    expect((await fetch(`${tunnel.url}/rtc?access_token=${jwt}`)).status).toBe(426);
     expect(await firstFlights()).toBe(before);
   });
 });

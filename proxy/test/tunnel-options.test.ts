@@ -5,7 +5,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { getKem, toBase64Url, v2 } from '@volly/shared';
+import { getKem, getSigner, toBase64Url, v2 } from '@volly/shared';
 import { describe, expect, it } from 'vitest';
 import { TunnelError } from '../src/tunnel/errors.js';
 import { isLoopbackHost, readServerKeys, type TunnelCliOptions, tunnelSettings } from '../src/tunnel/options.js';
@@ -55,8 +55,11 @@ describe('tunnelSettings', () => {
     const doc = file('doc.json', v2.wellKnownDocument([key]));
     const pub = file('pub.json', { algorithm: 'X-Wing', publicKey: toBase64Url(pair.publicKey) });
     const full = file('pair.json', { algorithm: 'X-Wing', publicKey: toBase64Url(pair.publicKey), secretKey: toBase64Url(pair.secretKey) });
-    expect(readServerKeys(doc)[0]?.id).toEqual(key.id);
-    expect(readServerKeys(pub)[0]?.id).toEqual(key.id);
+    expect(readServerKeys(doc).kem[0]?.id).toEqual(key.id);
+    expect(readServerKeys(pub).kem[0]?.id).toEqual(key.id);
+    const sig = getSigner('ML-DSA-65').keygen();
+    const pin = readServerKeys(file('sig.json', { algorithm: 'ML-DSA-65', publicKey: toBase64Url(sig.publicKey) }));
+    expect([pin.kem, pin.sig[0]?.publicKey]).toEqual([[], sig.publicKey]);
     const s = tunnelSettings({ ...base, serverKey: [doc], bindKey: [full] });
     expect(s.serverKemKeys).toHaveLength(1);
     expect(s.keyPairs[0]?.publicKey).toEqual(pair.publicKey);

@@ -4,16 +4,18 @@
 // validate request with the refusal the proxy sent sealed), and LiveKit's own
 // refusals read exactly as from LiveKit directly; a token bound to
 // a PQ key works when the tunnel holds that key and is refused, without being
-// sent, when it does not; a dropped tunnel→proxy link is resumed by the SDK
+// sent, when it does not; v1 pins (--server-key ML-DSA-65) let only the
+// pinned proxy through; a dropped tunnel→proxy link is resumed by the SDK
 // through a new PQ session, and signaling works after it.
 
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { type Participant, Room, RoomEvent } from '@livekit/rtc-node';
 import { getKem, toBase64Url } from '@volly/shared';
 import { RoomServiceClient } from 'livekit-server-sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { volly } from '../../proxy/test/run-cli.js';
 import { type LiveKitServer, startLiveKit } from '../harness/livekit.ts';
 import { metricSum } from '../harness/metrics.ts';
 import { makeTempDir } from '../harness/process.ts';
@@ -133,6 +135,40 @@ describe('token-bound tokens through volly-pq tunnel', () => {
     const message = await connectError(tunnel.wsUrl, await boundToken());
     expect(message).toContain('401 Unauthorized - the token is bound to a key this client does not hold');
     expect(await firstFlights()).toBe(before);
+  });
+});
+
+describe('v1 server pins through volly-pq tunnel', () => {
+  /** An ML-DSA-65 identity key made by `volly-pq keygen`; returns the full file and one with only the public key. */
+  async function identityKey(dir: string, name: string): Promise<{ full: string; pin: string }> {
+    const full = join(dir, `${name}.json`);
+    expect((await volly(['keygen', '--algorithm', 'ML-DSA-65', '--out', full])).code).toBe(0);
+    const { algorithm, publicKey } = JSON.parse(readFileSync(full, 'utf8')) as { algorithm: string; publicKey: string };
+    const pin = join(dir, `${name}.pub.json`);
+    writeFileSync(pin, JSON.stringify({ algorithm, publicKey }));
+    return { full, pin };
+  }
+
+  it('joins v1 when the proxy signs with the pinned key, and refuses (4526, never the token) when it does not', async () => {
+    const dir = makeTempDir('tunnel-pins');
+    const [signing, other] = [await identityKey(dir, 'signing'), await identityKey(dir, 'other')];
+    const signed = await startTestProxy(livekit, { VOLLY_SERVER_KEYS: signing.full });
+    const pinned = await startTunnel(signed, { protocol: 'v1', args: ['--server-key', signing.pin] });
+    const wrong = await startTunnel(signed, { protocol: 'v1', args: ['--server-key', other.pin] });
+    const room = new Room();
+    try {
+      await room.connect(pinned.wsUrl, await signed.token('tunnel-pinned', 'pinned'), { autoSubscribe: false });
+      expect(room.name).toBe('tunnel-pinned');
+      expect(await connectError(wrong.wsUrl, await signed.token('tunnel-pinned', 'unpinned'))).toMatch(/unknown|not pinned|server key/i);
+      // The SDK retries on its own; every attempt failed the pin check, before the token was sealed.
+      expect(await metric(wrong, 'volly_tunnel_failures_total', 'code="4526"')).toBeGreaterThanOrEqual(1);
+      const rooms = new RoomServiceClient(signed.url, signed.apiKey, signed.apiSecret);
+      expect((await rooms.listParticipants('tunnel-pinned')).map((p) => p.identity)).toEqual(['pinned']);
+    } finally {
+      await room.disconnect().catch(() => {});
+      await Promise.all([pinned.close(), wrong.close()]);
+      await signed.close();
+    }
   });
 });
 

@@ -3,8 +3,11 @@
 // with v1, publishes a tone a second rtc-node participant hears, and the
 // proxy counts both as PQ sessions of that protocol, never classical. A wire
 // tap between tunnel and proxy sees neither token, identity, room name nor
-// SDP. Twirp goes through the tunnel to the proxy unchanged.
+// SDP. A v2 key given with --server-key is used without the document, and a
+// key the proxy does not hold fails closed. Twirp goes through unchanged.
 
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import {
   AudioFrame,
   AudioSource,
@@ -17,10 +20,12 @@ import {
   TrackPublishOptions,
   TrackSource,
 } from '@livekit/rtc-node';
+import { getKem, toBase64Url } from '@volly/shared';
 import { RoomServiceClient } from 'livekit-server-sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LiveKitServer, startLiveKit } from '../harness/livekit.ts';
 import { metricSum } from '../harness/metrics.ts';
+import { makeTempDir } from '../harness/process.ts';
 import { startTestProxy, type TestProxy } from '../harness/proxy.ts';
 import { startTunnel, startWireTap, tunnelLog, v2ProxyEnv } from '../harness/tunnel.ts';
 import { until } from '../harness/wait.ts';
@@ -139,6 +144,37 @@ describe.each(['v2', 'v1'] as const)('@livekit/rtc-node through volly-pq tunnel 
     process.stderr.write(`[clients] tunnel ${protocol}: session setup ${starts.map((l) => `${l.setupMs} ms`).join(', ')} (SDK upgrade to JoinResponse)\n`);
     expect(tunnelLog(tunnel)).not.toContain(speakerToken.split('.')[1]);
     await tap.close();
+  });
+});
+
+describe('v2 server keys given to volly-pq tunnel', () => {
+  it("uses the proxy's key from --server-key without fetching the document, and refuses a key the proxy does not hold", async () => {
+    const dir = makeTempDir('tunnel-server-key');
+    const doc = join(dir, 'proxy-keys.json');
+    writeFileSync(doc, await (await fetch(`${proxy.url}/.well-known/volly-pq`)).text());
+    const stranger = join(dir, 'stranger.json');
+    writeFileSync(stranger, JSON.stringify({ algorithm: 'X-Wing', publicKey: toBase64Url(getKem('X-Wing').keygen().publicKey) }));
+    const tap = await startWireTap(proxy);
+    const given = await startTunnel(tap.proxy, { args: ['--server-key', doc] });
+    const wrong = await startTunnel(proxy, { args: ['--server-key', stranger] });
+    const room = new Room();
+    try {
+      await room.connect(given.wsUrl, await proxy.token('tunnel-given-key', 'given'), { autoSubscribe: false });
+      expect(room.name).toBe('tunnel-given-key');
+      expect(tap.captured()).not.toContain('/.well-known/volly-pq');
+      const failed = new Room();
+      await expect(failed.connect(wrong.wsUrl, await proxy.token('tunnel-given-key', 'wrong'), { autoSubscribe: false })).rejects.toThrow();
+      await failed.disconnect().catch(() => {});
+      expect(metricSum(await wrong.metrics(), 'volly_tunnel_failures_total', 'code="4421"')).toBeGreaterThanOrEqual(1);
+    } finally {
+      await room.disconnect().catch(() => {});
+      await Promise.all([given.close(), wrong.close()]);
+      await tap.close();
+    }
+    const start = tunnelLog(given)
+      .split('\n')
+      .find((l) => l.includes('"session_start"'));
+    expect(JSON.parse(start ?? '{}').serverKeysFrom).toBe('options');
   });
 });
 

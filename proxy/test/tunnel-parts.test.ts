@@ -1,15 +1,17 @@
-// The tunnel's small parts: close codes across it, the failure memory that
-// answers validate, what it reads from an SDK's request (token, resume flag),
+// The tunnel's small parts: close codes across it, the failure memory and
+// the validate answer made from it, what it reads from an SDK's request (token, resume flag),
 // and the backpressure valve.
 
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { gzipSync } from 'node:zlib';
 import { JoinRequest, WrappedJoinRequest, WrappedJoinRequest_Compression } from '@livekit/protocol';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { HIGH_WATER, LOW_WATER, Valve } from '../src/tunnel/backpressure.js';
 import { closeReasonBytes, proxyCloseFor, sdkCloseFor } from '../src/tunnel/close-map.js';
 import { FailureMemory } from '../src/tunnel/failures.js';
+import { createTunnelMetrics } from '../src/tunnel/metrics.js';
 import { isReconnect, readSdkRequest } from '../src/tunnel/request.js';
+import { answerValidate } from '../src/tunnel/validate.js';
 
 describe('close codes across the tunnel', () => {
   it("passes the proxy's sendable codes on with their reason and drops the SDK's socket for 1005/1006/1015", () => {
@@ -63,6 +65,31 @@ describe('readSdkRequest / isReconnect', () => {
     }
     expect(isReconnect(new URLSearchParams({ join_request: '!!not-base64' }))).toBe(false);
     expect(isReconnect(new URLSearchParams('auto_subscribe=1'))).toBe(false);
+  });
+});
+
+describe('answerValidate', () => {
+  const answer = (m: FailureMemory, url: string, authorization?: string) => {
+    const out: { status?: number; body?: string } = {};
+    const res = {
+      writeHead(status: number) {
+        out.status = status;
+        return res;
+      },
+      end(body?: string) {
+        out.body = body;
+      },
+    };
+    answerValidate({ ...req(url, authorization), method: 'GET' } as IncomingMessage, res as unknown as ServerResponse, m, createTunnelMetrics());
+    return out;
+  };
+
+  it("answers with the recorded refusal's status and message, else 502", () => {
+    const m = new FailureMemory();
+    m.remember('tok', { closeCode: 4502, status: 403, message: 'permissions denied' });
+    expect(answer(m, '/rtc/validate?access_token=tok')).toEqual({ status: 403, body: 'permissions denied' });
+    expect(answer(m, '/rtc/v1/validate', 'Bearer tok')).toEqual({ status: 403, body: 'permissions denied' });
+    expect(answer(m, '/rtc/validate?access_token=other').status).toBe(502);
   });
 });
 

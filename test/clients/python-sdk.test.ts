@@ -95,9 +95,10 @@ async function botToPage(room: string, botUrl: string, whileLive: () => Promise<
   const lines: string[] = [];
   page.on('console', (m) => lines.push(`${m.type()}: ${m.text()}`));
   page.on('pageerror', (e) => lines.push(`pageerror: ${e.message}`));
-  const bot = await runPython('publish_tone.py', ['--url', botUrl, '--seconds', '120', '--hz', String(TONE_HZ)], {
+  const bot = await runPython('publish_tone.py', ['--url', botUrl, '--seconds', '240', '--hz', String(TONE_HZ)], {
     env: { LIVEKIT_TOKEN: await proxy.token(room, BOT) },
     name: `python bot (${room})`,
+    timeoutMs: 270_000,
   });
   try {
     await page.goto(`${site.url}/`);
@@ -143,7 +144,10 @@ async function botToPage(room: string, botUrl: string, whileLive: () => Promise<
 }
 
 describe('the Python livekit SDK through volly-signaling', () => {
-  it('straight to the proxy: a Chromium page hears its 440 Hz tone, and the proxy counts it classical', async () => {
+  // Generous: on a loaded 2-core machine the bot's and the page's joins and Opus start-up can take a while.
+  const SLOW = 180_000;
+
+  it('straight to the proxy: a Chromium page hears its 440 Hz tone, and the proxy counts it classical', { timeout: SLOW }, async () => {
     const { before, after } = await botToPage('python-classical', proxy.wsUrl, async () => {
       expect(sessionsOf(BOT)).toEqual([{ mode: 'classical', protocol: undefined }]);
     });
@@ -151,16 +155,20 @@ describe('the Python livekit SDK through volly-signaling', () => {
     expect(ended(after, 'mode="pq"') - ended(before, 'mode="pq"')).toBe(0);
   });
 
-  it.skipIf(!tunnelAvailable)('through volly-pq tunnel: the page hears the tone, and the proxy counts the bot as a v2 PQ session', async () => {
-    const tunnel = await (tunnels as TunnelHarness).startTunnel(proxy, { protocol: 'v2' });
-    try {
-      const { before, after } = await botToPage('python-pq', tunnel.wsUrl, async () => {
-        expect(sessionsOf(BOT)).toEqual([{ mode: 'pq', protocol: 'v2' }]);
-      });
-      expect(ended(after, 'protocol="v2"') - ended(before, 'protocol="v2"')).toBe(1);
-      expect(ended(after, 'mode="classical"') - ended(before, 'mode="classical"')).toBe(0);
-    } finally {
-      await tunnel.close();
-    }
-  });
+  it.skipIf(!tunnelAvailable)(
+    'through volly-pq tunnel: the page hears the tone, and the proxy counts the bot as a v2 PQ session',
+    { timeout: SLOW },
+    async () => {
+      const tunnel = await (tunnels as TunnelHarness).startTunnel(proxy, { protocol: 'v2' });
+      try {
+        const { before, after } = await botToPage('python-pq', tunnel.wsUrl, async () => {
+          expect(sessionsOf(BOT)).toEqual([{ mode: 'pq', protocol: 'v2' }]);
+        });
+        expect(ended(after, 'protocol="v2"') - ended(before, 'protocol="v2"')).toBe(1);
+        expect(ended(after, 'mode="classical"') - ended(before, 'mode="classical"')).toBe(0);
+      } finally {
+        await tunnel.close();
+      }
+    },
+  );
 });

@@ -7,9 +7,9 @@
 // would hear it. Pointed straight at the proxy, the bot's signaling is
 // classical (`prefer` lets it through) and the proxy counts it so; pointed at
 // `volly-pq tunnel`, the same bot's signaling reaches the proxy as volly-pq.v2
-// and the proxy counts it as a PQ session, not a classical one.
+// and the proxy counts it as a PQ session, not a classical one, while a wire
+// tap between tunnel and proxy sees no token, identity, room or SDP in clear.
 
-import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { until } from '../e2e/support.ts';
@@ -18,34 +18,25 @@ import { sumMetric } from '../harness/leaks.ts';
 import { type LiveKitServer, startLiveKit } from '../harness/livekit.ts';
 import { startTestProxy, type TestProxy } from '../harness/proxy.ts';
 import { python, runPython } from '../harness/python.ts';
+import { startTunnel, startWireTap, v2ProxyEnv } from '../harness/tunnel.ts';
 import type { Listener, Tone } from './python/listener-page.ts';
-
-/** The tunnel harness (another change); the PQ case runs once it is there. */
-const TUNNEL_HARNESS = fileURLToPath(new URL('../harness/tunnel.ts', import.meta.url));
-const tunnelAvailable = existsSync(TUNNEL_HARNESS);
-interface TunnelHarness {
-  v2ProxyEnv(): Record<string, string>;
-  startTunnel(proxy: TestProxy, opts?: { protocol?: 'v1' | 'v2' }): Promise<{ wsUrl: string; url: string; metrics(): Promise<string>; close(): Promise<void> }>;
-}
 
 const TONE_HZ = 440;
 const BOT = 'python-bot';
 
 let livekit: LiveKitServer;
 let proxy: TestProxy;
-let tunnels: TunnelHarness | undefined;
 let browser: TestBrowser;
 let site: StaticServer;
 const suiteStarted = Date.now();
 
 beforeAll(async () => {
-  tunnels = tunnelAvailable ? ((await import(TUNNEL_HARNESS)) as TunnelHarness) : undefined;
   const bundle = bundlePage(fileURLToPath(new URL('./python/listener-page.ts', import.meta.url)));
   // Makes the venv if this machine has none yet (an install from PyPI), else instant.
   await python();
   livekit = await startLiveKit();
   // With the proxy's v2 static key the tunnel can speak v2; classical clients are served all the same (`prefer`).
-  proxy = await startTestProxy(livekit, tunnels?.v2ProxyEnv() ?? {});
+  proxy = await startTestProxy(livekit, v2ProxyEnv());
   site = await serveStatic({
     '/': { type: 'text/html; charset=utf-8', body: PAGE_HTML },
     '/app.js': { type: 'text/javascript; charset=utf-8', body: await bundle },
@@ -88,15 +79,16 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
  * through the proxy measures it. Checks the proxy's view of the bot with
  * `whileLive` before the bot leaves; returns the proxy's metrics from before.
  */
-async function botToPage(room: string, botUrl: string, whileLive: () => Promise<void>): Promise<{ before: string; after: string }> {
+async function botToPage(room: string, botUrl: string, whileLive: () => Promise<void>): Promise<{ before: string; after: string; botToken: string }> {
   const t0 = Date.now();
   const before = await proxy.metrics();
+  const botToken = await proxy.token(room, BOT);
   const page = await browser.newPage();
   const lines: string[] = [];
   page.on('console', (m) => lines.push(`${m.type()}: ${m.text()}`));
   page.on('pageerror', (e) => lines.push(`pageerror: ${e.message}`));
   const bot = await runPython('publish_tone.py', ['--url', botUrl, '--seconds', '240', '--hz', String(TONE_HZ)], {
-    env: { LIVEKIT_TOKEN: await proxy.token(room, BOT) },
+    env: { LIVEKIT_TOKEN: botToken },
     name: `python bot (${room})`,
     timeoutMs: 270_000,
   });
@@ -135,7 +127,7 @@ async function botToPage(room: string, botUrl: string, whileLive: () => Promise<
     process.stderr.write(
       `[clients] python-sdk ${room}: joined+published in ${((tJoined - t0) / 1000).toFixed(1)} s, tone heard at ${hz.toFixed(1)} Hz, RMS ${median(windows.map((w) => w.rms)).toFixed(2)}, ${((Date.now() - t0) / 1000).toFixed(1)} s in all\n`,
     );
-    return { before, after };
+    return { before, after, botToken };
   } finally {
     await bot.stop(5_000);
     await page.evaluate(() => (globalThis as unknown as { listener: Listener }).listener.leave()).catch(() => {});
@@ -143,32 +135,46 @@ async function botToPage(room: string, botUrl: string, whileLive: () => Promise<
   }
 }
 
+/** What must not cross the tunnel→proxy link readable: the bot's token, identity and room, and any SDP. */
+const secretsOf = (token: string, room: string) => [token, BOT, room, 'a=ice-ufrag', 'a=fingerprint'];
+
 describe('the Python livekit SDK through volly-signaling', () => {
   // Generous: on a loaded 2-core machine the bot's and the page's joins and Opus start-up can take a while.
   const SLOW = 180_000;
 
   it('straight to the proxy: a Chromium page hears its 440 Hz tone, and the proxy counts it classical', { timeout: SLOW }, async () => {
-    const { before, after } = await botToPage('python-classical', proxy.wsUrl, async () => {
-      expect(sessionsOf(BOT)).toEqual([{ mode: 'classical', protocol: undefined }]);
-    });
-    expect(ended(after, 'mode="classical"') - ended(before, 'mode="classical"')).toBe(1);
-    expect(ended(after, 'mode="pq"') - ended(before, 'mode="pq"')).toBe(0);
+    // A tap in front of the proxy: the control for the PQ case's, it must see everything in the clear here.
+    const tap = await startWireTap(proxy);
+    try {
+      const { before, after, botToken } = await botToPage('python-classical', tap.proxy.wsUrl, async () => {
+        expect(sessionsOf(BOT)).toEqual([{ mode: 'classical', protocol: undefined }]);
+      });
+      expect(ended(after, 'mode="classical"') - ended(before, 'mode="classical"')).toBe(1);
+      expect(ended(after, 'mode="pq"') - ended(before, 'mode="pq"')).toBe(0);
+      const wire = tap.captured();
+      for (const s of secretsOf(botToken, 'python-classical')) expect(wire.includes(s), `${s.slice(0, 12)}… on a classical wire`).toBe(true);
+    } finally {
+      await tap.close();
+    }
   });
 
-  it.skipIf(!tunnelAvailable)(
-    'through volly-pq tunnel: the page hears the tone, and the proxy counts the bot as a v2 PQ session',
-    { timeout: SLOW },
-    async () => {
-      const tunnel = await (tunnels as TunnelHarness).startTunnel(proxy, { protocol: 'v2' });
-      try {
-        const { before, after } = await botToPage('python-pq', tunnel.wsUrl, async () => {
-          expect(sessionsOf(BOT)).toEqual([{ mode: 'pq', protocol: 'v2' }]);
-        });
-        expect(ended(after, 'protocol="v2"') - ended(before, 'protocol="v2"')).toBe(1);
-        expect(ended(after, 'mode="classical"') - ended(before, 'mode="classical"')).toBe(0);
-      } finally {
-        await tunnel.close();
-      }
-    },
-  );
+  it('through volly-pq tunnel: the page hears the tone, the proxy counts the bot as a v2 PQ session, nothing in the clear', { timeout: SLOW }, async () => {
+    const tap = await startWireTap(proxy);
+    const tunnel = await startTunnel(tap.proxy, { protocol: 'v2' });
+    try {
+      const { before, after, botToken } = await botToPage('python-pq', tunnel.wsUrl, async () => {
+        expect(sessionsOf(BOT)).toEqual([{ mode: 'pq', protocol: 'v2' }]);
+      });
+      expect(ended(after, 'protocol="v2"') - ended(before, 'protocol="v2"')).toBe(1);
+      expect(ended(after, 'mode="classical"') - ended(before, 'mode="classical"')).toBe(0);
+      // The tap carried the bot's whole session (kilobytes of signaling), none of it readable.
+      const wire = tap.captured();
+      expect(tap.connections).toBeGreaterThanOrEqual(1);
+      expect(wire.length).toBeGreaterThan(4_000);
+      for (const s of secretsOf(botToken, 'python-pq')) expect(wire.includes(s), `${s.slice(0, 12)}… in the clear between tunnel and proxy`).toBe(false);
+    } finally {
+      await tunnel.close();
+      await tap.close();
+    }
+  });
 });

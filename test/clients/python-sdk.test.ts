@@ -77,7 +77,8 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 /**
  * The bot joins `room` at `botUrl`, publishes the tone, and a page joined
  * through the proxy measures it. Checks the proxy's view of the bot with
- * `whileLive` before the bot leaves; returns the proxy's metrics from before.
+ * `whileLive` before the bot leaves; returns the proxy's metrics from before
+ * and after, and the bot's token (to look for on a wire).
  */
 async function botToPage(room: string, botUrl: string, whileLive: () => Promise<void>): Promise<{ before: string; after: string; botToken: string }> {
   const t0 = Date.now();

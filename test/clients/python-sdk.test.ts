@@ -12,13 +12,13 @@
 
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { until } from '../e2e/support.ts';
 import { bundlePage, launchBrowser, PAGE_HTML, type StaticServer, serveStatic, type TestBrowser } from '../harness/browser.ts';
-import { sumMetric } from '../harness/leaks.ts';
 import { type LiveKitServer, startLiveKit } from '../harness/livekit.ts';
+import { metricSum } from '../harness/metrics.ts';
 import { startTestProxy, type TestProxy } from '../harness/proxy.ts';
 import { python, runPython } from '../harness/python.ts';
 import { startTunnel, startWireTap, v2ProxyEnv } from '../harness/tunnel.ts';
+import { until } from '../harness/wait.ts';
 import type { Listener, Tone } from './python/listener-page.ts';
 
 const TONE_HZ = 440;
@@ -58,7 +58,7 @@ const sessionsOf = (identity: string) =>
   [...(proxy.proxy.ctx.live as Set<Live>)]
     .filter((s) => s.record?.facts?.identity === identity)
     .map((s) => ({ mode: s.record?.mode, protocol: s.record?.facts?.protocol }));
-const ended = (text: string, labels: string) => sumMetric(text, 'volly_sessions_total', labels);
+const ended = (text: string, labels: Record<string, string>) => metricSum(text, 'volly_sessions_total', labels);
 
 /** Windows of the page's analysis, once the tone is audible: ten, 150 ms apart. */
 async function listen(measure: () => Promise<Tone | undefined>): Promise<Tone[]> {
@@ -150,8 +150,8 @@ describe('the Python livekit SDK through volly-signaling', () => {
       const { before, after, botToken } = await botToPage('python-classical', tap.proxy.wsUrl, async () => {
         expect(sessionsOf(BOT)).toEqual([{ mode: 'classical', protocol: undefined }]);
       });
-      expect(ended(after, 'mode="classical"') - ended(before, 'mode="classical"')).toBe(1);
-      expect(ended(after, 'mode="pq"') - ended(before, 'mode="pq"')).toBe(0);
+      expect(ended(after, { mode: 'classical' }) - ended(before, { mode: 'classical' })).toBe(1);
+      expect(ended(after, { mode: 'pq' }) - ended(before, { mode: 'pq' })).toBe(0);
       const wire = tap.captured();
       for (const s of secretsOf(botToken, 'python-classical')) expect(wire.includes(s), `${s.slice(0, 12)}… on a classical wire`).toBe(true);
     } finally {
@@ -166,8 +166,8 @@ describe('the Python livekit SDK through volly-signaling', () => {
       const { before, after, botToken } = await botToPage('python-pq', tunnel.wsUrl, async () => {
         expect(sessionsOf(BOT)).toEqual([{ mode: 'pq', protocol: 'v2' }]);
       });
-      expect(ended(after, 'protocol="v2"') - ended(before, 'protocol="v2"')).toBe(1);
-      expect(ended(after, 'mode="classical"') - ended(before, 'mode="classical"')).toBe(0);
+      expect(ended(after, { protocol: 'v2' }) - ended(before, { protocol: 'v2' })).toBe(1);
+      expect(ended(after, { mode: 'classical' }) - ended(before, { mode: 'classical' })).toBe(0);
       // The tap carried the bot's whole session (kilobytes of signaling), none of it readable.
       const wire = tap.captured();
       expect(tap.connections).toBeGreaterThanOrEqual(1);

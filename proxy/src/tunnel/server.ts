@@ -29,7 +29,15 @@ const listen = (server: Server, host: string, port: number) =>
     server.listen(port, host, () => resolve((server.address() as AddressInfo).port));
   });
 
-const pathOf = (url: string | undefined) => new URL(url ?? '/', 'http://tunnel.invalid').pathname.replace(/\/{2,}/g, '/');
+/** The request's path; undefined for a target no URL parser takes (`//[`): answered 400, since a throw here would end the process. */
+function pathOf(url: string | undefined): string | undefined {
+  try {
+    return new URL(url ?? '/', 'http://tunnel.invalid').pathname.replace(/\/{2,}/g, '/');
+  } catch {
+    return undefined;
+  }
+}
+const BAD_TARGET = 'volly-pq tunnel: the request target is not a valid URL';
 
 export async function startTunnel(s: TunnelSettings, log: Logger): Promise<RunningTunnel> {
   const metrics = createTunnelMetrics();
@@ -41,7 +49,8 @@ export async function startTunnel(s: TunnelSettings, log: Logger): Promise<Runni
 
   const server = createServer((req, res) => {
     const path = pathOf(req.url);
-    if (isValidatePath(path) && (req.method === 'GET' || req.method === 'HEAD')) answerValidate(req, res, failures, metrics);
+    if (path === undefined) res.writeHead(400, { 'content-type': 'text/plain; charset=utf-8' }).end(BAD_TARGET);
+    else if (isValidatePath(path) && (req.method === 'GET' || req.method === 'HEAD')) answerValidate(req, res, failures, metrics);
     // A plain request to a signaling path would carry the SDK's token to the proxy outside any PQ session.
     else if (isSignalPath(path))
       res.writeHead(426, { 'content-type': 'text/plain; charset=utf-8', upgrade: 'websocket' }).end('volly-pq tunnel: signaling needs a WebSocket upgrade');
@@ -49,7 +58,9 @@ export async function startTunnel(s: TunnelSettings, log: Logger): Promise<Runni
   });
   server.on('upgrade', (req, socket, head) => {
     // Only LiveKit's signaling paths are carried (the same predicate as the browser shim's).
-    if (isSignalPath(pathOf(req.url))) handleSignalUpgrade(req, socket, head, deps);
+    const path = pathOf(req.url);
+    if (path === undefined) refuseUpgrade(socket, 400, BAD_TARGET);
+    else if (isSignalPath(path)) handleSignalUpgrade(req, socket, head, deps);
     else refuseUpgrade(socket, 404, 'volly-pq tunnel: not a LiveKit signaling path');
   });
   const port = await listen(server, s.listen.host, s.listen.port);

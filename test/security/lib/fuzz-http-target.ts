@@ -51,7 +51,7 @@ async function mint(key: string, secret: string, identity: string, grant: VideoG
 
 const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
 
-async function mintTokens(key: string, secret: string): Promise<HttpTokens> {
+export async function mintTokens(key: string, secret: string): Promise<HttpTokens> {
   const joinGrant: VideoGrant = { roomJoin: true, room: 'fz-http-room', canPublish: true, canSubscribe: true };
   const other = generateApiKeyPair();
   const now = Math.floor(Date.now() / 1000);

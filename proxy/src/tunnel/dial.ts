@@ -45,6 +45,9 @@ export function createDialer(s: TunnelSettings): Dialer {
       const Inner = class extends WebSocket {
         constructor(url: string, protocols?: string | string[]) {
           super(url, protocols, { perMessageDeflate: false, maxPayload: MAX_PAYLOAD });
+          // A server's invalid frame makes `ws` emit 'error' (then close 1002); with no listener left
+          // (PqWebSocket drops its handlers once it has failed) that would end the process.
+          this.on('error', () => {});
           current = this;
         }
       };

@@ -61,8 +61,14 @@ export function relay(sdk: WebSocket, dial: PqDial, early: readonly MessageEvent
 
   sdk.on('message', (data: Buffer, isBinary: boolean) => {
     if (pq.readyState !== pq.OPEN) return;
+    try {
+      pq.send(isBinary ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength) : data.toString('utf8'));
+    } catch {
+      // A frame from the proxy failed to open: the session is failed but not yet closed (readyState
+      // still OPEN) and refuses to seal. Its close follows and reaches the SDK; a throw here would end the process.
+      return;
+    }
     record.frame('sdk_to_proxy', data.length);
-    pq.send(isBinary ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength) : data.toString('utf8'));
     up.check();
   });
   sdk.on('close', (code: number, reason: Buffer) => {

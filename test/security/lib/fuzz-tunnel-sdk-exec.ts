@@ -18,9 +18,9 @@ export interface SdkVerdict {
   readonly finding?: { kind: string; why: string };
 }
 
-/** Close codes a server may send after fuzzed frames: normal, going away, protocol, data, policy, size, LiveKit's and the proxy's 4xxx. */
+/** Close codes a server may send after fuzzed frames: normal, going away, protocol, data, policy, size, and 3000-4999 (the SDK's own echoed, LiveKit's, the proxy's). */
 const DEFINED = new Set([1000, 1001, 1002, 1003, 1007, 1008, 1009]);
-const defined = (code: number) => DEFINED.has(code) || (code >= 4000 && code <= 4999);
+const defined = (code: number) => DEFINED.has(code) || (code >= 3000 && code <= 4999);
 
 async function frames(t: TunnelFuzzTarget, input: Extract<SdkInput, { kind: 'frames' }>, token: string): Promise<SdkVerdict> {
   const d = await dialRaw({ host: t.host, port: t.port, path: joinPath(token, input.join), timeoutMs: 15_000 });

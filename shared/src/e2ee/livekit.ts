@@ -103,8 +103,10 @@ export async function enablePqE2ee(b: E2eeBackends, room: LiveKitRoomLike, opts:
     session.on('statement-rejected', (e) => log(`[volly-e2ee] statement of ${e.identity} rejected: ${e.reason}`));
     session.on('unprotected', (e) => log(`[volly-e2ee] ${e.identity} is not end-to-end protected`));
   }
-  const onData = (payload: Uint8Array, participant?: { identity: string }, _kind?: unknown, topic?: string) => {
-    if (topic === E2EE_TOPIC && participant) void session.receive(payload, participant.identity);
+  // The identity comes as the 6th argument too, when the participant object is not there yet.
+  const onData = (payload: Uint8Array, participant?: { identity: string }, _kind?: unknown, topic?: string, _enc?: unknown, identity?: string) => {
+    const from = participant?.identity ?? identity;
+    if (topic === E2EE_TOPIC && from) void session.receive(payload, from);
   };
   const onJoin = (p: { identity: string }) => session.participantJoined(p.identity);
   const onLeave = (p: { identity: string }) => session.participantLeft(p.identity);

@@ -165,13 +165,16 @@ export class E2eeSession extends E2eeEvents {
       return;
     }
     if (m.statement && equalBytes(m.statement.bytes, st.bytes)) return;
-    const isNew = !m.statement;
+    // A new statement (first, or the participant re-enabled E2EE with new keys): its generations start over,
+    // replays of old shares fail on the old signing key, and it gets a fresh key from everyone.
     m.statement = st;
+    m.lastGeneration = 0;
+    m.rejected = undefined;
     this.metrics.statementsVerified++;
     this.emit('statement-verified', { identity: from, kemAlgorithm: st.kemAlgorithm, expiresAt: st.expiresAt });
     const untilExpiry = st.expiresAt * 1000 - Date.now();
-    m.timers.push(this.#clock.setTimeout(() => this.#expire(from, m), Math.max(0, Math.min(untilExpiry, 2 ** 31 - 1))));
-    if (isNew) this.#policy.joined();
+    m.timers.push(this.#clock.setTimeout(() => m.statement === st && this.#expire(from, m), Math.max(0, Math.min(untilExpiry, 2 ** 31 - 1))));
+    this.#policy.joined();
     const pending = m.pendingShare;
     m.pendingShare = undefined;
     if (pending) void this.#onShare(pending, from).catch((err) => this.emit('message-rejected', { identity: from, reason: codeOf(err) }));

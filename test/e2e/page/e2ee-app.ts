@@ -42,6 +42,9 @@ const state = {
   captured: [] as Array<{ t: number; keyIndex: number; hex: string }>,
   spied: [] as Array<{ sender: string; generation: number; key: string; t: number }>,
   videos: new Map<string, HTMLVideoElement>(),
+  /** Date.now() of join()'s start and of the first decoded (presented) video frame per remote. */
+  joinStarted: 0,
+  firstFrame: {} as Record<string, number>,
   meters: new Map<string, ReturnType<typeof toneMeter>>(),
 };
 
@@ -102,6 +105,7 @@ function spyOnShares(r: Room, keys: ReturnType<typeof makeE2eeKeys>, o: E2eeJoin
 }
 
 async function join(o: E2eeJoin): Promise<{ ok: boolean; error?: string }> {
+  state.joinStarted = Date.now();
   try {
     await resumeAudio();
     installPqWebSocket({ protocol: 'v1', algorithm: 'X-Wing' });
@@ -115,7 +119,12 @@ async function join(o: E2eeJoin): Promise<{ ok: boolean; error?: string }> {
       if (o.capture) passThrough(track, o.capture === p.identity && track.kind === Track.Kind.Audio);
       const el = track.attach();
       document.body.appendChild(el);
-      if (track.kind === Track.Kind.Video) state.videos.set(p.identity, el as HTMLVideoElement);
+      if (track.kind === Track.Kind.Video) {
+        state.videos.set(p.identity, el as HTMLVideoElement);
+        (el as HTMLVideoElement).requestVideoFrameCallback(() => {
+          state.firstFrame[p.identity] ??= Date.now();
+        });
+      }
       if (track.kind === Track.Kind.Audio) {
         (el as HTMLAudioElement).muted = true; // Chromium feeds WebAudio from remote tracks only while an element plays them
         state.meters.set(p.identity, toneMeter(track.mediaStreamTrack));
@@ -136,7 +145,7 @@ async function join(o: E2eeJoin): Promise<{ ok: boolean; error?: string }> {
       });
       state.handle = handle;
       for (const name of ['key-rotated', 'key-received', 'statement-verified', 'statement-rejected', 'unprotected'] as const) {
-        handle.on(name, (e) => state.events.push(`${name} ${JSON.stringify(e)}`));
+        handle.on(name, (e) => state.events.push(`${name} ${JSON.stringify({ ...e, t: Date.now() })}`));
       }
     }
     if (o.colour)
@@ -180,6 +189,7 @@ const ve = {
     await state.room?.disconnect();
   },
   now: () => Date.now(),
+  timing: () => ({ joinStarted: state.joinStarted, firstFrame: { ...state.firstFrame } }),
 };
 export type Ve = typeof ve;
 (globalThis as unknown as { ve: Ve }).ve = ve;

@@ -1,6 +1,6 @@
 /**
  * volly-e2ee.v1 statements and key shares (../src/e2ee, docs/E2EE.md
- * sections 3-5) on both crypto backends and across them: what verifies,
+ * sections 4-6) on both crypto backends and across them: what verifies,
  * what is refused and with which code, and that every binding in a share
  * (room, sender, recipient, index, generation) is checked.
  */

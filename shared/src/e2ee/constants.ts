@@ -1,4 +1,4 @@
-/** The fixed labels, codes and limits of volly-e2ee.v1 (docs/E2EE.md sections 2-6). */
+/** The fixed labels, codes and limits of volly-e2ee.v1 (docs/E2EE.md sections 3-7). */
 import { utf8 } from '../bytes.js';
 import { ML_KEM_768, X_WING } from '../kem/checked.js';
 import type { KemAlgorithm } from '../kem/types.js';

@@ -1,5 +1,5 @@
 /**
- * What a volly-e2ee.v1 party tells the app (docs/E2EE.md section 7): typed
+ * What a volly-e2ee.v1 party tells the app (docs/E2EE.md section 8): typed
  * events and counters. No event carries key bytes. A minimal emitter of its
  * own, so the module runs in browsers without node:events.
  */

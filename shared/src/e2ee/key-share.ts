@@ -1,5 +1,5 @@
 /**
- * The key share (docs/E2EE.md section 4): a sender's media key for one
+ * The key share (docs/E2EE.md section 5): a sender's media key for one
  * recipient, as a KEM encapsulation to the recipient's statement key, the key
  * sealed under HKDF(shared secret, header), and the sender's ML-DSA-65
  * signature over both. Every binding (room, sender, recipient, index,
@@ -123,7 +123,7 @@ export interface OpenInput {
   readonly lastGeneration: number;
 }
 
-/** Checks a decoded share in the order of docs/E2EE.md section 4 and returns the media key; throws E2eeError. */
+/** Checks a decoded share in the order of docs/E2EE.md section 5 and returns the media key; throws E2eeError. */
 export function openKeyShare(b: E2eeBackends, share: DecodedShare, input: OpenInput): Uint8Array {
   if (share.recipient !== input.me || share.room !== input.room) throw new E2eeError('ERR_E2EE_BINDING', 'key share is for another recipient or room');
   if (input.senderSigPublicKey === undefined) throw new E2eeError('ERR_E2EE_UNKNOWN_SENDER', 'key share from a participant without a verified statement');

@@ -2,7 +2,7 @@
  * The two sides of a statement: the page makes its participant keys (KEM and
  * ML-DSA-65, fresh per join, never leaving the page) and sends the public
  * halves with its token request; the app's token server signs the statement
- * beside the LiveKit token (signE2eeStatement, docs/E2EE.md section 3).
+ * beside the LiveKit token (signE2eeStatement, docs/E2EE.md section 4).
  */
 import { fromBase64Url, toBase64Url } from '../bytes.js';
 import type { KemAlgorithm, KemKeyPair } from '../kem/types.js';

@@ -1,5 +1,5 @@
 /**
- * The two volly-e2ee.v1 data messages (docs/E2EE.md section 5), told apart by
+ * The two volly-e2ee.v1 data messages (docs/E2EE.md section 6), told apart by
  * their first byte: announce (0x01 ‖ flags ‖ statement) and key share (0x02 ‖ ...).
  */
 import { concatBytes } from '../bytes.js';

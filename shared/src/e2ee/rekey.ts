@@ -1,5 +1,5 @@
 /**
- * When a sender rotates its media key (docs/E2EE.md section 6), as a small
+ * When a sender rotates its media key (docs/E2EE.md section 7), as a small
  * state machine with an injected clock, so the policy is tested without a
  * room: a leave rotates after `leaveDebounceMs` (default 0), joins are
  * coalesced over `joinDebounceMs`, and a timer rotates every `rotateEveryMs`.

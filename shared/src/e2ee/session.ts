@@ -2,7 +2,7 @@
  * One participant's volly-e2ee.v1 state, independent of livekit-client
  * (./livekit.ts wires it to a Room): who has a verified statement, the own
  * media key and its generation, the last generation accepted per sender, and
- * the messages of docs/E2EE.md sections 5-7. Transport and key installation
+ * the messages of docs/E2EE.md sections 6-8. Transport and key installation
  * are injected, so Node tests run three sessions over an in-memory relay.
  */
 import { equalBytes } from '../bytes.js';

@@ -1,5 +1,5 @@
 /**
- * The statement (docs/E2EE.md section 3): the app's ML-DSA-65 signature over a
+ * The statement (docs/E2EE.md section 4): the app's ML-DSA-65 signature over a
  * participant's identity, room, context, validity and its two public keys
  * (KEM for key shares to it, ML-DSA-65 for key shares from it).
  */
@@ -109,7 +109,7 @@ export interface StatementExpectation {
   readonly now?: number;
 }
 
-/** Decodes and checks a statement (docs/E2EE.md section 3, checks 1-4); throws E2eeError naming the first failed check. */
+/** Decodes and checks a statement (docs/E2EE.md section 4, checks 1-4); throws E2eeError naming the first failed check. */
 export function verifyStatement(b: E2eeBackends, bytes: Uint8Array, expect: StatementExpectation): Statement {
   const st = decodeStatement(bytes);
   const signer = mlDsa65(b);

@@ -14,6 +14,9 @@ export const installPqWebSocket = createInstaller({ getKem: (a) => getKem(a), ae
 export * as v2 from './v2/index.js';
 
 /** volly-e2ee.v1 (docs/E2EE.md): statements, key shares and the livekit-client adapter, on this runtime's backends. */
-export const e2ee = bindE2ee({ getKem: (a) => getKem(a), getSigner: (a) => getSigner(a), aead: getAead(), randomBytes });
-export const { signE2eeStatement, enablePqE2ee, makeParticipantKeys: makeE2eeKeys } = e2ee;
+// Pure, so a bundle that uses only installPqWebSocket drops all of it.
+export const e2ee = /* @__PURE__ */ bindE2ee({ getKem: (a) => getKem(a), getSigner: (a) => getSigner(a), aead: /* @__PURE__ */ getAead(), randomBytes });
+export const signE2eeStatement: typeof e2ee.signE2eeStatement = (input) => e2ee.signE2eeStatement(input);
+export const enablePqE2ee: typeof e2ee.enablePqE2ee = (room, opts) => e2ee.enablePqE2ee(room, opts);
+export const makeE2eeKeys: typeof e2ee.makeParticipantKeys = (kemAlgorithm) => e2ee.makeParticipantKeys(kemAlgorithm);
 export * as e2eeV1 from './e2ee/index.js';

@@ -12,11 +12,13 @@
 
 import { type E2eePage, type E2eeSite, startE2eeSite } from '../../e2e/e2ee-support.ts';
 import { median } from '../lib/stats.ts';
-import { type Servers, sleep } from './common.ts';
+import { type Servers, sleep, within } from './common.ts';
 
 export interface E2eeBenchOptions {
   readonly sizes: readonly number[];
   readonly rounds: number;
+  /** Default both. */
+  readonly modes?: ReadonlyArray<E2eeRow['mode']>;
 }
 
 export interface E2eeRow {
@@ -53,7 +55,14 @@ async function waitFor<T>(what: string, check: () => Promise<T | undefined>, ms:
   }
 }
 
-async function oneRoom(site: E2eeSite, url: string, n: number, mode: E2eeRow['mode'], tag: string): Promise<{ firstFrameMs: number; rekeyMs?: number }> {
+async function oneRoom(
+  site: E2eeSite,
+  url: string,
+  n: number,
+  mode: E2eeRow['mode'],
+  tag: string,
+  log: (line: string) => void,
+): Promise<{ firstFrameMs: number; rekeyMs?: number }> {
   const room = `bench-e2ee-${tag}`;
   const ids = Array.from({ length: n }, (_, i) => `p${i}`);
   const pages: E2eePage[] = [];
@@ -62,7 +71,10 @@ async function oneRoom(site: E2eeSite, url: string, n: number, mode: E2eeRow['mo
       const page = await site.open(identity);
       pages.push(page);
       const colour = { r: (i * 70) % 256, g: 200, b: 100 };
-      await page.join({ url, room, identity, mode: mode === 'pq-e2ee' ? 'pq' : 'plain', colour, toneHz: 440 });
+      const joined = page.join({ url, room, identity, mode: mode === 'pq-e2ee' ? 'pq' : 'plain', colour, toneHz: 440 }).then(() => true);
+      // A join that never returns (a page starved on a busy machine) fails the round instead of the run hanging.
+      if (!(await within(joined, 120_000))) throw new Error(`e2ee bench: ${identity} did not join within 120 s`);
+      log(`e2ee n=${n} ${mode}: ${identity} joined`);
     }
     const joiner = pages[n - 1] as E2eePage;
     const start = (await joiner.call('timing')).joinStarted;
@@ -76,7 +88,11 @@ async function oneRoom(site: E2eeSite, url: string, n: number, mode: E2eeRow['mo
         return all.every((t) => t !== undefined) ? Math.max(...(all as number[])) - start : undefined;
       },
       90_000,
-    );
+    ).catch(async (err) => {
+      // What was missing: who presented whose first frame, and each page's key counters.
+      for (const p of pages) log(`e2ee ${p.name}: ${JSON.stringify(await p.call('timing'))} ${JSON.stringify(await p.call('metrics'))}`);
+      throw err;
+    });
     if (mode !== 'pq-e2ee' || n < 3) return { firstFrameMs };
     // Rekey after a leave: p0 leaves; every remaining page rotates for it and gets everyone's new key.
     const leaver = pages[0] as E2eePage;
@@ -114,11 +130,11 @@ export async function runE2ee(servers: Servers, opts: E2eeBenchOptions, log: (li
   const rows: E2eeRow[] = [];
   try {
     for (const n of opts.sizes) {
-      for (const mode of ['no-e2ee', 'pq-e2ee'] as const) {
+      for (const mode of opts.modes ?? (['no-e2ee', 'pq-e2ee'] as const)) {
         const ff: number[] = [];
         const rk: number[] = [];
         for (let r = 0; r < opts.rounds; r++) {
-          const res = await oneRoom(site, servers.proxy.wsUrl, n, mode, `${n}-${mode}-${r}-${Date.now()}`);
+          const res = await oneRoom(site, servers.proxy.wsUrl, n, mode, `${n}-${mode}-${r}-${Date.now()}`, log);
           ff.push(res.firstFrameMs);
           if (res.rekeyMs !== undefined) rk.push(res.rekeyMs);
           log(`e2ee n=${n} ${mode} round ${r}: first frame ${res.firstFrameMs} ms${res.rekeyMs !== undefined ? `, rekey ${res.rekeyMs} ms` : ''}`);

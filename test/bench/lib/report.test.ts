@@ -39,7 +39,7 @@ const stormRow = (target: 'direct' | 'sealed'): StormRow => ({
   setupFailedSessions: {},
   handshakeQueue: { queued: target === 'sealed' ? 40 : 0, refused: target === 'sealed' ? 7 : 0, expired: 0, metricPresent: target === 'sealed' },
 });
-const storm: StormResults = { rows: [stormRow('direct'), stormRow('sealed')], ratio: f(1.1) };
+const storm: StormResults = { rows: [stormRow('direct'), stormRow('sealed')], ratio: f(1.1), floors: {} };
 
 const scale = { levels: [], failedSessions: { 'close 4400': 1 }, retryReasons: {} } as unknown as ScaleResults;
 

@@ -26,6 +26,7 @@ import { type Built, buildApp, type Installed, installApp, type Packed, packShar
 let packed: Packed;
 let installed: Installed;
 let built: Built;
+let baseline: Built;
 let livekit: LiveKitServer;
 let proxy: TestProxy;
 let site: StaticServer;
@@ -38,6 +39,7 @@ beforeAll(async () => {
   packed = await packShared(mkdtempSync(join(tmpdir(), 'volly-pack-')));
   installed = await installApp(packed);
   built = await buildApp(installed.dir);
+  baseline = await buildApp(installed.dir, true);
   const keyFile = join(makeTempDir('vite-app'), 'x-wing.json');
   const kg = await volly(['keygen', '--algorithm', 'X-Wing', '--out', keyFile]);
   expect(kg.code, kg.stderr).toBe(0);
@@ -61,7 +63,9 @@ beforeAll(async () => {
   process.stderr.write(
     `[e2e] vite app: npm pack ${packed.size} B (${packed.files.length} files, ${packed.unpackedSize} B unpacked); ` +
       `install of vite+livekit-client ${installed.baseMs ? `${installed.baseMs} ms` : 'cached'}, npm install <tarball> ${installed.installMs} ms; ` +
-      `vite build ${built.ms} ms: JavaScript ${built.js.bytes} B, ${built.js.gzip} B gzipped\n`,
+      `vite build ${built.ms} ms: JavaScript ${built.js.bytes} B, ${built.js.gzip} B gzipped ` +
+      `(livekit-client alone ${baseline.js.bytes} B, ${baseline.js.gzip} B gzipped: @volly/shared adds ${built.js.bytes - baseline.js.bytes} B, ` +
+      `${built.js.gzip - baseline.js.gzip} B gzipped)\n`,
   );
 }, 900_000);
 
@@ -117,7 +121,9 @@ describe('@volly/shared from npm pack in a Vite app', () => {
     // (schedule.ts only feature-detects process.getBuiltinModule, which a browser lacks).
     expect(js.filter((s) => s.includes('sodium-native') || /\bfrom\s*["'`]node:|\b(require|import)\(\s*["'`]node:/.test(s))).toEqual([]);
     expect(js.some((s) => s.includes('volly-pq.v2'))).toBe(true);
-    expect(built.js.gzip).toBeGreaterThan(0);
+    // What the package adds to a livekit-client app, gzipped: about 42 KiB today (bundle-size.test.ts); 64 KiB means a heavy dependency crept in.
+    expect(built.js.gzip - baseline.js.gzip).toBeGreaterThan(0);
+    expect(built.js.gzip - baseline.js.gzip).toBeLessThan(64 * 1024);
   });
 
   it('joins through the proxy as a volly-pq.v2 bound session with the shim’s defaults', async () => {

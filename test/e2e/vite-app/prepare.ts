@@ -18,7 +18,7 @@ import { toolCacheDir } from '../../harness/livekit.ts';
 const TEMPLATE = dirname(fileURLToPath(import.meta.url));
 const SHARED = resolve(TEMPLATE, '../../../shared');
 /** The files of the app a user writes (this helper is not one of them). */
-const APP_FILES = ['package.json', 'index.html', 'main.ts', 'tsconfig.json'];
+const APP_FILES = ['package.json', 'index.html', 'main.ts', 'tsconfig.json', 'vite.config.ts', 'baseline.html', 'baseline.ts'];
 
 /**
  * The environment of a user's shell: none of the npm_* variables `npm test`
@@ -34,10 +34,10 @@ export interface Ran {
 }
 
 /** Runs a command in `cwd`; rejects with its output when it fails. */
-export function run(cmd: string, args: readonly string[], cwd: string, timeoutMs = 300_000): Promise<Ran> {
+export function run(cmd: string, args: readonly string[], cwd: string, env: NodeJS.ProcessEnv = {}, timeoutMs = 300_000): Promise<Ran> {
   const t0 = performance.now();
   return new Promise((res, rej) => {
-    execFile(cmd, args, { cwd, env: userEnv(), timeout: timeoutMs, maxBuffer: 32 << 20 }, (err, stdout, stderr) => {
+    execFile(cmd, args, { cwd, env: { ...userEnv(), ...env }, timeout: timeoutMs, maxBuffer: 32 << 20 }, (err, stdout, stderr) => {
       if (err) rej(new Error(`${cmd} ${args.join(' ')} in ${cwd} failed: ${err.message}\n${stdout}\n${stderr}`));
       else res({ stdout, ms: Math.round(performance.now() - t0) });
     });
@@ -95,7 +95,7 @@ export async function installApp(packed: Packed): Promise<Installed> {
   if (process.env.VOLLY_VITE_APP_FRESH) rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   for (const f of APP_FILES) copyFileSync(join(TEMPLATE, f), join(dir, f));
-  rmSync(join(dir, 'dist'), { recursive: true, force: true });
+  for (const out of ['dist', 'dist-baseline']) rmSync(join(dir, out), { recursive: true, force: true });
   forgetShared(dir);
   const npmInstall = ['install', '--no-audit', '--no-fund', '--no-update-notifier'];
   const cached = existsSync(join(dir, 'node_modules', 'vite', 'package.json')) && existsSync(join(dir, 'node_modules', 'livekit-client', 'package.json'));
@@ -108,25 +108,34 @@ export async function installApp(packed: Packed): Promise<Installed> {
 }
 
 export interface Built {
-  /** dist/, path -> bytes. */
+  /** The output directory, path -> bytes. */
   readonly files: Map<string, Buffer>;
   /** All JavaScript of the bundle: bytes, and gzip -9 bytes. */
   readonly js: { bytes: number; gzip: number };
   readonly ms: number;
 }
 
-/** `vite build` (the app's own vite, run by this Node). */
-export async function buildApp(dir: string): Promise<Built> {
-  const { ms } = await run(process.execPath, [join(dir, 'node_modules', 'vite', 'bin', 'vite.js'), 'build', '--logLevel', 'warn'], dir);
+function readTree(root: string): Map<string, Buffer> {
   const files = new Map<string, Buffer>();
   const walk = (d: string) => {
     for (const name of readdirSync(d)) {
       const p = join(d, name);
       if (statSync(p).isDirectory()) walk(p);
-      else files.set(`/${relative(join(dir, 'dist'), p)}`, readFileSync(p));
+      else files.set(`/${relative(root, p)}`, readFileSync(p));
     }
   };
-  walk(join(dir, 'dist'));
+  walk(root);
+  return files;
+}
+
+/**
+ * `vite build` (the app's own vite, run by this Node). `baseline`: the same
+ * page without @volly/shared (baseline.html, vite.config.ts), to tell what the package adds.
+ */
+export async function buildApp(dir: string, baseline = false): Promise<Built> {
+  const vite = join(dir, 'node_modules', 'vite', 'bin', 'vite.js');
+  const { ms } = await run(process.execPath, [vite, 'build', '--logLevel', 'warn'], dir, baseline ? { VOLLY_BASELINE: '1' } : {});
+  const files = readTree(join(dir, baseline ? 'dist-baseline' : 'dist'));
   const js = [...files].filter(([p]) => p.endsWith('.js')).map(([, b]) => b);
   return {
     files,

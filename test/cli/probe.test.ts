@@ -144,6 +144,7 @@ describe('probe and token with the proxy’s keys (volly-pq.v2 and v1 pins)', ()
     expect(r.code, r.stderr).toBe(0);
     return r.stdout.trim();
   };
+  const kemPins = (t: string) => (peekTokenPayload(t)?.video as { pqServerKemKeys?: string[] } | undefined)?.pqServerKemKeys;
   const documentFetches = async () => sumMetric(await v2proxy.metrics(), 'volly_http_requests_total', 'route="well-known"');
   const v2Handshakes = async (flow: string, algorithm: string) =>
     sumMetric(await v2proxy.metrics(), 'volly_handshake_duration_seconds_count', `protocol="v2",algorithm="${algorithm}",flow="${flow}"`);
@@ -194,7 +195,7 @@ describe('probe and token with the proxy’s keys (volly-pq.v2 and v1 pins)', ()
 
   it('token --server-key pins the key (video.pqServerKemKeys); probe --token uses only the pinned key', async () => {
     const t = await token(['--server-key', files['ML-KEM-768']]);
-    const ids = (peekTokenPayload(t)?.video as { pqServerKemKeys?: string[] }).pqServerKemKeys;
+    const ids = kemPins(t);
     const [mlkem] = v2.parseWellKnownDocument(await (await fetch(`${v2proxy.url}/.well-known/volly-pq`)).text()).filter((k) => k.algorithm === 'ML-KEM-768');
     expect(ids).toEqual([Buffer.from(mlkem?.id ?? []).toString('base64url')]);
     const { code, report } = await probeJson(['--token', t]);
@@ -204,7 +205,7 @@ describe('probe and token with the proxy’s keys (volly-pq.v2 and v1 pins)', ()
 
   it('token --well-known pins every key of the document', async () => {
     const t = await token(['--well-known', v2proxy.url]);
-    expect((peekTokenPayload(t)?.video as { pqServerKemKeys?: string[] }).pqServerKemKeys).toHaveLength(2);
+    expect(kemPins(t)).toHaveLength(2);
     expect((await probeJson(['--token', t])).report).toMatchObject({ ok: true, protocol: 'v2', algorithm: 'X-Wing', serverKey: { pinned: true } });
   });
 

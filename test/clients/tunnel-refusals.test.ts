@@ -12,7 +12,7 @@ import { type Participant, Room, RoomEvent } from '@livekit/rtc-node';
 import { getKem, toBase64Url } from '@volly/shared';
 import { AccessToken, RoomServiceClient } from 'livekit-server-sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { until } from '../e2e/support.ts';
+import { until } from '../harness/wait.ts';
 import { sumMetric } from '../harness/leaks.ts';
 import { type LiveKitServer, startLiveKit } from '../harness/livekit.ts';
 import { makeTempDir } from '../harness/process.ts';

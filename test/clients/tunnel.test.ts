@@ -19,7 +19,7 @@ import {
 } from '@livekit/rtc-node';
 import { RoomServiceClient } from 'livekit-server-sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { until } from '../e2e/support.ts';
+import { until } from '../harness/wait.ts';
 import { sumMetric } from '../harness/leaks.ts';
 import { type LiveKitServer, startLiveKit } from '../harness/livekit.ts';
 import { startTestProxy, type TestProxy } from '../harness/proxy.ts';

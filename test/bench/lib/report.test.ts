@@ -2,12 +2,14 @@
 // proxy's handshake queue, from results as the scenarios return them.
 
 import { describe, expect, it } from 'vitest';
+import { parseMetrics } from '../../harness/metrics.ts';
 import type { JoinResults } from '../scenarios/join.ts';
 import type { ScaleResults } from '../scenarios/scale.ts';
 import { queueCounts, type StormResults, type StormRow } from '../scenarios/storm.ts';
-import { headlines, headlineTable, scenarioTables } from './report.ts';
+import { headlines } from './headlines.ts';
+import { headlineTable, scenarioTables } from './report.ts';
 import { failedSessions, failuresTable, failuresTotal } from './report-failures.ts';
-import { type BenchProxy, parseMetrics } from './servers.ts';
+import type { BenchProxy } from './servers.ts';
 import { figure } from './stats.ts';
 
 const f = (...xs: number[]) => figure(xs);

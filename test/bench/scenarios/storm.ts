@@ -15,9 +15,9 @@
 // full, or expired in it) are read from /metrics around each storm; a proxy
 // without that metric reports 0.
 
+import { metricSum } from '../../harness/metrics.ts';
 import { type BenchSession, clientAddress, openWithRetry, pool, type RetryLog } from '../lib/client.ts';
 import { addCounts, countFailure, type FailureCounts } from '../lib/failures.ts';
-import { metricSum } from '../lib/servers.ts';
 import { type Figure, figure, median, p99 } from '../lib/stats.ts';
 import { mintToken } from '../lib/tokens.ts';
 import { rotate, type Servers, sleep, type TargetName, target, within } from './common.ts';

@@ -3,11 +3,11 @@
 // refresh_token and an offer, straight from the stock server, with the
 // throwaway upstream key they were signed with and the recording time.
 //
-//   node test/record-frames.ts > proxy/test/fixtures/livekit-frames.json
+//   node test/scripts/record-frames.ts > proxy/test/fixtures/livekit-frames.json
 
 import { AccessToken } from 'livekit-server-sdk';
-import { startLiveKit } from './harness/livekit.ts';
-import { connectSignal } from './harness/signal.ts';
+import { startLiveKit } from '../harness/livekit.ts';
+import { connectSignal } from '../harness/signal.ts';
 
 const livekit = await startLiveKit({ logLevel: 'warn' });
 try {
@@ -22,7 +22,7 @@ try {
   }
   await sig.close();
   process.stdout.write(
-    `${JSON.stringify({ note: 'Frames recorded from livekit-server v1.13.5 by test/record-frames.ts; the key is a throwaway test key.', recordedAt: new Date().toISOString(), upstream: { key: livekit.apiKey, secret: livekit.apiSecret }, frames }, null, 2)}\n`,
+    `${JSON.stringify({ note: 'Frames recorded from livekit-server v1.13.5 by test/scripts/record-frames.ts; the key is a throwaway test key.', recordedAt: new Date().toISOString(), upstream: { key: livekit.apiKey, secret: livekit.apiSecret }, frames }, null, 2)}\n`,
   );
 } finally {
   await livekit.stop();

@@ -3,8 +3,8 @@
 // uncaught exception or unhandled rejection, and closes on request.
 
 import { parentPort, workerData } from 'node:worker_threads';
-import type { LiveKitServer } from '../harness/livekit.ts';
-import { startTestProxy } from '../harness/proxy.ts';
+import type { LiveKitServer } from '../../harness/livekit.ts';
+import { startTestProxy } from '../../harness/proxy.ts';
 
 const port = parentPort;
 if (!port) throw new Error('proxy-worker.ts runs as a worker thread');

@@ -6,7 +6,7 @@
 // RFC 6455 allows and which leaves the payload bytes as they are.
 
 import { connect, type Socket } from 'node:net';
-import { closeCodeOf, takeFrame } from '../harness/ws-frames.ts';
+import { closeCodeOf, takeFrame } from './ws-frames.ts';
 
 export interface Frame {
   readonly opcode: number;

@@ -3,7 +3,7 @@
 // the most inclusive time, and time per package (node_modules/<pkg>,
 // node:internal, the proxy's and shared's own files).
 //
-//   node test/bench/profile.ts FILE.cpuprofile [--top=25]
+//   node test/scripts/profile.ts FILE.cpuprofile [--top=25]
 
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';

@@ -6,7 +6,7 @@
 // process restarted, and the recent inputs replayed, 16 at a time and then
 // one by one, to name the one that kills it), honest canaries (a validate and a Twirp ListRooms)
 // must keep working, and LiveKit must never see a fuzz identity.
-// Used by fuzz-http.test.ts (short) and fuzz-http.ts (long runs).
+// Used by fuzz-http.test.ts (short) and test/scripts/fuzz-http.ts (long runs).
 
 import { readFileSync } from 'node:fs';
 import { RoomServiceClient } from 'livekit-server-sdk';

@@ -8,8 +8,8 @@
 import { connect, createServer, type Socket } from 'node:net';
 import { addPqClaims, getKem, type KemAlgorithm } from '@volly/shared';
 import { AccessToken, RoomServiceClient, type VideoGrant } from 'livekit-server-sdk';
-import { type ChildProxy, startChildProxy } from '../faults/lib/child-proxy.ts';
-import { generateApiKeyPair, type LiveKitServer, startLiveKit } from '../harness/livekit.ts';
+import { type ChildProxy, startChildProxy } from '../../harness/child-proxy.ts';
+import { generateApiKeyPair, type LiveKitServer, startLiveKit } from '../../harness/livekit.ts';
 
 /** Identities whose tokens must never get a participant into LiveKit. */
 export const MUST_NOT_JOIN = ['fz-http-bound', 'fz-http-bad'] as const;

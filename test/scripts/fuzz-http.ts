@@ -1,7 +1,7 @@
 // Long plain-HTTP fuzz run against `volly-pq proxy` (a child process, demo
 // routes on) in front of a real LiveKit:
 //
-//   npm exec -- node test/security/fuzz-http.ts --inputs 1000000 [--concurrency 48]
+//   npm exec -- node test/scripts/fuzz-http.ts --inputs 1000000 [--concurrency 48]
 //        [--seed 1] [--time-limit-min 90] [--max-crashes N] [--out report.json]
 //
 // Prints progress, then inputs, duration, outcomes by status and by route,
@@ -10,8 +10,8 @@
 
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { httpProblems, runHttpFuzz } from './fuzz-http-engine.ts';
-import { startHttpFuzzTarget } from './fuzz-http-target.ts';
+import { httpProblems, runHttpFuzz } from '../security/lib/fuzz-http-engine.ts';
+import { startHttpFuzzTarget } from '../security/lib/fuzz-http-target.ts';
 
 const { values } = parseArgs({
   options: {

@@ -5,7 +5,7 @@
 // proxy's RSS is read from /proc (raw, then again after a full GC through the
 // inspector), with its heap, open files, sessions and failures from /metrics.
 //
-//   npm exec -- node test/faults/soak.ts --minutes 30 --sessions 500 [--out FILE]
+//   npm exec -- node test/scripts/soak.ts --minutes 30 --sessions 500 [--out FILE]
 //
 // LiveKit v1.13.5 removes a participant whose peer connection has not come
 // up one minute after it joined (room.go: Verify() after time.Minute, leave
@@ -32,11 +32,12 @@ import { parseArgs } from 'node:util';
 import { DisconnectReason, type SignalResponse } from '@livekit/protocol';
 import { getKem, type KemAlgorithm } from '@volly/shared';
 import { type BenchSession, openSession, pool } from '../bench/lib/client.ts';
-import { fdLimit, rssKiB } from '../bench/lib/procfs.ts';
-import { metricSum, startBenchProxy } from '../bench/lib/servers.ts';
+import { startBenchProxy } from '../bench/lib/servers.ts';
 import { quantile } from '../bench/lib/stats.ts';
 import { mintToken } from '../bench/lib/tokens.ts';
 import { startLiveKit } from '../harness/livekit.ts';
+import { metricSum } from '../harness/metrics.ts';
+import { fdLimit, rssKiB } from '../harness/procfs.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -48,7 +49,7 @@ const { values: args } = parseArgs({
     'churn-per-minute': { type: 'string', default: '6' },
     'warmup-minutes': { type: 'string' },
     tolerance: { type: 'string', default: '0.10' },
-    out: { type: 'string', default: fileURLToPath(new URL('./out/soak.json', import.meta.url)) },
+    out: { type: 'string', default: fileURLToPath(new URL('../faults/out/soak.json', import.meta.url)) },
   },
 });
 

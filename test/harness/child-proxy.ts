@@ -1,20 +1,24 @@
 // The volly-pq proxy as operators run it — `node proxy/bin/volly-pq.js proxy`
-// in a child process, configured by env — for the fault tests: it can be
-// SIGKILLed and started again on the same ports and keys, and its memory and
-// open files are read from /proc. The inspector (loopback) gives a full GC,
-// so "after" figures are what the proxy still holds, not garbage not yet
-// collected.
+// in a child process, configured by env — for the fault tests, the bench and
+// the CLI tests: it can be SIGKILLed and started again on the same ports and
+// keys, its memory and open files are read from /proc, and its own CPU and
+// memory are the kernel's figures for it alone. The inspector (loopback)
+// gives a full GC, so "after" figures are what the proxy still holds, not
+// garbage not yet collected, and heap snapshots.
+// (startTestProxy in proxy.ts runs the proxy in this process instead.)
 
-import { readdirSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import WebSocket from 'ws';
-import { rssKiB } from '../../bench/lib/procfs.ts';
-import { metricSum, PROXY_BIN, parseMetrics } from '../../bench/lib/servers.ts';
-import { generateApiKeyPair } from '../../harness/livekit.ts';
-import { getFreePort, LOOPBACK } from '../../harness/ports.ts';
-import { type ManagedProcess, makeTempDir, spawnManaged, waitFor } from '../../harness/process.ts';
+import { fileURLToPath } from 'node:url';
+import { inspectorOn } from './inspector.ts';
+import { generateApiKeyPair } from './livekit.ts';
+import { type Metrics, metricSum, scrapeMetrics } from './metrics.ts';
+import { getFreePort, LOOPBACK } from './ports.ts';
+import { type ManagedProcess, makeTempDir, spawnManaged, waitFor } from './process.ts';
+import { rssKiB } from './procfs.ts';
 
-export { metricSum };
+/** The proxy to run; VOLLY_BENCH_PROXY_BIN measures another build (e.g. a prototype of a change). */
+export const PROXY_BIN = process.env.VOLLY_BENCH_PROXY_BIN ?? fileURLToPath(new URL('../../proxy/bin/volly-pq.js', import.meta.url));
 
 export interface Upstream {
   readonly url: string;
@@ -35,16 +39,21 @@ export interface ChildProxy {
   rssKiB(): number;
   /** Open file descriptors of the proxy process. */
   fds(): number;
-  metrics(): Promise<Map<string, number>>;
+  metrics(): Promise<Metrics>;
   /** A number from /metrics, summed over label sets matching `match`. */
   metric(name: string, match?: string): Promise<number>;
   /** Full GC through the inspector, then RSS (KiB). */
   rssAfterGcKiB(): Promise<number>;
+  /** Full GC through the inspector. */
+  collectGarbage(): Promise<void>;
+  /** A V8 heap snapshot written to `file`. */
+  heapSnapshot(file: string): Promise<void>;
   readyz(): Promise<number>;
   kill(signal?: NodeJS.Signals): void;
   /** Start again (after a kill or stop) on the same ports, keys and settings; resolves at /healthz 200. */
   restart(): Promise<void>;
-  stop(): Promise<void>;
+  /** SIGTERM (a drain), SIGKILL after `graceMs` (default 8 s). */
+  stop(graceMs?: number): Promise<void>;
 }
 
 export interface ChildProxyOptions {
@@ -57,6 +66,10 @@ export interface ChildProxyOptions {
   readonly inspect?: boolean;
   /** Extra node flags (e.g. --cpu-prof). */
   readonly nodeArgs?: string[];
+  /** Give the child this process's whole environment (default: PATH only). */
+  readonly inheritEnv?: boolean;
+  /** Where its config and log go (default: a fresh temp dir). */
+  readonly dir?: string;
 }
 
 export async function startChildProxy(upstream: Upstream, opts: ChildProxyOptions = {}): Promise<ChildProxy> {
@@ -64,11 +77,11 @@ export async function startChildProxy(upstream: Upstream, opts: ChildProxyOption
   const port = await getFreePort();
   const adminPort = await getFreePort();
   const inspectPort = await getFreePort();
-  const dir = makeTempDir(`faults-proxy-${port}`);
+  const dir = opts.dir ?? makeTempDir(`proxy-${port}`);
   const logFile = join(dir, 'proxy.log');
   const adminUrl = `http://${LOOPBACK}:${adminPort}`;
   const env: NodeJS.ProcessEnv = {
-    PATH: process.env.PATH,
+    ...(opts.inheritEnv ? process.env : { PATH: process.env.PATH }),
     VOLLY_LISTEN: `${LOOPBACK}:${port}`,
     VOLLY_ADMIN_LISTEN: `${LOOPBACK}:${adminPort}`,
     VOLLY_UPSTREAM_URL: upstream.url,
@@ -80,11 +93,10 @@ export async function startChildProxy(upstream: Upstream, opts: ChildProxyOption
     ...opts.env,
   };
   let proc!: ManagedProcess;
-  let inspector: Promise<WebSocket> | undefined;
-  let seq = 0;
+  const inspector = inspectorOn(inspectPort);
 
   const launch = async () => {
-    inspector = undefined;
+    await inspector.close();
     proc = spawnManaged({
       name: `volly-pq:${port}`,
       command: process.execPath,
@@ -97,31 +109,7 @@ export async function startChildProxy(upstream: Upstream, opts: ChildProxyOption
     await waitFor(`volly-pq on ${adminUrl}/healthz`, async () => (await fetch(`${adminUrl}/healthz`)).ok, { timeoutMs: 20_000, intervalMs: 50, proc });
   };
 
-  const gc = async (): Promise<void> => {
-    inspector ??= (async () => {
-      const list = (await (await fetch(`http://${LOOPBACK}:${inspectPort}/json/list`)).json()) as Array<{ webSocketDebuggerUrl: string }>;
-      const ws = new WebSocket(list[0]?.webSocketDebuggerUrl ?? '', { perMessageDeflate: false });
-      ws.on('error', () => {});
-      await new Promise((resolve, reject) => {
-        ws.once('open', resolve);
-        ws.once('error', reject);
-      });
-      return ws;
-    })();
-    const ws = await inspector;
-    const id = ++seq;
-    await new Promise<void>((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error('inspector GC timed out')), 30_000);
-      const onMessage = (data: Buffer) => {
-        if ((JSON.parse(data.toString()) as { id?: number }).id !== id) return;
-        clearTimeout(t);
-        ws.off('message', onMessage);
-        resolve();
-      };
-      ws.on('message', onMessage);
-      ws.send(JSON.stringify({ id, method: 'HeapProfiler.collectGarbage' }));
-    });
-  };
+  const gc = () => inspector.call('HeapProfiler.collectGarbage', { timeoutMs: 30_000 });
 
   await launch();
   const handle: ChildProxy = {
@@ -139,12 +127,22 @@ export async function startChildProxy(upstream: Upstream, opts: ChildProxyOption
     logFile,
     rssKiB: () => rssKiB(proc.pid),
     fds: () => readdirSync(`/proc/${proc.pid}/fd`).length,
-    async metrics() {
-      const res = await fetch(`${adminUrl}/metrics`, { signal: AbortSignal.timeout(15_000) });
-      return parseMetrics(await res.text());
-    },
+    metrics: () => scrapeMetrics(adminUrl),
     async metric(name, match = '') {
       return metricSum(await handle.metrics(), name, match);
+    },
+    collectGarbage: gc,
+    async heapSnapshot(file) {
+      const fd = openSync(file, 'w');
+      try {
+        await inspector.call('HeapProfiler.takeHeapSnapshot', {
+          onEvent: (m) => {
+            if (m.method === 'HeapProfiler.addHeapSnapshotChunk') writeSync(fd, String(m.params?.chunk ?? ''));
+          },
+        });
+      } finally {
+        closeSync(fd);
+      }
     },
     async rssAfterGcKiB() {
       await gc();
@@ -163,13 +161,11 @@ export async function startChildProxy(upstream: Upstream, opts: ChildProxyOption
     },
     async restart() {
       if (proc.running()) await proc.stop({ signal: 'SIGKILL' });
-      const ws = await inspector?.catch(() => undefined);
-      ws?.terminate();
       await launch();
     },
-    async stop() {
-      (await inspector?.catch(() => undefined))?.terminate();
-      await proc.stop({ signal: 'SIGTERM', graceMs: 8_000 });
+    async stop(graceMs = 8_000) {
+      await inspector.close();
+      await proc.stop({ signal: 'SIGTERM', graceMs });
     },
   };
   return handle;

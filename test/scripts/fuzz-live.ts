@@ -1,6 +1,6 @@
 // Long live-fuzz run against the real proxy in front of a real LiveKit:
 //
-//   node test/security/fuzz-live.ts --inputs 1000000 [--concurrency 256]
+//   node test/scripts/fuzz-live.ts --inputs 1000000 [--concurrency 256]
 //        [--seed 1] [--time-limit-min 100] [--proxy worker|process] [--out report.json]
 //
 // Prints progress, then inputs tried, outcomes per class and per close code /
@@ -9,7 +9,10 @@
 
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { type FuzzStats, problems, runFuzz, startFuzzTarget } from './fuzz-engine.ts';
+import { problems } from '../security/lib/fuzz-live-report.ts';
+import { runFuzz } from '../security/lib/fuzz-live-runner.ts';
+import { startFuzzTarget } from '../security/lib/fuzz-live-target.ts';
+import type { FuzzStats } from '../security/lib/fuzz-live-types.ts';
 
 const { values } = parseArgs({
   options: {

@@ -21,7 +21,7 @@ import { createHash } from 'node:crypto';
 import { access, mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { toolsBinDir } from '../harness/tools.ts';
+import { toolsBinDir } from '../../harness/tools.ts';
 
 const run = promisify(execFile);
 

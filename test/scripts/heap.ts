@@ -2,7 +2,7 @@
 // --only=scale --profile`: baseline and first scale level) and prints what
 // the sessions in between cost, by constructor: count and self bytes per session.
 //
-//   node test/bench/heap.ts BASE.heapsnapshot LOADED.heapsnapshot SESSIONS [--top=30]
+//   node test/scripts/heap.ts BASE.heapsnapshot LOADED.heapsnapshot SESSIONS [--top=30]
 
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -59,7 +59,7 @@ export function perSession(
 if (process.argv[1] && import.meta.url === `file://${process.argv[1]}`) {
   const { values, positionals } = parseArgs({ allowPositionals: true, options: { top: { type: 'string' } } });
   const [a, b, n] = positionals;
-  if (!a || !b || !n) throw new Error('usage: node test/bench/heap.ts BASE.heapsnapshot LOADED.heapsnapshot SESSIONS');
+  if (!a || !b || !n) throw new Error('usage: node test/scripts/heap.ts BASE.heapsnapshot LOADED.heapsnapshot SESSIONS');
   const r = perSession(census(a), census(b), Number(n), Number(values.top ?? 30));
   process.stdout.write(
     `JS heap per session: ${(r.totalBytes / 1024).toFixed(1)} KiB (self sizes, all objects)\n\n| per session: objects | bytes | constructor |\n| --: | --: | :-- |\n`,

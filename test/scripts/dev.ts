@@ -6,8 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLogger, loadConfig, startProxy } from '@volly/proxy';
 import { getKem, toBase64Url } from '@volly/shared';
-import { generateApiKeyPair, startLiveKit } from './harness/livekit.ts';
-import { isTcpPortFree } from './harness/ports.ts';
+import { generateApiKeyPair, startLiveKit } from '../harness/livekit.ts';
+import { isTcpPortFree } from '../harness/ports.ts';
 
 const upstream = generateApiKeyPair();
 const client = generateApiKeyPair();

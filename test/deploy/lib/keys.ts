@@ -8,7 +8,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
-const CLI = resolve(import.meta.dirname, '../../proxy/bin/volly-pq.js');
+const CLI = resolve(import.meta.dirname, '../../../proxy/bin/volly-pq.js');
 
 /** Runs the volly-pq CLI with `args`; throws with its stderr when it fails. */
 export function vollyPq(args: string[]): string {

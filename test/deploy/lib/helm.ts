@@ -4,11 +4,11 @@
 import { spawnSync } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import { parseAllDocuments, parse as parseYaml } from 'yaml';
-import { ensureHelm, ensureKubeconform } from '../harness/tools.ts';
+import { ensureHelm, ensureKubeconform } from '../../harness/tools.ts';
 import { ensureKubernetesSchemas, schemaLocation } from './k8s-schemas.ts';
-import { mapMounts } from './keys-lib.ts';
+import { mapMounts } from './keys.ts';
 
-export const ROOT = resolve(import.meta.dirname, '../..');
+export const ROOT = resolve(import.meta.dirname, '../../..');
 export const CHART = join(ROOT, 'helm', 'volly-signaling');
 /** The chart's kubeVersion floor and the newest Kubernetes kubernetes-validate 1.37.0 describes. */
 export const KUBE_VERSIONS = ['1.26.0', '1.37.0'] as const;

@@ -1,8 +1,9 @@
-// What the browser test files share: the bundled page served on 127.0.0.1,
+// The browser suites' test page (test/e2e/page): the bundled page served on 127.0.0.1,
 // one Chromium, and typed calls into the page's `window.vt` (page/app.ts).
 
 import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
+import type { JoinOptions, JoinResult, Snapshot, TrackStats, Vt } from '../e2e/page/app.ts';
 import {
   bundlePage,
   type Handler,
@@ -13,10 +14,10 @@ import {
   type StaticServer,
   serveStatic,
   type TestBrowser,
-} from '../harness/browser.ts';
-import type { JoinOptions, JoinResult, Snapshot, TrackStats, Vt } from './page/app.ts';
+} from './browser.ts';
+import { until } from './wait.ts';
 
-export const PAGE_ENTRY = fileURLToPath(new URL('./page/app.ts', import.meta.url));
+export const PAGE_ENTRY = fileURLToPath(new URL('../e2e/page/app.ts', import.meta.url));
 
 export interface E2E {
   readonly browser: TestBrowser;
@@ -104,24 +105,6 @@ export async function startE2E(handlers: Record<string, Handler> = {}): Promise<
       await site.close();
     },
   };
-}
-
-/** Polls `check` until it returns a truthy value or the time is up (then throws with `what` and the last value). */
-export async function until<T>(what: string, check: () => Promise<T | undefined | false | null>, timeoutMs = 20_000, intervalMs = 250): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await check();
-      if (v) return v;
-      last = v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline)
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last: ${last instanceof Error ? last.message : JSON.stringify(last)}`);
-    await new Promise((r) => setTimeout(r, intervalMs));
-  }
 }
 
 /** Stats of the tracks `page` receives from `from`, by kind. */

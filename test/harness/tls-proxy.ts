@@ -1,4 +1,4 @@
-// Shared by the test/tls suites: the proxy with TLS on its listener (in this
+// The TLS suites' proxy and clients (test/tls): the proxy with TLS on its listener (in this
 // process, its log lines captured), and volly-pq.v1 / classical clients over
 // wss:// whose TLS options (trusted CA, offered groups, versions) the test sets.
 
@@ -6,9 +6,9 @@ import type { TLSSocket } from 'node:tls';
 import type { Config, createLogger, RunningProxy } from '@volly/proxy';
 import type { addPqClaims } from '@volly/shared';
 import WebSocket, { type ClientOptions } from 'ws';
-import type { LiveKitServer } from '../harness/livekit.ts';
-import { connectPq, type PqConnectOptions, type PqSignal } from '../harness/pq-signal.ts';
-import { startTestProxy } from '../harness/proxy.ts';
+import type { LiveKitServer } from './livekit.ts';
+import { connectPq, type PqConnectOptions, type PqSignal } from './pq-signal.ts';
+import { startTestProxy } from './proxy.ts';
 
 export type LogLine = Record<string, unknown> & { event?: string };
 
@@ -103,27 +103,4 @@ export async function connectPqTls(url: string, token: string, tls: ClientTls, o
 export function sessionLines(logs: LogLine[], identity: string): { start: LogLine | undefined; end: LogLine | undefined } {
   const mine = logs.filter((l) => l.identity === identity);
   return { start: mine.find((l) => l.event === 'session_start'), end: mine.find((l) => l.event === 'session_end') };
-}
-
-/** One sample of a Prometheus text exposition (labels in any order), or 0. */
-export function metricValue(text: string, name: string, labels: Record<string, string>): number {
-  for (const line of text.split('\n')) {
-    if (line.startsWith(`${name} `) && Object.keys(labels).length === 0) return Number(line.slice(name.length + 1));
-    if (!line.startsWith(`${name}{`)) continue;
-    const body = line.slice(name.length + 1, line.lastIndexOf('}'));
-    const got = Object.fromEntries([...body.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1], m[2]]));
-    if (Object.entries(labels).every(([k, v]) => got[k] === v) && Object.keys(got).length === Object.keys(labels).length)
-      return Number(line.slice(line.lastIndexOf(' ') + 1));
-  }
-  return 0;
-}
-
-export async function waitUntil<T>(what: string, probe: () => T | undefined | Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }

@@ -8,8 +8,9 @@ import { KEM_ALGORITHMS, peekTokenPayload, v2 } from '@volly/shared';
 import { RoomServiceClient } from 'livekit-server-sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { volly } from '../../proxy/test/run-cli.js';
-import { leakCounters, sumMetric } from '../harness/leaks.js';
+import { leakCounters } from '../harness/leaks.js';
 import { LIVEKIT_VERSION, type LiveKitServer, startLiveKit } from '../harness/livekit.js';
+import { metricSum } from '../harness/metrics.js';
 import { makeTempDir } from '../harness/process.js';
 import { startTestProxy, type TestProxy } from '../harness/proxy.js';
 
@@ -145,9 +146,9 @@ describe('probe and token with the proxy’s keys (volly-pq.v2 and v1 pins)', ()
     return r.stdout.trim();
   };
   const kemPins = (t: string) => (peekTokenPayload(t)?.video as { pqServerKemKeys?: string[] } | undefined)?.pqServerKemKeys;
-  const documentFetches = async () => sumMetric(await v2proxy.metrics(), 'volly_http_requests_total', 'route="well-known"');
+  const documentFetches = async () => metricSum(await v2proxy.metrics(), 'volly_http_requests_total', 'route="well-known"');
   const v2Handshakes = async (flow: string, algorithm: string) =>
-    sumMetric(await v2proxy.metrics(), 'volly_handshake_duration_seconds_count', `protocol="v2",algorithm="${algorithm}",flow="${flow}"`);
+    metricSum(await v2proxy.metrics(), 'volly_handshake_duration_seconds_count', `protocol="v2",algorithm="${algorithm}",flow="${flow}"`);
 
   beforeAll(async () => {
     const dir = makeTempDir('cli-server-keys');

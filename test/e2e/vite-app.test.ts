@@ -17,8 +17,9 @@ import { AccessToken } from 'livekit-server-sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { volly } from '../../proxy/test/run-cli.ts';
 import { launchBrowser, type StaticServer, serveStatic, type TestBrowser } from '../harness/browser.ts';
-import { nothingReachesLiveKit, sumMetric } from '../harness/leaks.ts';
+import { nothingReachesLiveKit } from '../harness/leaks.ts';
 import { type LiveKitServer, startLiveKit } from '../harness/livekit.ts';
+import { metricSum } from '../harness/metrics.ts';
 import { makeTempDir } from '../harness/process.ts';
 import { startTestProxy, type TestProxy } from '../harness/proxy.ts';
 import { type Built, buildApp, type Installed, installApp, type Packed, packShared } from './vite-app/prepare.ts';
@@ -132,9 +133,9 @@ describe('@volly/shared from npm pack in a Vite app', () => {
     expect(r).toMatchObject({ ok: true, room: 'vite-room', identity: 'vite-user', pq: { protocol: 'volly-pq.v2', mode: 'bound', algorithm: 'X-Wing' } });
     const after = await proxy.metrics();
     // The session's algorithm is the proxy's static key's (X-Wing); the page's bound key is ML-KEM-768.
-    const v2Bound = (t: string) => sumMetric(t, 'volly_handshake_duration_seconds_count', 'protocol="v2",algorithm="X-Wing",flow="bound"');
+    const v2Bound = (t: string) => metricSum(t, 'volly_handshake_duration_seconds_count', 'protocol="v2",algorithm="X-Wing",flow="bound"');
     expect(v2Bound(after) - v2Bound(before)).toBe(1);
-    expect(sumMetric(after, 'volly_sessions_total', 'mode="classical"')).toBe(0);
+    expect(metricSum(after, 'volly_sessions_total', 'mode="classical"')).toBe(0);
   });
 
   it('a token bound to a key the page does not hold: ConnectionError NotAllowed (401), nothing reaches LiveKit', async () => {

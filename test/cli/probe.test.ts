@@ -230,7 +230,9 @@ describe('probe and token with the proxy’s keys (volly-pq.v2 and v1 pins)', ()
     expect(ok.report).toMatchObject({ ok: true, protocol: 'v1', serverKey: { algorithm: 'ML-DSA-65', from: 'option', pinned: true } });
     const pinnedByToken = await probeJson(['--token', await token(['--server-key', files['ML-DSA-65']])]);
     expect(pinnedByToken.report).toMatchObject({ ok: true, protocol: 'v1', serverKey: { from: 'token', pinned: true } });
+    const before = await leakCounters(v2proxy);
     const bad = await probeJson(['--protocol', 'v1', '--server-key', files['stranger-sig']]);
+    expect(await leakCounters(v2proxy)).toEqual(before); // the token never left the probe
     expect(bad.code).toBe(1);
     expect(bad.report).toMatchObject({ ok: false, protocol: 'v1', failure: { stage: 'handshake', closeCode: 4526 } });
   });

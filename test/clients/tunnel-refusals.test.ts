@@ -108,6 +108,30 @@ describe('upgrades the tunnel does not carry', () => {
   });
 });
 
+describe('an SDK that goes away', () => {
+  it('while its upgrade is held leaves no session at the tunnel, the proxy or LiveKit', async () => {
+    const jwt = await proxy.token('tunnel-gone', 'gone');
+    const key = { 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==', 'sec-websocket-version': '13' };
+    const r = request(`${tunnel.url}/rtc?access_token=${jwt}`, { headers: { connection: 'Upgrade', upgrade: 'websocket', ...key } });
+    r.on('error', () => {});
+    r.end();
+    // Gone as soon as the request is out: the PQ session is still being set up.
+    await new Promise((resolve) => r.on('socket', (s) => s.on('connect', () => setTimeout(resolve, 5))));
+    r.destroy();
+    // Past the session's setup (tens of ms): a session left behind would be open by now, and stay for the proxy's 30 s timeout.
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    const rooms = new RoomServiceClient(proxy.url, proxy.apiKey, proxy.apiSecret);
+    await until(
+      'no session left anywhere',
+      async () =>
+        (await metric(tunnel, 'volly_tunnel_sessions_active')) === 0 &&
+        (await metric(proxy, 'volly_sessions_active')) === 0 &&
+        (await rooms.listParticipants('tunnel-gone').catch(() => [])).length === 0,
+      10_000,
+    );
+  });
+});
+
 describe('token-bound tokens through volly-pq tunnel', () => {
   const pair = getKem('X-Wing').keygen();
   const boundToken = () => proxy.token('tunnel-bound', 'bound-bot', { bind: { algorithm: 'X-Wing', publicKey: pair.publicKey } });

@@ -210,6 +210,8 @@ describe('resume through volly-pq tunnel', () => {
       const ended = await metric(tapped, 'volly_tunnel_sessions_total');
       expect(await metric(tapped, 'volly_tunnel_reconnects_total')).toBe(0);
 
+      // LiveKit refreshes the token right after the join; it reached the SDK, sealed, re-signed by the proxy.
+      expect(await metric(proxy, 'volly_token_rewrites_total', 'refresh_token')).toBeGreaterThanOrEqual(1);
       tap.cut();
       await until(
         'the SDK to come back through a new PQ session',

@@ -15,6 +15,7 @@ import { type Participant, Room, RoomEvent } from '@livekit/rtc-node';
 import { getKem, toBase64Url } from '@volly/shared';
 import { RoomServiceClient } from 'livekit-server-sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { volly } from '../../proxy/test/run-cli.js';
 import { type LiveKitServer, startLiveKit } from '../harness/livekit.ts';
 import { metricSum } from '../harness/metrics.ts';
@@ -52,6 +53,22 @@ async function connectError(url: string, token: string): Promise<string> {
   throw new Error(`connected to ${url}`);
 }
 
+/** Status and body of an upgrade the tunnel refuses (as a WebSocket client reads them). */
+function refusedUpgrade(url: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url);
+    ws.on('open', () => reject(new Error('the upgrade succeeded')));
+    ws.on('error', () => {});
+    ws.on('unexpected-response', (_req, res) => {
+      let body = '';
+      res.on('data', (c: Buffer) => {
+        body += c.toString('utf8');
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+  });
+}
+
 const metric = async (t: TestTunnel | TestProxy, name: string, labels = '') => metricSum(await t.metrics(), name, labels);
 const firstFlights = () => metric(proxy, 'volly_v2_first_flights_total');
 
@@ -65,6 +82,8 @@ describe('refusals through volly-pq tunnel', () => {
     expect(through).toBe(direct);
     expect(await metric(tunnel, 'volly_tunnel_validate_total', 'result="failure"')).toBe(validated + 1);
     expect(await metric(tunnel, 'volly_tunnel_failures_total', 'status="401"')).toBeGreaterThanOrEqual(1);
+    // The upgrade itself is answered 401 with the reason, as LiveKit answers a refused upgrade.
+    expect(await refusedUpgrade(`${tunnel.wsUrl}/rtc?access_token=${forged}`)).toEqual({ status: 401, body: 'token signature invalid' });
   });
 
   it.each([

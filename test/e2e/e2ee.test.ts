@@ -14,9 +14,9 @@ import { RoomServiceClient } from 'livekit-server-sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LiveKitServer, startLiveKit } from '../harness/livekit.ts';
 import { startTestProxy, type TestProxy } from '../harness/proxy.ts';
+import { until } from '../harness/wait.ts';
 import { type E2eePage, type E2eeSite, opensWith, startE2eeSite } from './e2ee-support.ts';
 import type { Rgb } from './page/e2ee-media.ts';
-import { until } from '../harness/wait.ts';
 
 const ROOM = 'e2ee-room';
 const COLOURS: Record<string, Rgb> = { alice: { r: 220, g: 30, b: 30 }, bob: { r: 30, g: 200, b: 40 }, carol: { r: 40, g: 60, b: 220 } };

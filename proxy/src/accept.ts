@@ -70,11 +70,19 @@ export function createAcceptor(ctx: Context) {
       if (ctx.draining) refuseUpgrade(socket, 503, 'proxy is draining; reconnect');
       return false;
     }
-    server.handleUpgrade(req, socket, head, (ws: WebSocket) => {
-      const s = new PqSession(ctx, ws, req, url, client, slot, stage());
-      ctx.live.add(s);
-      ws.once('close', () => ctx.live.delete(s));
-    });
+    // ws answers the upgrade and calls back in this same tick, where the stage sends its first frame (v2's
+    // ServerHello or refusal frames, v1 token-bound's pq_response): corked, the 101 and that frame leave in one
+    // write, one syscall and one segment instead of two.
+    socket.cork();
+    try {
+      server.handleUpgrade(req, socket, head, (ws: WebSocket) => {
+        const s = new PqSession(ctx, ws, req, url, client, slot, stage());
+        ctx.live.add(s);
+        ws.once('close', () => ctx.live.delete(s));
+      });
+    } finally {
+      socket.uncork();
+    }
     return true;
   };
 

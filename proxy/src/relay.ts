@@ -54,6 +54,8 @@ class Flow {
     private readonly high: number,
   ) {}
   send(data: Message): void {
+    // A peer already closing cannot take it: ws would build an Error per frame just to report that.
+    if (this.dest.readyState !== this.dest.OPEN) return;
     const n = typeof data === 'string' ? Buffer.byteLength(data) : data.length;
     this.#pending += n;
     this.dest.send(data, { binary: typeof data !== 'string' }, () => {

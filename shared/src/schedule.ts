@@ -12,6 +12,7 @@ import { expand, extract } from '@noble/hashes/hkdf.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { utf8 } from './bytes.js';
 import { KeyFormatError } from './errors.js';
+import { type Sha256Parts, sha256Parts } from './sha256.js';
 
 export const PROTOCOL = 'volly-pq.v1';
 const LABEL = utf8(PROTOCOL);
@@ -36,42 +37,13 @@ function u16Prefixed(s: string): Uint8Array {
   return out;
 }
 
-type Sha256 = (parts: readonly Uint8Array[]) => Uint8Array;
-
-/** Pure JS (browsers, and runtimes without node:crypto). */
-export const nobleSha256: Sha256 = (parts) => {
-  const h = sha256.create();
-  for (const p of parts) h.update(p);
-  return h.digest();
-};
-
-type NodeCrypto = typeof import('node:crypto');
-type Runtime = { process?: { getBuiltinModule?: (id: string) => unknown } };
-
-/**
- * node:crypto's SHA-256 where the runtime has one (Node >= 22.3), found at run
- * time so this module stays browser-safe (no import for a bundler to follow).
- * Over the ~2.3 KB transcript it is ~4x faster than noble's (shared/bench/handshake-stages.mjs).
- */
-function nodeSha256(): Sha256 | undefined {
-  const c = (globalThis as Runtime).process?.getBuiltinModule?.('node:crypto') as NodeCrypto | undefined;
-  if (typeof c?.createHash !== 'function') return undefined;
-  return (parts) => {
-    const h = c.createHash('sha256');
-    for (const p of parts) h.update(p);
-    return new Uint8Array(h.digest());
-  };
-}
-
-const transcriptSha256 = nodeSha256() ?? nobleSha256;
-
 /** Hashed piece by piece: no copy of the ~2.3 KB transcript is made. `hash` exists for tests of either implementation. */
 export function transcriptHash(
   algorithm: string,
   sessionId: string,
   publicKey: Uint8Array,
   ciphertext: Uint8Array,
-  hash: Sha256 = transcriptSha256,
+  hash: Sha256Parts = sha256Parts,
 ): Uint8Array {
   return hash([LABEL, u16Prefixed(algorithm), u16Prefixed(sessionId), publicKey, ciphertext]);
 }

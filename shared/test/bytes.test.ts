@@ -74,3 +74,28 @@ describe('fromBase64Url', () => {
     expect(fromBase64Url('')).toEqual(new Uint8Array(0));
   });
 });
+
+describe('base64url codec backends', () => {
+  test("the native path (Node's Buffer) and jose's agree byte for byte, and decoding gives a plain Uint8Array of its own", async () => {
+    const { base64url } = await import('jose');
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 4096 }), (bytes) => {
+        const s = toBase64Url(bytes);
+        const back = fromBase64Url(s) as Uint8Array;
+        return (
+          s === base64url.encode(bytes) &&
+          Object.getPrototypeOf(back) === Uint8Array.prototype &&
+          back.byteOffset === 0 &&
+          back.buffer.byteLength === bytes.length &&
+          Buffer.from(back).equals(Buffer.from(bytes))
+        );
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  test('encodes a view into a larger buffer by its own bytes only', () => {
+    const big = Uint8Array.from({ length: 64 }, (_, i) => i);
+    expect(toBase64Url(big.subarray(10, 13))).toBe(toBase64Url(Uint8Array.of(10, 11, 12)));
+  });
+});

@@ -10,7 +10,8 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
 import { describe, expect, test } from 'vitest';
 import { KeyFormatError } from '../src/errors.js';
-import { deriveKeys, nobleSha256, PROTOCOL, transcriptHash } from '../src/schedule.js';
+import { deriveKeys, PROTOCOL, transcriptHash } from '../src/schedule.js';
+import { nobleSha256 } from '../src/sha256.js';
 
 /** The documented layout, built with Buffer and hashed with node:crypto (no code shared with src). */
 function referenceTranscript(algorithm: string, sessionId: string, pk: Uint8Array, ct: Uint8Array): Uint8Array {

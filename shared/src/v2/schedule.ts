@@ -10,28 +10,33 @@
  *   k_s2c   = HKDF-SHA256(ikm, salt = th2, info = "volly-pq.v2 s2c", 32)
  *
  * The bracketed parts are present exactly for a bound token. Callers own the
- * shared secrets; deriveSessionKeys wipes its concatenated ikm.
+ * shared secrets; deriveSessionKeys wipes its concatenated ikm. The
+ * transcripts are hashed as parts, never concatenated, with the runtime's
+ * fastest SHA-256; SHA-256(pk_S) is computed once per static key; k_c2s and
+ * k_s2c share one HKDF-Extract (the same bytes as two full HKDFs).
  */
-import { hkdf } from '@noble/hashes/hkdf.js';
+import { expand, extract, hkdf } from '@noble/hashes/hkdf.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { concatBytes, utf8 } from '../bytes.js';
 import type { KemAlgorithm } from '../kem/types.js';
 import type { DirectionKeys } from '../schedule.js';
+import { sha256OfPublic, sha256Parts } from '../sha256.js';
 import type { ClientHello } from './client-hello.js';
 import { INFO_C2S, INFO_EARLY, INFO_S2C, PROTOCOL_V2 } from './constants.js';
 import { V2Error } from './errors.js';
-import { lp } from './wire.js';
+import { lpParts } from './wire.js';
 
 const EARLY = utf8(INFO_EARLY);
 const C2S = utf8(INFO_C2S);
 const S2C = utf8(INFO_S2C);
 
-/** The bytes hashed into th1 (exposed for the vectors). */
-export function th1Input(hello: ClientHello, serverPublicKey: Uint8Array): Uint8Array {
-  return concatBytes(lp(PROTOCOL_V2), lp(hello.algorithm), lp(sha256(serverPublicKey)), lp(hello.sessionId), lp(hello.ctS), lp(hello.pkE));
-}
+const th1Parts = (hello: ClientHello, serverPublicKey: Uint8Array): Uint8Array[] =>
+  lpParts(PROTOCOL_V2, hello.algorithm, sha256OfPublic(serverPublicKey), hello.sessionId, hello.ctS, hello.pkE);
 
-export const transcriptHash1 = (hello: ClientHello, serverPublicKey: Uint8Array): Uint8Array => sha256(th1Input(hello, serverPublicKey));
+/** The bytes hashed into th1 (exposed for the vectors). */
+export const th1Input = (hello: ClientHello, serverPublicKey: Uint8Array): Uint8Array => concatBytes(...th1Parts(hello, serverPublicKey));
+
+export const transcriptHash1 = (hello: ClientHello, serverPublicKey: Uint8Array): Uint8Array => sha256Parts(th1Parts(hello, serverPublicKey));
 
 function check32(what: string, b: Uint8Array): void {
   if (b.length !== 32) throw new V2Error('ERR_V2_PROTOCOL', `${what} must be 32 bytes`);
@@ -49,20 +54,27 @@ export interface BoundKey {
   readonly publicKey: Uint8Array;
 }
 
-/** The bytes hashed into th2 (exposed for the vectors). */
-export function th2Input(th1: Uint8Array, earlyFrame: Uint8Array, ctE: Uint8Array, bound?: { key: BoundKey; ctB: Uint8Array }): Uint8Array {
-  const base = concatBytes(lp(th1), lp(earlyFrame), lp(ctE));
-  return bound === undefined ? base : concatBytes(base, lp(bound.key.algorithm), lp(sha256(bound.key.publicKey)), lp(bound.ctB));
+type Th2Args = [th1: Uint8Array, earlyFrame: Uint8Array, ctE: Uint8Array, bound?: { key: BoundKey; ctB: Uint8Array }];
+
+function th2Parts(...[th1, earlyFrame, ctE, bound]: Th2Args): Uint8Array[] {
+  const base = lpParts(th1, earlyFrame, ctE);
+  // A bound key differs per client: hashed each time, not cached.
+  return bound === undefined ? base : [...base, ...lpParts(bound.key.algorithm, sha256(bound.key.publicKey), bound.ctB)];
 }
 
-export const transcriptHash2 = (...args: Parameters<typeof th2Input>): Uint8Array => sha256(th2Input(...args));
+/** The bytes hashed into th2 (exposed for the vectors). */
+export const th2Input = (...args: Th2Args): Uint8Array => concatBytes(...th2Parts(...args));
+
+export const transcriptHash2 = (...args: Th2Args): Uint8Array => sha256Parts(th2Parts(...args));
 
 /** k_c2s and k_s2c from ss_s, ss_e and (bound) ss_b. */
 export function deriveSessionKeys(th2: Uint8Array, ssS: Uint8Array, ssE: Uint8Array, ssB?: Uint8Array): DirectionKeys {
   check32('th2', th2);
   for (const [what, ss] of [['ss_s', ssS], ['ss_e', ssE], ...(ssB ? [['ss_b', ssB] as const] : [])] as const) check32(what, ss);
   const ikm = ssB === undefined ? concatBytes(ssS, ssE) : concatBytes(ssS, ssE, ssB);
-  const keys = { c2s: hkdf(sha256, ikm, th2, C2S, 32), s2c: hkdf(sha256, ikm, th2, S2C, 32) };
+  const prk = extract(sha256, ikm, th2);
   ikm.fill(0);
+  const keys = { c2s: expand(sha256, prk, C2S, 32), s2c: expand(sha256, prk, S2C, 32) };
+  prk.fill(0);
   return keys;
 }

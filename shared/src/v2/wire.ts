@@ -7,10 +7,17 @@ import { concatBytes, fromUtf8, utf8 } from '../bytes.js';
 import { V2Error, type V2ErrorCode } from './errors.js';
 
 /** u16(len x) ‖ x; every field of th1 and th2 is written this way. */
-export function lp(x: Uint8Array | string): Uint8Array {
-  const b = typeof x === 'string' ? utf8(x) : x;
-  if (b.length > 0xffff) throw new V2Error('ERR_V2_PROTOCOL', 'transcript field longer than 65535 bytes');
-  return concatBytes(Uint8Array.of(b.length >> 8, b.length & 0xff), b);
+export const lp = (x: Uint8Array | string): Uint8Array => concatBytes(...lpParts(x));
+
+/** lp() of each field as separate parts (length, bytes), for hashing without a copy. */
+export function lpParts(...fields: Array<Uint8Array | string>): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  for (const x of fields) {
+    const b = typeof x === 'string' ? utf8(x) : x;
+    if (b.length > 0xffff) throw new V2Error('ERR_V2_PROTOCOL', 'transcript field longer than 65535 bytes');
+    out.push(Uint8Array.of(b.length >> 8, b.length & 0xff), b);
+  }
+  return out;
 }
 
 export const u16 = (n: number): Uint8Array => Uint8Array.of(n >> 8, n & 0xff);

@@ -41,6 +41,8 @@ export function headlines(r: Results): Headline[] {
   const join = (config: string) => r.join?.rows.find((x) => x.config === config);
   const sealed = join('sealed in-band ML-KEM-768');
   const bare = join('bare Node.js + ws relay');
+  // The shipped default: volly-pq.v2 to the proxy's X-Wing static key, unbound token.
+  const v2 = join('sealed v2 X-Wing');
   const hs = r.handshake?.rows.find((x) => x.algorithm === 'ML-KEM-768' && x.backend === 'native');
   const cpu = (name: string) => r.relay?.rows.find((x) => x.target === name)?.cpuUsPerFrame;
   const top = r.scale?.levels.at(-1);
@@ -72,6 +74,23 @@ export function headlines(r: Results): Headline[] {
       key: 'join_cpu_ratio',
       label: 'proxy CPU per session, sealed in-band ML-KEM-768 / bare Node.js + ws relay',
       figure: rel(sealed?.relayCpuUsPerSession, bare?.relayCpuUsPerSession),
+      unit: 'x',
+      target: 1.25,
+      digits: 2,
+    },
+    {
+      key: 'join_ratio_p50_v2',
+      label: 'join p50, sealed v2 X-Wing (the default) / direct',
+      figure: v2?.ratioP50,
+      unit: 'x',
+      target: 1.5,
+      digits: 2,
+      bareRelay: bare?.ratioP50,
+    },
+    {
+      key: 'join_cpu_ratio_v2',
+      label: 'proxy CPU per session, sealed v2 X-Wing (the default) / bare Node.js + ws relay',
+      figure: rel(v2?.relayCpuUsPerSession, bare?.relayCpuUsPerSession),
       unit: 'x',
       target: 1.25,
       digits: 2,

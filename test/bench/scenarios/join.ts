@@ -2,12 +2,16 @@
 // client's key generation) to the decoded JoinResponse, over N sequential
 // joins per configuration and round: direct to LiveKit, through nginx, through
 // a bare Node.js + ws relay (the floor of a Node.js relay), through the proxy
-// classical, and sealed (in-band and token-bound, per algorithm).
+// classical, and sealed: volly-pq.v1 in-band and token-bound, and volly-pq.v2
+// (the shipped default) unbound and bound, per algorithm. Like v1 in-band's key
+// generation, v2's first flight (built before the socket) is in the time.
 // Each session leaves (LeaveRequest, close) before the next one starts. The
 // proxy process's CPU per session (join + leave) is taken over each batch.
 
-import { getKem, KEM_ALGORITHMS, type KemKeyPair } from '@volly/shared';
+import { getKem, KEM_ALGORITHMS, type KemAlgorithm, type KemKeyPair, type v2 } from '@volly/shared';
+import { fetchServerKeys } from '../../harness/v2-signal.ts';
 import { type BenchSession, openSession } from '../lib/client.ts';
+import { openV2Session } from '../lib/client-v2.ts';
 import { countFailure, type FailureCounts } from '../lib/failures.ts';
 import { type Figure, figure, median, p99, ratioFigure } from '../lib/stats.ts';
 import { mintToken } from '../lib/tokens.ts';
@@ -43,7 +47,9 @@ interface Config {
   readonly name: string;
   readonly target: Target;
   /** Token-bound: sessions need a key pair in the token. */
-  readonly bound?: (typeof KEM_ALGORITHMS)[number];
+  readonly bound?: KemAlgorithm;
+  /** volly-pq.v2 to the proxy's static key of this algorithm (bound: the token names a client key of it too). */
+  readonly v2?: KemAlgorithm;
   readonly cpu?: () => number;
 }
 
@@ -64,6 +70,8 @@ function configs(s: Servers): Config[] {
       cpu: s.proxy.cpuMicros,
     });
   }
+  for (const algorithm of KEM_ALGORITHMS) out.push({ name: `sealed v2 ${algorithm}`, target: target(s, 'classical'), v2: algorithm, cpu: s.proxy.cpuMicros });
+  out.push({ name: 'sealed v2 bound X-Wing', target: target(s, 'classical'), v2: 'X-Wing', bound: 'X-Wing', cpu: s.proxy.cpuMicros });
   return out;
 }
 
@@ -88,13 +96,36 @@ async function prepare(c: Config, tag: string, n: number): Promise<Prepared[]> {
 }
 
 /** One join and leave; a failure is counted under its key and rethrown. */
-async function joinOnce(c: Config, p: Prepared, failed: FailureCounts): Promise<number> {
+async function joinOnce(c: Config, p: Prepared, failed: FailureCounts, keys: readonly v2.ServerStaticKey[]): Promise<number> {
+  if (c.v2) return joinV2(c, c.v2, p, failed, keys);
   const sealed = c.target.sealed ? { ...c.target.sealed, ...(p.keyPair ? { keyPair: p.keyPair } : {}) } : undefined;
   try {
     const s: BenchSession = await openSession({ baseUrl: c.target.baseUrl, token: p.token, ...(sealed ? { sealed } : {}), timeoutMs: 15_000 });
     s.close();
     await within(s.closed, 3_000);
     return s.joinMs;
+  } catch (err) {
+    countFailure(failed, err);
+    throw err;
+  }
+}
+
+/** A v2 join, timed from building the first flight to the JoinResponse. */
+async function joinV2(c: Config, algorithm: KemAlgorithm, p: Prepared, failed: FailureCounts, keys: readonly v2.ServerStaticKey[]): Promise<number> {
+  const serverKey = keys.find((k) => k.algorithm === algorithm);
+  if (!serverKey) throw new Error(`the proxy publishes no ${algorithm} v2 key`);
+  try {
+    const t0 = performance.now();
+    const s = await openV2Session({
+      baseUrl: c.target.baseUrl,
+      token: p.token,
+      serverKey,
+      ...(c.bound && p.keyPair ? { bound: { algorithm: c.bound, keyPair: p.keyPair } } : {}),
+      timeoutMs: 15_000,
+    });
+    const ms = performance.now() - t0;
+    await s.close();
+    return ms;
   } catch (err) {
     countFailure(failed, err);
     throw err;
@@ -111,21 +142,22 @@ interface Stats {
 
 export async function runJoin(s: Servers, opts: JoinOptions, log: (line: string) => void): Promise<JoinResults> {
   const cs = configs(s);
+  const keys = await fetchServerKeys(s.proxy.wsUrl);
   const perRound = new Map<string, Stats>(cs.map((c) => [c.name, { p50: [], p99: [], cpu: [], failures: 0, failed: {} }]));
   const statsOf = (c: Config) => perRound.get(c.name) as Stats;
   // Warm-up: rooms exist, JIT is warm, connections paths are primed. Failures here are counted, not measured.
-  for (const c of cs) for (const p of await prepare(c, `${c.name}-warm`, opts.warmup)) await joinOnce(c, p, statsOf(c).failed).catch(() => 0);
+  for (const c of cs) for (const p of await prepare(c, `${c.name}-warm`, opts.warmup)) await joinOnce(c, p, statsOf(c).failed, keys).catch(() => 0);
   for (let r = 0; r < opts.rounds; r++) {
     for (const c of rotate(cs, r)) {
       const prepared = await prepare(c, `${c.name}-r${r}`, opts.joins);
       // The room exists before the measured joins (a room's first join creates it).
       const stats = statsOf(c);
-      await joinOnce(c, (await prepare(c, `${c.name}-r${r}`, 1))[0] as Prepared, stats.failed).catch(() => 0);
+      await joinOnce(c, (await prepare(c, `${c.name}-r${r}`, 1))[0] as Prepared, stats.failed, keys).catch(() => 0);
       const times: number[] = [];
       const cpu0 = c.cpu?.() ?? 0;
       for (const p of prepared) {
         try {
-          times.push(await joinOnce(c, p, stats.failed));
+          times.push(await joinOnce(c, p, stats.failed, keys));
         } catch {
           stats.failures++;
         }

@@ -15,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LiveKitServer, startLiveKit } from '../harness/livekit.ts';
 import { getFreePort, LOOPBACK } from '../harness/ports.ts';
 import { startTestProxy, type TestProxy } from '../harness/proxy.ts';
+import { metricSum } from './agents-support.ts';
 
 const AGENT_FILE = fileURLToPath(new URL('./agents-echo-agent.ts', import.meta.url));
 
@@ -35,15 +36,6 @@ afterAll(async () => {
 /** `p`, or a rejection naming `what` after `ms`. */
 const within = <T>(p: Promise<T>, what: string, ms = 30_000): Promise<T> =>
   Promise.race([p, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`${what} within ${ms} ms`)), ms).unref())]);
-
-/** Sum of a metric's samples whose labels include every `labels` pair. */
-function metricSum(text: string, name: string, labels: Record<string, string> = {}): number {
-  let n = 0;
-  for (const m of text.matchAll(new RegExp(`^${name}\\{([^}]*)\\} (\\S+)$`, 'gm'))) {
-    if (Object.entries(labels).every(([k, v]) => (m[1] as string).includes(`${k}="${v}"`))) n += Number(m[2]);
-  }
-  return n;
-}
 
 /** Starts an agents SDK worker named `agentName` against `wsURL`; resolves once LiveKit registered it. */
 async function startWorker(wsURL: string, agentName: string): Promise<{ server: AgentServer; stopped: Promise<void> }> {

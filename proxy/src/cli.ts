@@ -1,5 +1,5 @@
 /**
- * `volly-pq` — the command line: proxy, keygen, token, probe (docs/cli.md).
+ * `volly-pq` — the command line: proxy, keygen, token, probe, tunnel (docs/cli.md).
  * Exit codes: 0 ok, 1 runtime failure, 2 bad usage or settings. Every error
  * is one line on stderr, `volly-pq: ...`.
  */
@@ -9,6 +9,7 @@ import { registerKeygen } from './commands/keygen.js';
 import { registerProbe } from './commands/probe.js';
 import { registerProxy } from './commands/proxy.js';
 import { registerToken } from './commands/token.js';
+import { registerTunnel } from './commands/tunnel.js';
 import { ConfigError } from './config.js';
 
 const program = new Command('volly-pq')
@@ -23,6 +24,7 @@ registerProxy(program);
 registerKeygen(program);
 registerToken(program);
 registerProbe(program);
+registerTunnel(program);
 
 program.parseAsync(process.argv).catch((err: Error) => {
   const usage = err instanceof UsageError || err instanceof ConfigError;

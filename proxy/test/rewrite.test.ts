@@ -1,5 +1,5 @@
 // Token rewriting in the relay, on frames recorded from the real LiveKit
-// (proxy/test/fixtures/livekit-frames.json, made by test/record-frames.ts):
+// (proxy/test/fixtures/livekit-frames.json, made by test/scripts/record-frames.ts):
 // only refresh_token / room_moved are parsed, and their tokens come out
 // signed with the client key and carrying the session's PQ claims.
 

@@ -10,7 +10,7 @@ import { hexToBytes } from '@noble/hashes/utils.js';
 import { describe, expect, test } from 'vitest';
 import { aeadBackends, getAead, randomBytes } from '../src/backend/node.js';
 import { KeyFormatError } from '../src/errors.js';
-import rfc8439 from './vectors/chacha20-poly1305-rfc8439.json' with { type: 'json' };
+import rfc8439 from '../test-vectors/primitives/chacha20-poly1305-rfc8439.json' with { type: 'json' };
 
 const hex = (s: string): Uint8Array => hexToBytes(s);
 const vectors = rfc8439.tests.map((v) => ({

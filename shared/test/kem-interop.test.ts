@@ -9,7 +9,7 @@ import { describe, expect, test } from 'vitest';
 import { getKem, kemBackends } from '../src/backend/node.js';
 import { KeyFormatError } from '../src/errors.js';
 import { KEM_ALGORITHMS, type Kem, type KemAlgorithm } from '../src/kem/types.js';
-import acvp from './vectors/ml-kem-768-acvp.json' with { type: 'json' };
+import acvp from '../test-vectors/primitives/ml-kem-768-acvp.json' with { type: 'json' };
 
 const hasNative = kemBackends().includes('native');
 const nodeMajor = Number(process.versions.node.split('.')[0]);

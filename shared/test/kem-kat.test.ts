@@ -1,5 +1,5 @@
 /**
- * Known-answer tests with published vectors (sources in ./vectors/README.md),
+ * Known-answer tests with published vectors (sources in shared/test-vectors/primitives/README.md),
  * run against every KEM backend this runtime has. Through our `Kem` interface
  * (secret key = seed): ACVP keyGen and encapsulation-key checks, Wycheproof
  * seed/ciphertext/K (including the implicit-rejection path), X-Wing draft-10
@@ -15,9 +15,9 @@ import { ml_kem768 } from '@noble/post-quantum/ml-kem.js';
 import { describe, expect, test } from 'vitest';
 import { getKem, kemBackends } from '../src/backend/node.js';
 import { KeyFormatError } from '../src/errors.js';
-import acvp from './vectors/ml-kem-768-acvp.json' with { type: 'json' };
-import wycheproof from './vectors/ml-kem-768-wycheproof.json' with { type: 'json' };
-import xwing from './vectors/xwing-draft-10.json' with { type: 'json' };
+import acvp from '../test-vectors/primitives/ml-kem-768-acvp.json' with { type: 'json' };
+import wycheproof from '../test-vectors/primitives/ml-kem-768-wycheproof.json' with { type: 'json' };
+import xwing from '../test-vectors/primitives/xwing-draft-10.json' with { type: 'json' };
 
 const hex = (s: string): Uint8Array => hexToBytes(s);
 const concat = (a: Uint8Array, b: Uint8Array): Uint8Array => {

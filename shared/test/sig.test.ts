@@ -2,7 +2,7 @@
  * ML-DSA-65 signers (../src/sig): backend selection on Node and in the
  * browser build, input checks, interop between native (node:crypto) and
  * noble both ways, and known-answer tests with published vectors (sources in
- * ./vectors/README.md) on every backend this runtime has. The seed interface
+ * shared/test-vectors/primitives/README.md) on every backend this runtime has. The seed interface
  * signs hedged, so vectors given with an expanded secret key or with fixed
  * signing randomness are checked one layer down, on @noble/post-quantum.
  */
@@ -13,8 +13,8 @@ import * as node from '../src/backend/node.js';
 import { fromHex, utf8 } from '../src/bytes.js';
 import { AlgorithmError, BackendUnavailableError, KeyFormatError } from '../src/errors.js';
 import type { SigAlgorithm, SigBackendName } from '../src/sig/types.js';
-import acvp from './vectors/ml-dsa-65-acvp.json' with { type: 'json' };
-import wycheproof from './vectors/ml-dsa-65-wycheproof.json' with { type: 'json' };
+import acvp from '../test-vectors/primitives/ml-dsa-65-acvp.json' with { type: 'json' };
+import wycheproof from '../test-vectors/primitives/ml-dsa-65-wycheproof.json' with { type: 'json' };
 
 const { getSigner, sigBackends } = node;
 const backends = sigBackends();

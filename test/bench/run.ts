@@ -1,14 +1,16 @@
 // `npm run bench` (full) and `npm run bench:smoke` (tiny sizes, also run by
 // test/bench/smoke.test.ts): every scenario against a real livekit-server,
 // the volly-pq proxy and nginx as separate processes on loopback ports.
-// Prints markdown tables; writes out/summary.json, out/report.md, out/chart.svg.
+// Prints markdown tables; writes out/summary.json, out/report.md, out/chart.svg
+// (the published run, with its reading, is docs/reports/bench.md; its chart,
+// docs/reports/bench-chart.svg, is that run's out/chart.svg).
 //
 //   node test/bench/run.ts [--smoke] [--only=handshake,join,relay,storm,rtt,scale] [--out=DIR] [--profile] [--rtt-joins=N]
 //   node test/bench/run.ts --render=DIR/summary.json   (re-render a stored run's report.md and chart.svg)
 //
 // --profile runs the proxies with --cpu-prof and takes heap snapshots of the
 // scale proxy (baseline and first level); all land in OUT/profiles, for
-// test/bench/profile.ts and test/bench/heap.ts.
+// test/scripts/profile.ts and test/scripts/heap.ts.
 // Every load loop is bounded in count and time; only loopback addresses are used.
 // A scenario never dies of a failed session: failures are counted by close
 // code / HTTP status into summary.json's failed_sessions and the report; a
@@ -20,12 +22,13 @@ import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { PROXY_BIN } from '../harness/child-proxy.ts';
 import { LIVEKIT_VERSION, type LiveKitServer, startLiveKit } from '../harness/livekit.ts';
-import { cpuMicros, machineBusyMicros, overTree, raiseFdLimit } from './lib/procfs.ts';
+import { cpuMicros, machineBusyMicros, overTree, raiseFdLimit } from '../harness/procfs.ts';
 import { render } from './lib/render.ts';
 import { headlines, type Results } from './lib/report.ts';
 import { failedSessions, failuresTotal, retriedAttempts } from './lib/report-failures.ts';
-import { type BenchNginx, type BenchProxy, nginxAvailable, PROXY_BIN, startBenchProxy, startNginx, startNodeWsRelay } from './lib/servers.ts';
+import { type BenchNginx, type BenchProxy, nginxAvailable, startBenchProxy, startNginx, startNodeWsRelay } from './lib/servers.ts';
 import { machineInfo } from './lib/sysinfo.ts';
 import { runHandshake } from './scenarios/handshake.ts';
 import { v2HandshakeSummary } from './scenarios/handshake-v2.ts';

@@ -4,13 +4,13 @@
 // or 2 (settings) with one line saying why.
 
 import { join } from 'node:path';
-import { AccessToken } from 'livekit-server-sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN } from '../../proxy/test/run-cli.js';
 import { generateApiKeyPair, type LiveKitServer, startLiveKit } from '../harness/livekit.js';
 import { getFreePort } from '../harness/ports.js';
 import { connectPq } from '../harness/pq-signal.js';
 import { type ManagedProcess, makeTempDir, spawnManaged, waitFor } from '../harness/process.js';
+import { token } from '../harness/tokens.ts';
 
 let livekit: LiveKitServer;
 const client = generateApiKeyPair();
@@ -46,12 +46,6 @@ async function spawnProxy(env: Record<string, string> = {}): Promise<{ proc: Man
   return { proc, wsUrl: `ws://127.0.0.1:${port}`, adminUrl: `http://127.0.0.1:${adminPort}` };
 }
 
-async function token(room: string, identity: string): Promise<string> {
-  const at = new AccessToken(client.apiKey, client.apiSecret, { identity, ttl: '10m' });
-  at.addGrant({ roomJoin: true, room });
-  return at.toJwt();
-}
-
 const logLines = (proc: ManagedProcess) =>
   proc
     .logTail(200)
@@ -64,7 +58,7 @@ describe('volly-pq proxy as a child process', () => {
     const { proc, wsUrl, adminUrl } = await spawnProxy();
     try {
       await waitFor('the proxy to be ready', async () => (await fetch(`${adminUrl}/readyz`)).status === 200, { proc, timeoutMs: 20_000 });
-      const sig = await connectPq(wsUrl, await token('cli-child', 'erin'), { algorithm: 'X-Wing' });
+      const sig = await connectPq(wsUrl, await token(client, 'cli-child', 'erin'), { algorithm: 'X-Wing' });
       expect(sig.join.room?.name).toBe('cli-child');
       expect(sig.join.serverInfo?.version).toBe('1.13.5');
 

@@ -19,7 +19,7 @@ import {
   TrackSource,
 } from '@livekit/rtc-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { until } from '../e2e/support.ts';
+import { until } from '../harness/wait.ts';
 import { type LiveKitServer, startLiveKit } from '../harness/livekit.ts';
 import { startTestProxy, type TestProxy } from '../harness/proxy.ts';
 

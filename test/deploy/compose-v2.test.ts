@@ -10,8 +10,8 @@ import { toBase64Url } from '@volly/shared';
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { loadConfig } from '../../proxy/src/config.ts';
-import { interpolate, parseDotEnv } from './compose-lib.ts';
-import { keygenDir, mapMounts, vollyPq } from './keys-lib.ts';
+import { interpolate, parseDotEnv } from './lib/compose.ts';
+import { keygenDir, mapMounts, vollyPq } from './lib/keys.ts';
 
 const COMPOSE_DIR = resolve(import.meta.dirname, '../../compose');
 const ENV_EXAMPLE = readFileSync(join(COMPOSE_DIR, '.env.example'), 'utf8');

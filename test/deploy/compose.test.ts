@@ -17,8 +17,8 @@ import { loadConfig, SETTING_ENV_NAMES } from '../../proxy/src/config.ts';
 import { LIVEKIT_VERSION } from '../harness/livekit.ts';
 import { createTestPki } from '../harness/tls.ts';
 import { goModuleDir } from '../harness/tools.ts';
-import { interpolate, mergeCompose, type PublishedPort, parseDotEnv, publishedPorts } from './compose-lib.ts';
-import { keygenDir, mapMounts } from './keys-lib.ts';
+import { interpolate, mergeCompose, type PublishedPort, parseDotEnv, publishedPorts } from './lib/compose.ts';
+import { keygenDir, mapMounts } from './lib/keys.ts';
 
 /** compose-go release whose schema/compose-spec.json is the reference. */
 const COMPOSE_GO_MODULE = 'github.com/compose-spec/compose-go/v2@v2.16.2';

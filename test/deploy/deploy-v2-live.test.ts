@@ -18,10 +18,10 @@ import { startTestProxy, type TestProxy } from '../harness/proxy.ts';
 import { type RedisServer, startRedis } from '../harness/redis.ts';
 import { GO_TOOL_TIMEOUT_MS } from '../harness/tools.ts';
 import { fetchServerKeys, joinV2 } from '../harness/v2-signal.ts';
-import { interpolate, parseDotEnv } from './compose-lib.ts';
-import { dashboardQueries, missingFromMetrics } from './dashboard-lib.ts';
-import { CHART, docs, initHelmTools, podEnv, ROOT, template } from './helm-lib.ts';
-import { keygenDir, mapMounts } from './keys-lib.ts';
+import { interpolate, parseDotEnv } from './lib/compose.ts';
+import { dashboardQueries, missingFromMetrics } from './lib/dashboard.ts';
+import { CHART, docs, initHelmTools, podEnv, ROOT, template } from './lib/helm.ts';
+import { keygenDir, mapMounts } from './lib/keys.ts';
 
 /** What the harness sets itself: loopback ports, this LiveKit, its upstream key and client keys. */
 const HARNESS_OWNED = ['VOLLY_LISTEN', 'VOLLY_ADMIN_LISTEN', 'VOLLY_UPSTREAM_URL', 'LIVEKIT_KEYS', 'VOLLY_UPSTREAM_KEY', 'VOLLY_UPSTREAM_SECRET'];

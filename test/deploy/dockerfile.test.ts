@@ -30,7 +30,7 @@ import {
   replayBuild,
   type Stage,
   stageInstructions,
-} from './dockerfile-lib.ts';
+} from './lib/dockerfile.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const df: Dockerfile = parseDockerfile(readFileSync(join(ROOT, 'proxy', 'Dockerfile'), 'utf8'));

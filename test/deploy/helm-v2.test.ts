@@ -29,7 +29,7 @@ import {
   ROOT,
   runHelm,
   template,
-} from './helm-lib.ts';
+} from './lib/helm.ts';
 
 export const V2_SET = [
   'proxy.serverKeys.secretName=volly-server-keys',

@@ -3,7 +3,7 @@
 // (strict: unknown fields fail) of the chart's oldest supported Kubernetes and
 // of the newest one the schema package has. No cluster, no Docker: helm and
 // kubeconform are built from the Go module proxy into the tool cache, the
-// schemas come from the kubernetes-validate wheel on PyPI (k8s-schemas.ts).
+// schemas come from the kubernetes-validate wheel on PyPI (lib/k8s-schemas.ts).
 // ServiceMonitor (a Prometheus Operator CRD, no built-in schema) is skipped
 // explicitly by kind, and everything else must come out `statusValid`.
 
@@ -37,7 +37,7 @@ import {
   runHelm,
   type Scenario,
   template,
-} from './helm-lib.ts';
+} from './lib/helm.ts';
 
 const SCENARIOS: Scenario[] = [
   { name: 'default values', set: [] },

@@ -18,8 +18,8 @@ import { AccessToken, RoomServiceClient, type VideoGrant } from 'livekit-server-
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type LiveKitServer, startLiveKit } from '../harness/livekit.ts';
 import { startTestProxy, type TestProxy } from '../harness/proxy.ts';
+import { type E2E, startE2E, type TestPage } from '../harness/test-page.ts';
 import type { ErrorInfo, JoinOptions, JoinResult } from './page/app.ts';
-import { type E2E, startE2E, type TestPage } from './support.ts';
 
 const ROOM = 'lobby';
 /** Room.connect wraps the signal client's error: "could not establish signal connection: " + its message. */

@@ -13,10 +13,11 @@ import { AccessToken } from 'livekit-server-sdk';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { volly } from '../../proxy/test/run-cli.ts';
 import { type LiveKitServer, startLiveKit } from '../harness/livekit.ts';
+import { metricSum } from '../harness/metrics.ts';
 import { makeTempDir } from '../harness/process.ts';
 import { startTestProxy, type TestProxy } from '../harness/proxy.ts';
+import { type E2E, startE2E } from '../harness/test-page.ts';
 import type { ErrorInfo, JoinResult } from './page/app.ts';
-import { type E2E, startE2E } from './support.ts';
 
 let livekit: LiveKitServer;
 let proxy: TestProxy;
@@ -69,10 +70,9 @@ async function pinnedToken(room: string, identity: string, pins: ServerKeyJson[]
 /** The proxy's counters that tell whether a VollyConnect was opened (handshake duration) and how sessions ended. */
 async function counters(): Promise<{ keyed: number; serverAuthFailures: number }> {
   const text = await proxy.metrics();
-  const sum = (re: RegExp) => [...text.matchAll(re)].reduce((n, m) => n + Number(m[1]), 0);
   return {
-    keyed: sum(/^volly_handshake_duration_seconds_count\{[^}]*\} (\d+)/gm),
-    serverAuthFailures: sum(/^volly_failures_total\{[^}]*code="4526"[^}]*\} (\d+)/gm),
+    keyed: metricSum(text, 'volly_handshake_duration_seconds_count'),
+    serverAuthFailures: metricSum(text, 'volly_failures_total', { code: '4526' }),
   };
 }
 

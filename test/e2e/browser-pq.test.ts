@@ -6,25 +6,18 @@
 // browser's own network log shows that in-band mode never puts the token or
 // the join request in any URL.
 
-import { addPqClaims, CloseCode, fromBase64Url, KEM_ALGORITHMS, type KemAlgorithm, SESSION_ID_PARAM } from '@volly/shared';
-import { AccessToken } from 'livekit-server-sdk';
+import { CloseCode, fromBase64Url, KEM_ALGORITHMS, type KemAlgorithm, SESSION_ID_PARAM } from '@volly/shared';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LiveKitServer, startLiveKit } from '../harness/livekit.ts';
 import { startTestProxy, type TestProxy } from '../harness/proxy.ts';
+import { type E2E, expectData, expectMediaFlowing, startE2E } from '../harness/test-page.ts';
+import { until } from '../harness/wait.ts';
 import type { Snapshot } from './page/app.ts';
-import { type E2E, expectData, expectMediaFlowing, startE2E, until } from './support.ts';
 
 let livekit: LiveKitServer;
 let proxy: TestProxy;
 let e2e: E2E;
 const suiteStarted = Date.now();
-
-async function clientToken(room: string, identity: string, bind?: Parameters<typeof addPqClaims>[1]): Promise<string> {
-  const at = new AccessToken(proxy.apiKey, proxy.apiSecret, { identity, ttl: '10m' });
-  at.addGrant({ roomJoin: true, room, canPublish: true, canSubscribe: true, canPublishData: true });
-  if (bind) addPqClaims(at, bind);
-  return at.toJwt();
-}
 
 beforeAll(async () => {
   livekit = await startLiveKit();
@@ -35,7 +28,7 @@ beforeAll(async () => {
       const { room, identity, algorithm, publicKey } = JSON.parse(body) as { room: string; identity: string; algorithm: KemAlgorithm; publicKey: string };
       const pk = fromBase64Url(publicKey);
       if (!pk) throw new Error('publicKey is not base64url');
-      const token = await clientToken(room, identity, { algorithm, publicKey: pk });
+      const token = await proxy.token(room, identity, { bind: { algorithm, publicKey: pk } });
       res.writeHead(200, { 'content-type': 'text/plain' }).end(token);
     },
   });
@@ -88,7 +81,7 @@ describe('two browsers through the PQ proxy', () => {
             room,
             identity,
             publish: true,
-            ...(mode === 'in-band' ? { token: await clientToken(room, identity) } : {}),
+            ...(mode === 'in-band' ? { token: await proxy.token(room, identity) } : {}),
           });
         const [ja, jb] = await Promise.all([join(alice, 'alice'), join(bob, 'bob')]);
         expect(ja, alice.console.join('\n')).toMatchObject({ ok: true, room });

@@ -16,13 +16,15 @@ import { addPqClaims, addServerKemKeys, CloseCode, fromBase64Url, getKem, KEM_AL
 import { AccessToken, RoomServiceClient, type VideoGrant } from 'livekit-server-sdk';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { volly } from '../../proxy/test/run-cli.ts';
-import { nothingReachesLiveKit, sumMetric } from '../harness/leaks.ts';
+import { nothingReachesLiveKit } from '../harness/leaks.ts';
 import { type LiveKitServer, startLiveKit } from '../harness/livekit.ts';
+import { metricSum } from '../harness/metrics.ts';
 import { makeTempDir } from '../harness/process.ts';
 import { startTestProxy, type TestProxy } from '../harness/proxy.ts';
+import { type E2E, expectData, expectMediaFlowing, startE2E, type TestPage } from '../harness/test-page.ts';
 import { fetchServerKeys } from '../harness/v2-signal.ts';
+import { until } from '../harness/wait.ts';
 import type { ErrorInfo, JoinOptions, JoinResult, Snapshot } from './page/app.ts';
-import { type E2E, expectData, expectMediaFlowing, startE2E, type TestPage, until } from './support.ts';
 import { expectNothingInTheClear, recordWire, type Wire } from './wire.ts';
 
 let livekit: LiveKitServer;
@@ -193,7 +195,7 @@ describe('two browsers over volly-pq.v2', () => {
       expect((await bob.snapshot()).events.filter((e) => e.name === 'participantDisconnected')).toEqual([]);
 
       // The proxy counted three v2 handshakes of this algorithm and flow (two joins, one resume).
-      const handshakes = (text: string) => sumMetric(text, 'volly_handshake_duration_seconds_count', `protocol="v2",algorithm="${algorithm}",flow="${way}"`);
+      const handshakes = (text: string) => metricSum(text, 'volly_handshake_duration_seconds_count', `protocol="v2",algorithm="${algorithm}",flow="${way}"`);
       expect(handshakes(await proxy.metrics()) - handshakes(metricsBefore)).toBe(3);
       // What the browsers sent: two joins and a resume, none with anything in the clear (frames seen, so the check bites).
       const upgrades = expectNothingInTheClear(wires[0], proxyRtc(), oa.token) + expectNothingInTheClear(wires[1], proxyRtc(), ob.token);
@@ -201,7 +203,7 @@ describe('two browsers over volly-pq.v2', () => {
       expect(wires[0].frames.length).toBeGreaterThan(3);
       await alice.leave();
       await bob.leave();
-      const ended = (text: string) => sumMetric(text, 'volly_sessions_total', 'protocol="v2"');
+      const ended = (text: string) => metricSum(text, 'volly_sessions_total', 'protocol="v2"');
       await until('the proxy to count the ended v2 sessions', async () => ended(await proxy.metrics()) - ended(metricsBefore) >= 3);
       process.stderr.write(
         `[e2e] v2 ${algorithm} ${way}: joined+media+data in ${((tMedia - t0) / 1000).toFixed(1)} s; resumed after close ${endCode} in ${((Date.now() - tMedia) / 1000).toFixed(1)} s\n`,

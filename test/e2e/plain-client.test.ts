@@ -10,9 +10,11 @@
 import { RoomServiceClient, TrackType } from 'livekit-server-sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LiveKitServer, startLiveKit } from '../harness/livekit.ts';
+import { metricSum } from '../harness/metrics.ts';
 import { startTestProxy, type TestProxy } from '../harness/proxy.ts';
+import { type E2E, startE2E, type TestPage } from '../harness/test-page.ts';
+import { until } from '../harness/wait.ts';
 import type { TrackStats } from './page/app.ts';
-import { type E2E, startE2E, type TestPage, until } from './support.ts';
 
 let livekit: LiveKitServer;
 let proxy: TestProxy;
@@ -31,18 +33,6 @@ afterAll(async () => {
   await livekit?.stop();
   process.stderr.write(`[e2e] plain-client suite took ${((Date.now() - suiteStarted) / 1000).toFixed(1)} s\n`);
 });
-
-/** Sum of a metric's samples whose labels include every `want` pair. */
-function metric(text: string, name: string, want: Record<string, string>): number {
-  let sum = 0;
-  for (const line of text.split('\n')) {
-    const m = /^([a-z_]+)\{([^}]*)\} (\S+)$/.exec(line);
-    if (!m || m[1] !== name) continue;
-    const labels = Object.fromEntries([...(m[2] as string).matchAll(/(\w+)="([^"]*)"/g)].map((l) => [l[1], l[2]]));
-    if (Object.entries(want).every(([k, v]) => labels[k] === v)) sum += Number(m[3]);
-  }
-  return sum;
-}
 
 async function receiving(page: TestPage, from: string): Promise<Record<string, TrackStats> | undefined> {
   const out: Record<string, TrackStats> = {};
@@ -84,9 +74,9 @@ describe('unmodified livekit-client and livekit-server-sdk through the proxy (pr
     );
 
     const during = await proxy.metrics();
-    const active = (t: string) => metric(t, 'volly_sessions_active', { mode: 'classical' });
+    const active = (t: string) => metricSum(t, 'volly_sessions_active', { mode: 'classical' });
     expect(active(during) - active(before)).toBe(2);
-    expect(metric(during, 'volly_sessions_active', { mode: 'pq' })).toBe(0);
+    expect(metricSum(during, 'volly_sessions_active', { mode: 'pq' })).toBe(0);
     process.stderr.write(`[e2e] plain-client: media flowing through the proxy in ${Date.now() - t0} ms\n`);
   });
 
@@ -128,12 +118,12 @@ describe('unmodified livekit-client and livekit-server-sdk through the proxy (pr
       'the classical sessions to end',
       async () => {
         const t = await proxy.metrics();
-        return metric(t, 'volly_sessions_active', { mode: 'classical' }) === 0 ? t : undefined;
+        return metricSum(t, 'volly_sessions_active', { mode: 'classical' }) === 0 ? t : undefined;
       },
       10_000,
     );
-    expect(metric(after, 'volly_sessions_total', { mode: 'classical' })).toBeGreaterThanOrEqual(2);
-    expect(metric(after, 'volly_sessions_total', { mode: 'pq' })).toBe(0);
+    expect(metricSum(after, 'volly_sessions_total', { mode: 'classical' })).toBeGreaterThanOrEqual(2);
+    expect(metricSum(after, 'volly_sessions_total', { mode: 'pq' })).toBe(0);
     process.stderr.write(`[e2e] plain-client: room service calls done in ${Date.now() - t0} ms\n`);
   });
 });

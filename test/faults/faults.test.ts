@@ -15,25 +15,20 @@
 import { readFileSync } from 'node:fs';
 import type { SignalRequest, SignalResponse } from '@livekit/protocol';
 import { CloseCode } from '@volly/shared';
-import { AccessToken, RoomServiceClient } from 'livekit-server-sdk';
+import { RoomServiceClient } from 'livekit-server-sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type ChildProxy, startChildProxy } from '../harness/child-proxy.ts';
 import { generateApiKeyPair, type LiveKitServer, startLiveKit } from '../harness/livekit.ts';
 import { connectPq, PqConnectError } from '../harness/pq-signal.ts';
 import { waitFor } from '../harness/process.ts';
 import { startTestProxy, type TestProxy } from '../harness/proxy.ts';
 import { openRawPq } from '../harness/raw-pq.ts';
 import { type RedisServer, startRedis } from '../harness/redis.ts';
-import { type ChildProxy, startChildProxy } from './lib/child-proxy.ts';
+import { token } from '../harness/tokens.ts';
 import { upstreamRecvQueue } from './lib/procnet.ts';
 
 const log = (line: string) => process.stderr.write(`[faults] ${line}\n`);
 const mib = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MiB`;
-
-function token(creds: { apiKey: string; apiSecret: string }, room: string, identity: string): Promise<string> {
-  const at = new AccessToken(creds.apiKey, creds.apiSecret, { identity, ttl: '10m' });
-  at.addGrant({ roomJoin: true, room, canPublish: true, canSubscribe: true });
-  return at.toJwt();
-}
 
 /** A LiveKit and a proxy (child process) in front of it for one describe block. */
 function withLiveKitAndProxy(env: Record<string, string> = {}): { livekit: LiveKitServer; proxy: ChildProxy } {

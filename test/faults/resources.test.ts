@@ -23,14 +23,15 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HttpRefused, openSession } from '../bench/lib/client.ts';
-import { fdLimit, raiseFdLimit } from '../bench/lib/procfs.ts';
 import { quantile } from '../bench/lib/stats.ts';
+import { type ChildProxy, startChildProxy } from '../harness/child-proxy.ts';
 import { type LiveKitServer, startLiveKit } from '../harness/livekit.ts';
 import { connectPq } from '../harness/pq-signal.ts';
 import { waitFor } from '../harness/process.ts';
+import { fdLimit, raiseFdLimit } from '../harness/procfs.ts';
+import { token } from '../harness/tokens.ts';
 import { type Attacker, startAttacker } from './lib/attack.ts';
-import { type ChildProxy, startChildProxy } from './lib/child-proxy.ts';
-import { honestJoins, token } from './lib/honest.ts';
+import { honestJoins } from './lib/honest.ts';
 
 const HALF_OPEN = 5_000;
 /** The attacked proxy's handshake timeout: long enough to measure honest joins while all are held. */

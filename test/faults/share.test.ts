@@ -19,12 +19,13 @@
 
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cpuMicros, machineBusyMicros } from '../bench/lib/procfs.ts';
 import { quantile } from '../bench/lib/stats.ts';
+import { type ChildProxy, startChildProxy } from '../harness/child-proxy.ts';
 import { type LiveKitServer, startLiveKit } from '../harness/livekit.ts';
+import { metricSum } from '../harness/metrics.ts';
 import { waitFor } from '../harness/process.ts';
+import { cpuMicros, machineBusyMicros } from '../harness/procfs.ts';
 import { type Attacker, startAttacker } from './lib/attack.ts';
-import { type ChildProxy, metricSum, startChildProxy } from './lib/child-proxy.ts';
 import { honestJoins } from './lib/honest.ts';
 import { deadlineProbe } from './lib/probe.ts';
 

@@ -5,21 +5,15 @@
 import { readFileSync } from 'node:fs';
 import { expect } from 'vitest';
 import type { LiveKitServer } from './livekit.ts';
+import { metricSum } from './metrics.ts';
 import type { TestProxy } from './proxy.ts';
-
-/** Sum of a Prometheus metric's samples whose labels contain `labelPart`. */
-export function sumMetric(text: string, name: string, labelPart: string): number {
-  let sum = 0;
-  for (const line of text.split('\n')) if (line.startsWith(`${name}{`) && line.includes(labelPart)) sum += Number(line.split(' ').pop());
-  return sum;
-}
 
 /** The proxy's upstream dials and client→LiveKit frames so far. */
 export async function leakCounters(proxy: TestProxy) {
   const text = await proxy.metrics();
   return {
-    dials: sumMetric(text, 'volly_upstream_dial_duration_seconds_count', 'mode='),
-    toUpstream: sumMetric(text, 'volly_frames_total', 'direction="client_to_upstream"'),
+    dials: metricSum(text, 'volly_upstream_dial_duration_seconds_count', 'mode='),
+    toUpstream: metricSum(text, 'volly_frames_total', 'direction="client_to_upstream"'),
   };
 }
 

@@ -12,7 +12,7 @@ import { spawn } from 'node:child_process';
 import { appendFileSync, closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { until } from './wait.ts';
 
 export interface ExitInfo {
   code: number | null;
@@ -222,8 +222,9 @@ export function spawnManaged(opts: SpawnManagedOptions): ManagedProcess {
 }
 
 /**
- * Poll `check` until it returns true. Throws after `timeoutMs`, or as soon as
- * `proc` (if given) exits, with the tail of its log in the message.
+ * Poll `check` until it returns true (wait.ts's until). Throws after
+ * `timeoutMs`, or as soon as `proc` (if given) exits, with the tail of its log
+ * in the message.
  */
 export async function waitFor(
   what: string,
@@ -231,23 +232,14 @@ export async function waitFor(
   opts: { timeoutMs?: number; intervalMs?: number; proc?: ManagedProcess } = {},
 ): Promise<void> {
   const { timeoutMs = 30_000, intervalMs = 100, proc } = opts;
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (proc && !proc.running()) {
-      const e = proc.exitInfo;
-      throw new Error(`${proc.name} exited (code ${e?.code}, signal ${e?.signal}) while waiting for ${what}; log ${proc.logFile}:\n${proc.logTail()}`);
-    }
-    try {
-      if (await check()) return;
-    } catch {
-      // not yet
-    }
-    if (Date.now() > deadline) {
-      const tail = proc ? `; log ${proc.logFile}:\n${proc.logTail()}` : '';
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${tail}`);
-    }
-    await sleep(intervalMs);
-  }
+  await until(what, check, {
+    timeoutMs,
+    intervalMs,
+    ...(proc && {
+      giveUp: () => (proc.running() ? undefined : `${proc.name} exited (code ${proc.exitInfo?.code}, signal ${proc.exitInfo?.signal})`),
+      detail: () => `; log ${proc.logFile}:\n${proc.logTail()}`,
+    }),
+  });
 }
 
 /** What every server the harness starts offers (LiveKit, Redis, ...). */

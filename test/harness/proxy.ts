@@ -3,9 +3,8 @@
 // from the upstream key LiveKit holds, as in production.
 
 import { type Config, createLogger, loadConfig, type RunningProxy, startProxy } from '@volly/proxy';
-import { addPqClaims } from '@volly/shared';
-import { AccessToken, type VideoGrant } from 'livekit-server-sdk';
 import { generateApiKeyPair, type LiveKitServer } from './livekit.ts';
+import { type TokenOptions, token } from './tokens.ts';
 
 export interface TestProxy {
   readonly proxy: RunningProxy;
@@ -19,7 +18,7 @@ export interface TestProxy {
   readonly apiKey: string;
   readonly apiSecret: string;
   /** A client token for `room`, optionally bound to a PQ key. */
-  token(room: string, identity: string, opts?: { bind?: Parameters<typeof addPqClaims>[1]; grant?: VideoGrant; ttl?: string }): Promise<string>;
+  token(room: string, identity: string, opts?: TokenOptions): Promise<string>;
   /** The proxy's Prometheus text. */
   metrics(): Promise<string>;
   close(): Promise<void>;
@@ -51,12 +50,7 @@ export async function startTestProxy(
     adminUrl,
     apiKey: client.apiKey,
     apiSecret: client.apiSecret,
-    async token(room, identity, t = {}) {
-      const at = new AccessToken(client.apiKey, client.apiSecret, { identity, ttl: t.ttl ?? '10m' });
-      at.addGrant({ roomJoin: true, room, canPublish: true, canSubscribe: true, canPublishData: true, ...t.grant });
-      if (t.bind) addPqClaims(at, t.bind);
-      return at.toJwt();
-    },
+    token: (room, identity, t = {}) => token(client, room, identity, t),
     metrics: async () => (await fetch(`${adminUrl}/metrics`)).text(),
     close: () => proxy.close(),
   };

@@ -10,6 +10,7 @@ import { getKem } from '@volly/shared';
 import { AccessToken, RoomServiceClient } from 'livekit-server-sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LiveKitServer, startLiveKit } from '../harness/livekit.ts';
+import { metricSum } from '../harness/metrics.ts';
 import { getFreePort } from '../harness/ports.ts';
 import { startTestProxy, type TestProxy } from '../harness/proxy.ts';
 import { WHIP_OFFER } from './whip-offer.ts';
@@ -38,9 +39,7 @@ const joined = async (room: string) =>
 
 /** volly_http_forwarded_total summed over routes: requests that reached LiveKit. */
 async function forwarded(p: TestProxy): Promise<number> {
-  let sum = 0;
-  for (const line of (await p.metrics()).split('\n')) if (line.startsWith('volly_http_forwarded_total{')) sum += Number(line.split(' ').pop());
-  return sum;
+  return metricSum(await p.metrics(), 'volly_http_forwarded_total');
 }
 
 type Carrier = 'bearer' | 'query' | 'form';

@@ -7,6 +7,7 @@ import { AccessToken, RoomServiceClient } from 'livekit-server-sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { type LiveKitServer, startLiveKit } from '../harness/livekit.ts';
+import { metricValue } from '../harness/metrics.ts';
 import { connectPq } from '../harness/pq-signal.ts';
 import { startTestProxy, type TestProxy } from '../harness/proxy.ts';
 
@@ -54,18 +55,6 @@ function openPq(
   });
 }
 
-/** A labelled sample's value from the proxy's Prometheus text (0 when absent). */
-function metricValue(text: string, label: string, prefix = 'volly_handshake_queue_total{result='): number {
-  const line = text.split('\n').find((l) => l.startsWith(`${prefix}"${label}"}`));
-  return line ? Number(line.split(' ').pop()) : 0;
-}
-
-async function token(room: string, identity: string): Promise<string> {
-  const at = new AccessToken(proxy.apiKey, proxy.apiSecret, { identity, ttl: '5m' });
-  at.addGrant({ roomJoin: true, room });
-  return at.toJwt();
-}
-
 describe('limits', () => {
   it('a client that never completes the handshake is closed with 4408', async () => {
     const { closed } = await openPq('/rtc', hasty);
@@ -85,7 +74,7 @@ describe('limits', () => {
   });
 
   it('beyond the slots, upgrades wait in the queue and start when a slot frees; a full queue gets 429 at once, a wait past the handshake timeout 429 then', async () => {
-    const metric = async (result: string) => metricValue(await queued.metrics(), result);
+    const metric = async (result: string) => metricValue(await queued.metrics(), 'volly_handshake_queue_total', { result });
     const open = await openPq('/rtc', queued);
     // Two more wait (no answer yet), a fourth is refused at once.
     const waiting = [openPq('/rtc', queued), openPq('/rtc', queued)];
@@ -111,7 +100,7 @@ describe('limits', () => {
     expect((await openPq('/rtc', shared, '127.0.0.7').catch((e) => e)).status).toBe(429);
     const other = await openPq('/rtc', shared, '127.0.0.8');
     expect(other.ws.protocol).toBe(SUBPROTOCOL);
-    expect(metricValue(await shared.metrics(), 'source', 'volly_handshake_refusals_total{reason=')).toBe(1);
+    expect(metricValue(await shared.metrics(), 'volly_handshake_refusals_total', { reason: 'source' })).toBe(1);
     for (const o of [...mine, other]) o.ws.terminate();
   });
 
@@ -145,7 +134,7 @@ describe('limits', () => {
 
   it('a silent session is closed after the idle timeout, and LiveKit lets the participant go', async () => {
     const room = `idle-${Date.now().toString(36)}`;
-    const sig = await connectPq(proxy.wsUrl, await token(room, 'sleepy'));
+    const sig = await connectPq(proxy.wsUrl, await proxy.token(room, 'sleepy'));
     // The PqWebSocket sends nothing by itself: LiveKit's client would ping every few seconds.
     const { code, reason } = await sig.closed;
     expect(code).toBe(CloseCode.HandshakeTimeout);

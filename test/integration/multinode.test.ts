@@ -3,13 +3,14 @@
 // drains, its client follows LiveKit's leave(RECONNECT) to proxy 2 and is back
 // in the room with the other participant.
 
-import { addPqClaims, getKem } from '@volly/shared';
-import { AccessToken, RoomServiceClient } from 'livekit-server-sdk';
+import { getKem } from '@volly/shared';
+import { RoomServiceClient } from 'livekit-server-sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateApiKeyPair, type LiveKitServer, startLiveKit } from '../harness/livekit.ts';
 import { connectPq } from '../harness/pq-signal.ts';
 import { startTestProxy, type TestProxy } from '../harness/proxy.ts';
 import { type RedisServer, startRedis } from '../harness/redis.ts';
+import { token } from '../harness/tokens.ts';
 
 let redis: RedisServer;
 let nodes: LiveKitServer[] = [];
@@ -29,21 +30,14 @@ afterAll(async () => {
   await redis?.stop();
 });
 
-async function token(room: string, identity: string, bind?: Uint8Array): Promise<string> {
-  const at = new AccessToken(client.apiKey, client.apiSecret, { identity, ttl: '10m' });
-  at.addGrant({ roomJoin: true, room, canPublish: true, canSubscribe: true });
-  if (bind) addPqClaims(at, { algorithm: 'X-Wing', publicKey: bind });
-  return at.toJwt();
-}
-
 describe('multi-node', () => {
   it('clients through two proxies on two LiveKit nodes meet; proxy 1 drains and its client comes back through proxy 2', async () => {
     const room = `multi-${Date.now().toString(36)}`;
     const [p1, p2] = proxies as [TestProxy, TestProxy];
     const kp = getKem('X-Wing').keygen();
-    const t1 = await token(room, 'one', kp.publicKey);
+    const t1 = await token(client, room, 'one', { bind: { algorithm: 'X-Wing', publicKey: kp.publicKey } });
     const one = await connectPq(p1.wsUrl, t1, { keyPairs: [kp] });
-    const two = await connectPq(p2.wsUrl, await token(room, 'two'));
+    const two = await connectPq(p2.wsUrl, await token(client, room, 'two'));
     expect(two.join.otherParticipants.map((p) => p.identity)).toContain('one');
     const svc = new RoomServiceClient(nodes[1]!.url, upstream.apiKey, upstream.apiSecret);
     expect((await svc.listParticipants(room)).map((p) => p.identity).sort()).toEqual(['one', 'two']);

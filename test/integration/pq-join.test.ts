@@ -2,8 +2,8 @@
 // algorithm, handshake mode and signaling path; the participant is then
 // visible through RoomService called via the proxy (Twirp, re-signed bearer).
 
-import { addPqClaims, getKem, KEM_ALGORITHMS } from '@volly/shared';
-import { AccessToken, RoomServiceClient } from 'livekit-server-sdk';
+import { getKem, KEM_ALGORITHMS } from '@volly/shared';
+import { RoomServiceClient } from 'livekit-server-sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LiveKitServer, startLiveKit } from '../harness/livekit.ts';
 import { connectPq } from '../harness/pq-signal.ts';
@@ -21,18 +21,11 @@ afterAll(async () => {
   await livekit?.stop();
 });
 
-async function token(room: string, identity: string, bind?: Parameters<typeof addPqClaims>[1]): Promise<string> {
-  const at = new AccessToken(proxy.apiKey, proxy.apiSecret, { identity, ttl: '10m' });
-  at.addGrant({ roomJoin: true, room, canPublish: true, canSubscribe: true, canPublishData: true });
-  if (bind) addPqClaims(at, bind);
-  return at.toJwt();
-}
-
 describe.each(KEM_ALGORITHMS)('%s', (algorithm) => {
   for (const path of ['/rtc', '/rtc/v1'] as const) {
     it(`in-band join on ${path} reaches LiveKit and is listed by RoomService through the proxy`, async () => {
       const room = `inband-${algorithm}-${path.length}`.replace(/[^a-z0-9-]/gi, '');
-      const sig = await connectPq(proxy.wsUrl, await token(room, 'alice'), { algorithm, path });
+      const sig = await connectPq(proxy.wsUrl, await proxy.token(room, 'alice'), { algorithm, path });
       expect(sig.join.room?.name).toBe(room);
       expect(sig.join.participant?.identity).toBe('alice');
       expect(sig.ws.pq).toMatchObject({ mode: 'in-band', algorithm });
@@ -45,7 +38,7 @@ describe.each(KEM_ALGORITHMS)('%s', (algorithm) => {
     it(`token-bound join on ${path}: the server speaks first, the key in the token is the session key`, async () => {
       const room = `bound-${algorithm}-${path.length}`.replace(/[^a-z0-9-]/gi, '');
       const keyPair = getKem(algorithm).keygen();
-      const t = await token(room, 'bob', { algorithm, publicKey: keyPair.publicKey });
+      const t = await proxy.token(room, 'bob', { bind: { algorithm, publicKey: keyPair.publicKey } });
       const sig = await connectPq(proxy.wsUrl, t, { keyPairs: [keyPair], path });
       expect(sig.join.participant?.identity).toBe('bob');
       expect(sig.ws.pq).toMatchObject({ mode: 'token-bound', algorithm });

@@ -5,15 +5,17 @@
 // back client-facing and reconnect.
 
 import { type ParticipantInfo, ParticipantInfo_State } from '@livekit/protocol';
-import { addPqClaims, ClientSession, CloseCode, getAead, getKem, hasPqClaims, newSessionId, randomBytes, toBase64Url } from '@volly/shared';
+import { ClientSession, CloseCode, getAead, getKem, hasPqClaims, newSessionId, randomBytes, toBase64Url } from '@volly/shared';
 import { decodeJwt } from 'jose';
-import { AccessToken, RoomServiceClient, type VideoGrant } from 'livekit-server-sdk';
+import { AccessToken, RoomServiceClient } from 'livekit-server-sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LiveKitServer, startLiveKit } from '../harness/livekit.ts';
+import { metricSum } from '../harness/metrics.ts';
 import { connectPq, PqConnectError } from '../harness/pq-signal.ts';
 import { startTestProxy, type TestProxy } from '../harness/proxy.ts';
 import { openRawPq } from '../harness/raw-pq.ts';
 import { connectSignal, encodeJoinRequest, SignalHttpError } from '../harness/signal.ts';
+import { token } from '../harness/tokens.ts';
 
 let livekit: LiveKitServer;
 let proxy: TestProxy;
@@ -35,31 +37,17 @@ afterAll(async () => {
 let n = 0;
 const roomName = (what: string) => `${what}-${++n}-${Date.now().toString(36)}`;
 
-async function token(
-  p: TestProxy,
-  room: string,
-  identity: string,
-  opts: { grant?: VideoGrant; bind?: Parameters<typeof addPqClaims>[1]; ttl?: string } = {},
-): Promise<string> {
-  const at = new AccessToken(p.apiKey, p.apiSecret, { identity, ttl: opts.ttl ?? '10m' });
-  at.addGrant({ roomJoin: true, room, canPublish: true, canSubscribe: true, canPublishData: true, canUpdateOwnMetadata: true, ...opts.grant });
-  if (opts.bind) addPqClaims(at, opts.bind);
-  return at.toJwt();
-}
-
 const listed = async (room: string) =>
   (await direct.listParticipants(room).catch(() => [])).filter((p) => p.state !== ParticipantInfo_State.DISCONNECTED).map((p) => p.identity);
-const metricValue = async (p: TestProxy, name: string, labels: string) => {
-  const text = await (await fetch(`${p.adminUrl}/metrics`)).text();
-  const line = text.split('\n').find((l) => l.startsWith(`${name}{`) && l.includes(labels));
-  return line ? Number(line.split(' ').pop()) : 0;
-};
+const metricValue = async (p: TestProxy, name: string, labels: string) => metricSum(await p.metrics(), name, labels);
+/** Tokens here may update their own metadata: the relay tests send updateMetadata. */
+const CAN_META = { grant: { canUpdateOwnMetadata: true } };
 
 describe('sealed sessions', () => {
   it('two participants in one room see each other and each other’s metadata updates', async () => {
     const room = roomName('pair');
-    const alice = await connectPq(proxy.wsUrl, await token(proxy, room, 'alice'));
-    const bob = await connectPq(proxy.wsUrl, await token(proxy, room, 'bob'), { algorithm: 'X-Wing' });
+    const alice = await connectPq(proxy.wsUrl, await token(proxy, room, 'alice', CAN_META));
+    const bob = await connectPq(proxy.wsUrl, await token(proxy, room, 'bob', CAN_META), { algorithm: 'X-Wing' });
     expect(bob.join.otherParticipants.map((p) => p.identity)).toEqual(['alice']);
     alice.send({ case: 'updateMetadata', value: { metadata: 'hello from alice', name: 'Alice' } as never });
     const deadline = Date.now() + 10_000;
@@ -77,7 +65,7 @@ describe('sealed sessions', () => {
     const room = roomName('wrongkey');
     const holder = getKem('ML-KEM-768').keygen();
     const other = getKem('ML-KEM-768').keygen();
-    const t = await token(proxy, room, 'mallory', { bind: { algorithm: 'ML-KEM-768', publicKey: holder.publicKey } });
+    const t = await token(proxy, room, 'mallory', { ...CAN_META, bind: { algorithm: 'ML-KEM-768', publicKey: holder.publicKey } });
     const dialsBefore = await metricValue(proxy, 'volly_upstream_dial_duration_seconds_count', 'mode="pq"');
     // The thief holds the token but not its key: token-bound with the wrong key fails to decapsulate...
     const e1 = await connectPq(proxy.wsUrl, t, { keyPairs: [{ publicKey: holder.publicKey, secretKey: other.secretKey }] }).catch((e) => e);
@@ -93,8 +81,8 @@ describe('sealed sessions', () => {
 
   it('a flipped bit in a sealed frame closes 4400 and nothing more reaches LiveKit', async () => {
     const room = roomName('flip');
-    const bob = await connectPq(proxy.wsUrl, await token(proxy, room, 'bob'));
-    const eve = await openRawPq(proxy.wsUrl, await token(proxy, room, 'eve'));
+    const bob = await connectPq(proxy.wsUrl, await token(proxy, room, 'bob', CAN_META));
+    const eve = await openRawPq(proxy.wsUrl, await token(proxy, room, 'eve', CAN_META));
     const forwardedBefore = await metricValue(proxy, 'volly_frames_total', 'direction="client_to_upstream"');
     eve.send({ case: 'updateMetadata', value: { metadata: 'tampered' } as never }, (f) => {
       const g = f.slice();
@@ -115,7 +103,7 @@ describe('sealed sessions', () => {
 
   it('LiveKit’s refusal of a token arrives as a sealed error with its HTTP status and reason', async () => {
     const room = roomName('refused');
-    const t = await token(proxy, room, 'nojoin', { grant: { roomJoin: false } });
+    const t = await token(proxy, room, 'nojoin', { grant: { ...CAN_META.grant, roomJoin: false } });
     const direct401 = await connectSignal(
       livekit.wsUrl,
       await new AccessToken(livekit.apiKey, livekit.apiSecret, { identity: 'nojoin' }).toJwt().catch(() => ''),
@@ -134,10 +122,10 @@ describe('sealed sessions', () => {
     const misconfigured = await startTestProxy(livekit, { VOLLY_UPSTREAM_SECRET: 'y'.repeat(43) });
     try {
       const room = roomName('redact');
-      const e = (await connectPq(misconfigured.wsUrl, await token(misconfigured, room, 'ivan')).catch((err) => err)) as PqConnectError;
+      const e = (await connectPq(misconfigured.wsUrl, await token(misconfigured, room, 'ivan', CAN_META)).catch((err) => err)) as PqConnectError;
       expect(e.failure?.status).toBe(401);
       expect(e.failure?.message).toMatch(/^invalid token: \[token\], error: .*signature is invalid/);
-      const v = await fetch(`${misconfigured.url}/rtc/validate?access_token=${await token(misconfigured, room, 'ivan')}`);
+      const v = await fetch(`${misconfigured.url}/rtc/validate?access_token=${await token(misconfigured, room, 'ivan', CAN_META)}`);
       expect(v.status).toBe(401);
       const body = await v.text();
       expect(body).toMatch(/invalid token: \[token\]/);
@@ -150,7 +138,7 @@ describe('sealed sessions', () => {
   it('refreshed tokens come back signed with the client key, keep the PQ binding, and reconnect', async () => {
     const room = roomName('refresh');
     const kp = getKem('X-Wing').keygen();
-    const t = await token(proxy, room, 'carol', { bind: { algorithm: 'X-Wing', publicKey: kp.publicKey } });
+    const t = await token(proxy, room, 'carol', { ...CAN_META, bind: { algorithm: 'X-Wing', publicKey: kp.publicKey } });
     const sig = await connectPq(proxy.wsUrl, t, { keyPairs: [kp] });
     const refreshed = await sig.waitFor('refreshToken');
     const claims = decodeJwt(refreshed);
@@ -169,7 +157,7 @@ describe('sealed sessions', () => {
 describe('classical clients', () => {
   it('under prefer are proxied unchanged: join, RoomService through the proxy, refreshed token client-facing', async () => {
     const room = roomName('classic');
-    const sig = await connectSignal(proxy.wsUrl, await token(proxy, room, 'dave'));
+    const sig = await connectSignal(proxy.wsUrl, await token(proxy, room, 'dave', CAN_META));
     expect(sig.join.participant?.identity).toBe('dave');
     const svc = new RoomServiceClient(proxy.url, proxy.apiKey, proxy.apiSecret);
     expect((await svc.listParticipants(room)).map((p) => p.identity)).toEqual(['dave']);
@@ -180,15 +168,15 @@ describe('classical clients', () => {
 
   it('under require are refused with a clear reason, on the socket and on validate', async () => {
     const room = roomName('strict');
-    const e = (await connectSignal(strict.wsUrl, await token(strict, room, 'erin')).catch((err) => err)) as SignalHttpError;
+    const e = (await connectSignal(strict.wsUrl, await token(strict, room, 'erin', CAN_META)).catch((err) => err)) as SignalHttpError;
     expect(e).toBeInstanceOf(SignalHttpError);
     expect(e.status).toBe(403);
     expect(e.body).toMatch(/requires post-quantum/);
-    const v = await fetch(`${strict.url}/rtc/validate?access_token=${await token(strict, room, 'erin')}`);
+    const v = await fetch(`${strict.url}/rtc/validate?access_token=${await token(strict, room, 'erin', CAN_META)}`);
     expect(v.status).toBe(403);
     expect(await listed(room)).toEqual([]);
     // ...while a sealed client joins the same proxy.
-    const sig = await connectPq(strict.wsUrl, await token(strict, room, 'erin'));
+    const sig = await connectPq(strict.wsUrl, await token(strict, room, 'erin', CAN_META));
     expect(sig.join.participant?.identity).toBe('erin');
     await sig.close();
   });
@@ -196,7 +184,7 @@ describe('classical clients', () => {
   it('a PQ-bound token on a classical connection is refused (no downgrade by dropping the subprotocol)', async () => {
     const room = roomName('downgrade');
     const kp = getKem('ML-KEM-768').keygen();
-    const t = await token(proxy, room, 'frank', { bind: { algorithm: 'ML-KEM-768', publicKey: kp.publicKey } });
+    const t = await token(proxy, room, 'frank', { ...CAN_META, bind: { algorithm: 'ML-KEM-768', publicKey: kp.publicKey } });
     expect(hasPqClaims(decodeJwt(t) as Record<string, unknown>)).toBe(true);
     const e = (await connectSignal(proxy.wsUrl, t).catch((err) => err)) as SignalHttpError;
     expect(e).toBeInstanceOf(SignalHttpError);
@@ -211,7 +199,7 @@ describe('classical clients', () => {
       ['/rtc/validate', ''],
       ['/rtc/v1/validate', `&join_request=${encodeJoinRequest()}`],
     ]) {
-      const ok = await fetch(`${proxy.url}${path}?access_token=${await token(proxy, room, 'gina')}${extra}`);
+      const ok = await fetch(`${proxy.url}${path}?access_token=${await token(proxy, room, 'gina', CAN_META)}${extra}`);
       expect(ok.status).toBe(200);
       expect(await ok.text()).toBe('success');
       const forged = new AccessToken(proxy.apiKey, 'x'.repeat(40), { identity: 'gina' });
@@ -226,7 +214,7 @@ describe('replay protection in token-bound mode', () => {
   it('the proxy answers with the session id the client put in the URL, so a recorded response cannot be replayed to it', async () => {
     const room = roomName('replay');
     const kp = getKem('ML-KEM-768').keygen();
-    const t = await token(proxy, room, 'judy', { bind: { algorithm: 'ML-KEM-768', publicKey: kp.publicKey } });
+    const t = await token(proxy, room, 'judy', { ...CAN_META, bind: { algorithm: 'ML-KEM-768', publicKey: kp.publicKey } });
     const first = await openRawPq(proxy.wsUrl, t, { keyPair: kp });
     expect(first.session.result?.sessionId).toBe(first.sessionId);
     first.ws.close();

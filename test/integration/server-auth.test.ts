@@ -11,7 +11,6 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Authorizer } from '@volly/proxy';
 import {
-  addPqClaims,
   addServerKeys,
   aeadBackends,
   CloseCode,
@@ -49,6 +48,7 @@ import { type LiveKitServer, startLiveKit } from '../harness/livekit.ts';
 import { connectPq, PqConnectError } from '../harness/pq-signal.ts';
 import { makeTempDir } from '../harness/process.ts';
 import { startTestProxy, type TestProxy } from '../harness/proxy.ts';
+import { token } from '../harness/tokens.ts';
 
 const aead = getAead(aeadBackends()[0]);
 
@@ -107,13 +107,6 @@ afterAll(async () => {
   await livekit?.stop();
 });
 
-async function token(p: TestProxy, room: string, identity: string, extra?: (at: AccessToken) => void): Promise<string> {
-  const at = new AccessToken(p.apiKey, p.apiSecret, { identity, ttl: '10m' });
-  at.addGrant({ roomJoin: true, room, canPublish: true, canSubscribe: true });
-  extra?.(at);
-  return at.toJwt();
-}
-
 /** connectPq expecting a refusal; returns the close and the client's failure. */
 async function refused(url: string, t: string, opts: Parameters<typeof connectPq>[2] = {}): Promise<PqConnectError> {
   const err = await connectPq(url, t, opts).then(
@@ -151,9 +144,9 @@ describe('pinned joins through the proxy', () => {
 
     it(`${algorithm} token-bound, pins in the token (addPqClaims serverKeys): joined, authenticated`, async () => {
       const keyPair = getKem(algorithm).keygen();
-      const t = await token(proxyA, `bound-auth-${algorithm}`.toLowerCase(), 'bob', (at) =>
-        addPqClaims(at, { algorithm, publicKey: keyPair.publicKey, serverKeys: keysA.keys }),
-      );
+      const t = await token(proxyA, `bound-auth-${algorithm}`.toLowerCase(), 'bob', {
+        bind: { algorithm, publicKey: keyPair.publicKey, serverKeys: keysA.keys },
+      });
       const sig = await connectPq(proxyA.wsUrl, t, { keyPairs: [keyPair] });
       expect(sig.ws.pq).toMatchObject({ mode: 'token-bound', serverKeysFrom: 'token', serverKeyId: keysA.keys[0]?.keyId });
       await sig.close();
@@ -161,7 +154,7 @@ describe('pinned joins through the proxy', () => {
   }
 
   it('pins (in the token) against a proxy that does not sign: 4526 ERR_SERVER_AUTH_MISSING', async () => {
-    const t = await token(plain, 'unsigned', 'carol', (at) => addServerKeys(at, keysA.keys));
+    const t = await token(plain, 'unsigned', 'carol', { extra: (at) => addServerKeys(at, keysA.keys) });
     const err = await refused(plain.wsUrl, t);
     expect([err.code, err.failure?.code]).toEqual([CloseCode.ServerAuth, 'ERR_SERVER_AUTH_MISSING']);
   });
@@ -332,9 +325,9 @@ describe('a man-in-the-middle relay on loopback', () => {
   it('with pins in a token-bound token: detected before the client seals anything', async () => {
     mitm.forgery = 'forwarded';
     const keyPair = getKem('ML-KEM-768').keygen();
-    const t = await token(proxyA, 'relayed', 'heidi', (at) =>
-      addPqClaims(at, { algorithm: 'ML-KEM-768', publicKey: keyPair.publicKey, serverKeys: keysA.keys }),
-    );
+    const t = await token(proxyA, 'relayed', 'heidi', {
+      bind: { algorithm: 'ML-KEM-768', publicKey: keyPair.publicKey, serverKeys: keysA.keys },
+    });
     const err = await refused(mitm.wsUrl, t, { keyPairs: [keyPair] });
     const seen = mitm.intercepts.at(-1) as Intercept;
     await seen.closed;
@@ -347,7 +340,7 @@ describe('tokens the proxy rewrites keep the pins', () => {
   it('a refreshed token from LiveKit comes back with the session token’s pqServerKeys', async () => {
     const auth = new Authorizer(proxyA.config);
     const pins: ServerKeyPin[] = keysA.keys;
-    const grant = await auth.verify(await token(proxyA, 'refresh', 'ivan', (at) => addServerKeys(at, pins)));
+    const grant = await auth.verify(await token(proxyA, 'refresh', 'ivan', { extra: (at) => addServerKeys(at, pins) }));
     // What LiveKit hands out: signed with the upstream key, no PQ claims.
     const upstream = new AccessToken(livekit.apiKey, livekit.apiSecret, { identity: 'ivan', ttl: '10m' });
     upstream.addGrant({ roomJoin: true, room: 'refresh' });

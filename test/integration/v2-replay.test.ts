@@ -10,8 +10,9 @@ import { join } from 'node:path';
 import { getKem, toBase64Url } from '@volly/shared';
 import { RoomServiceClient } from 'livekit-server-sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { nothingReachesLiveKit, sumMetric } from '../harness/leaks.ts';
+import { nothingReachesLiveKit } from '../harness/leaks.ts';
 import { type LiveKitServer, startLiveKit } from '../harness/livekit.ts';
+import { metricSum } from '../harness/metrics.ts';
 import { connectPq } from '../harness/pq-signal.ts';
 import { startTestProxy, type TestProxy } from '../harness/proxy.ts';
 import { type RedisServer, startRedis } from '../harness/redis.ts';
@@ -59,7 +60,7 @@ describe('a replayed first flight', () => {
       expect(replay).toEqual({ code: 4409, reason: 'session id already used', received: 0 });
     }
     await stillConnected(sig, a, 'replay-redis', 'alice');
-    expect(sumMetric(await b.metrics(), 'volly_v2_first_flights_total', 'result="replay"')).toBe(1);
+    expect(metricSum(await b.metrics(), 'volly_v2_first_flights_total', 'result="replay"')).toBe(1);
     await sig.close();
   });
 

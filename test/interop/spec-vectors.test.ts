@@ -143,7 +143,7 @@ it('stale-clock and replay decisions are the ones the spec names', () => {
 });
 
 it('the X-Wing used here is draft-connolly-cfrg-xwing-kem-10 (the draft’s own vectors)', () => {
-  const kat = JSON.parse(readFileSync(join(import.meta.dirname, '../../shared/test/vectors/xwing-draft-10.json'), 'utf8'));
+  const kat = JSON.parse(readFileSync(join(import.meta.dirname, '../../shared/test-vectors/primitives/xwing-draft-10.json'), 'utf8'));
   for (const t of kat.tests) {
     const kp = c.keygen('X-Wing', unhex(t.seed));
     expect(hex(kp.publicKey)).toBe(t.pk);

@@ -29,12 +29,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { liveKitSessions, nothingReachesLiveKit as nothingReaches } from '../harness/leaks.ts';
 import { type LiveKitServer, startLiveKit } from '../harness/livekit.ts';
+import { startMitm } from '../harness/mitm.ts';
 import { connectPq, PqConnectError } from '../harness/pq-signal.ts';
 import { startTestProxy, type TestProxy } from '../harness/proxy.ts';
 import { openRawPq, type RawPq } from '../harness/raw-pq.ts';
 import { connectSignal, type SignalConnection, SignalHttpError } from '../harness/signal.ts';
-import { nestedMessages } from './generators.ts';
-import { startMitm } from './mitm.ts';
+import { nestedMessages } from './lib/generators.ts';
 
 let livekit: LiveKitServer;
 let proxy: TestProxy;
@@ -64,13 +64,8 @@ const participants = async (room: string) =>
     .filter((p) => p.state !== ParticipantInfo_State.DISCONNECTED && !p.identity.startsWith('observer-'))
     .map((p) => `${p.identity}:${p.metadata}`);
 
-function token(
-  room: string,
-  identity: string,
-  opts: { bind?: { algorithm: 'ML-KEM-768' | 'X-Wing'; publicKey: Uint8Array; keyExpiry?: number }; ttl?: string } = {},
-) {
-  return proxy.token(room, identity, { grant: { canUpdateOwnMetadata: true }, ...opts });
-}
+/** Tokens here may update their own metadata: the ordering attacks watch metadata changes. */
+const CAN_META = { grant: { canUpdateOwnMetadata: true } };
 
 /** A participant connected to LiveKit directly: it sees every metadata change in the room. */
 async function observer(room: string): Promise<{ sig: SignalConnection; metadata: () => string[] }> {
@@ -115,7 +110,7 @@ const failure = async (p: Promise<unknown>) => {
 describe('replay of a recorded session', () => {
   it('in-band: the same handshake gets a fresh encapsulation, so the recorded VollyConnect fails to open (4400) and LiveKit sees one join only', async () => {
     const room = roomName('replay');
-    const raw = await openRawPq(proxy.wsUrl, await token(room, 'replay-victim'));
+    const raw = await openRawPq(proxy.wsUrl, await proxy.token(room, 'replay-victim', CAN_META));
     raw.send(meta('original'));
     raw.ws.close(1000);
     await raw.closed;
@@ -139,7 +134,7 @@ describe('replay of a recorded session', () => {
   it('token-bound: the recorded URL (token and volly_sid) and frames replayed — 4400, nothing reaches LiveKit', async () => {
     const room = roomName('replay-tb');
     const kp = getKem('X-Wing').keygen();
-    const raw = await openRawPq(proxy.wsUrl, await token(room, 'replay-tb', { bind: { algorithm: 'X-Wing', publicKey: kp.publicKey } }), {
+    const raw = await openRawPq(proxy.wsUrl, await proxy.token(room, 'replay-tb', { ...CAN_META, bind: { algorithm: 'X-Wing', publicKey: kp.publicKey } }), {
       algorithm: 'X-Wing',
       keyPair: kp,
     });
@@ -159,7 +154,7 @@ describe('replay of a recorded session', () => {
   it('a recorded pq_response replayed to a token-bound client by a relay: the client refuses it (session id) before it seals anything', async () => {
     const room = roomName('replay-client');
     const kp = getKem('ML-KEM-768').keygen();
-    const t = await token(room, 'replay-client', { bind: { algorithm: 'ML-KEM-768', publicKey: kp.publicKey } });
+    const t = await proxy.token(room, 'replay-client', { ...CAN_META, bind: { algorithm: 'ML-KEM-768', publicKey: kp.publicKey } });
     const first = await openRawPq(proxy.wsUrl, t, { keyPair: kp });
     const recorded = Buffer.from(first.received[0] as Uint8Array);
     first.ws.close(1000);
@@ -183,7 +178,7 @@ describe('replay of a recorded session', () => {
 describe('reordered, dropped, duplicated and spliced sealed frames', () => {
   async function joined(room: string, identity: string) {
     const obs = await observer(room);
-    const raw = await openRawPq(proxy.wsUrl, await token(room, identity));
+    const raw = await openRawPq(proxy.wsUrl, await proxy.token(room, identity, CAN_META));
     return { obs, raw };
   }
   const settle = () => new Promise((r) => setTimeout(r, 1000));
@@ -240,8 +235,8 @@ describe('reordered, dropped, duplicated and spliced sealed frames', () => {
   it('a frame of session A spliced into session B: B ends with 4400, A goes on unharmed', async () => {
     const room = roomName('splice');
     const obs = await observer(room);
-    const a = await openRawPq(proxy.wsUrl, await token(room, 'splice-a'));
-    const b = await openRawPq(proxy.wsUrl, await token(room, 'splice-b'), { algorithm: 'X-Wing' });
+    const a = await openRawPq(proxy.wsUrl, await proxy.token(room, 'splice-a', CAN_META));
+    const b = await openRawPq(proxy.wsUrl, await proxy.token(room, 'splice-b', CAN_META), { algorithm: 'X-Wing' });
     a.send(meta('from-a'));
     const code = await nothingReachesLiveKit('splice-b', async () => {
       b.sendRaw(a.sent[a.sent.length - 1] as Uint8Array); // A's sealed update, at B's next counter
@@ -265,7 +260,7 @@ describe('reordered, dropped, duplicated and spliced sealed frames', () => {
     ] as const) {
       const mitm = await startMitm(proxy.wsUrl, { toClient: rewrite });
       try {
-        const sig = await connectPq(mitm.wsUrl, await token(room, `s2c-${what.length}`)).catch((e: unknown) => e);
+        const sig = await connectPq(mitm.wsUrl, await proxy.token(room, `s2c-${what.length}`, CAN_META)).catch((e: unknown) => e);
         if (sig instanceof PqConnectError) {
           expect(sig.code, what).toBe(CloseCode.Malformed); // the dropped join: the next frame fails to open
         } else {
@@ -295,7 +290,9 @@ describe('algorithm substitution by a man in the middle', () => {
     const room = roomName('alg');
     const mitm = await startMitm(proxy.wsUrl, { toClient: (d, i) => (i === 0 ? relabelResponse(d, 'ML-KEM-768') : d) });
     try {
-      const err = await nothingReachesLiveKit('alg-x', async () => failure(connectPq(mitm.wsUrl, await token(room, 'alg-x'), { algorithm: 'X-Wing' })));
+      const err = await nothingReachesLiveKit('alg-x', async () =>
+        failure(connectPq(mitm.wsUrl, await proxy.token(room, 'alg-x', CAN_META), { algorithm: 'X-Wing' })),
+      );
       expect(err.code).toBe(CloseCode.Malformed);
       expect(err.failure?.message).toMatch(/server answered with "ML-KEM-768", not X-Wing/);
       expect(mitm.seen.toServer).toHaveLength(1); // the handshake; no VollyConnect followed
@@ -323,7 +320,7 @@ describe('algorithm substitution by a man in the middle', () => {
       });
       try {
         const err = await nothingReachesLiveKit('downgraded', async () =>
-          failure(connectPq(mitm.wsUrl, await token(room, 'downgraded'), { algorithm: 'X-Wing' })),
+          failure(connectPq(mitm.wsUrl, await proxy.token(room, 'downgraded', CAN_META), { algorithm: 'X-Wing' })),
         );
         expect(err.code).toBe(CloseCode.Malformed);
         expect(err.failure?.message).toMatch(relabel ? /X-Wing ciphertext must be 1120 bytes/ : /server answered with "ML-KEM-768", not X-Wing/);
@@ -351,7 +348,7 @@ describe('key substitution on a token-bound session', () => {
     const room = roomName('keyswap');
     const victim = getKem('ML-KEM-768').keygen();
     const attacker = getKem('ML-KEM-768').keygen();
-    const t = await token(room, 'keyswap', { bind: { algorithm: 'ML-KEM-768', publicKey: victim.publicKey } });
+    const t = await proxy.token(room, 'keyswap', { ...CAN_META, bind: { algorithm: 'ML-KEM-768', publicKey: victim.publicKey } });
     const swapped = (() => {
       const [h, p, s] = t.split('.') as [string, string, string];
       const payload = JSON.parse(Buffer.from(p, 'base64url').toString());
@@ -373,7 +370,7 @@ describe('key substitution on a token-bound session', () => {
     const room = roomName('keymiss');
     const bound = getKem('X-Wing').keygen();
     const other = getKem('X-Wing').keygen();
-    const t = await token(room, 'keymiss', { bind: { algorithm: 'X-Wing', publicKey: bound.publicKey } });
+    const t = await proxy.token(room, 'keymiss', { ...CAN_META, bind: { algorithm: 'X-Wing', publicKey: bound.publicKey } });
     const mitm = await startMitm(proxy.wsUrl);
     try {
       // The client holds another secret key for the token's public key (a swapped token, or a confused app):
@@ -394,7 +391,7 @@ describe('key substitution on a token-bound session', () => {
   it('a relay that terminates the handshake with its own key and carries a stolen bound token in-band: 4401, the binding check', async () => {
     const room = roomName('keyterm');
     const holder = getKem('ML-KEM-768').keygen();
-    const t = await token(room, 'keyterm', { bind: { algorithm: 'ML-KEM-768', publicKey: holder.publicKey } });
+    const t = await proxy.token(room, 'keyterm', { ...CAN_META, bind: { algorithm: 'ML-KEM-768', publicKey: holder.publicKey } });
     // The relay's own in-band session to the proxy, carrying the token it stole from the URL.
     const e = await nothingReachesLiveKit('keyterm', () => failure(connectPq(proxy.wsUrl, t)));
     expect(e.code).toBe(CloseCode.Unauthorized);
@@ -411,7 +408,10 @@ describe('tokens', () => {
   it('an expired pqKeyExpiry: token-bound refused before the handshake (4401), in-band after it (sealed 4401); nothing dialed', async () => {
     const room = roomName('pqexp');
     const kp = getKem('ML-KEM-768').keygen();
-    const t = await token(room, 'pqexp', { bind: { algorithm: 'ML-KEM-768', publicKey: kp.publicKey, keyExpiry: Math.floor(Date.now() / 1000) - 1 } });
+    const t = await proxy.token(room, 'pqexp', {
+      ...CAN_META,
+      bind: { algorithm: 'ML-KEM-768', publicKey: kp.publicKey, keyExpiry: Math.floor(Date.now() / 1000) - 1 },
+    });
     const [bound, inBand] = await nothingReachesLiveKit('pqexp', async () => [
       await failure(connectPq(proxy.wsUrl, t, { keyPairs: [kp] })),
       await failure(connectPq(proxy.wsUrl, t)),
@@ -493,7 +493,7 @@ describe('tokens', () => {
   it('a classical connection with a PQ-claimed token is refused — query or Bearer, /rtc or /rtc/v1, complete or partial claims, and on validate', async () => {
     const room = roomName('classical');
     const kp = getKem('X-Wing').keygen();
-    const bound = await token(room, 'classic-pq', { bind: { algorithm: 'X-Wing', publicKey: kp.publicKey } });
+    const bound = await proxy.token(room, 'classic-pq', { ...CAN_META, bind: { algorithm: 'X-Wing', publicKey: kp.publicKey } });
     const partial = new AccessToken(proxy.apiKey, proxy.apiSecret, { identity: 'classic-pq', ttl: '5m' });
     partial.addGrant({ roomJoin: true, room, pqAlgorithm: 'X-Wing' } as never);
     const partialToken = await partial.toJwt();
@@ -579,7 +579,7 @@ describe('huge frames and hostile protobuf', () => {
 
   it('after the join: a frame over the limit closes 1009 and is not forwarded', async () => {
     const room = roomName('huge');
-    const raw = await openRawPq(proxy.wsUrl, await token(room, 'huge'));
+    const raw = await openRawPq(proxy.wsUrl, await proxy.token(room, 'huge', CAN_META));
     const code = await nothingReachesLiveKit('huge', async () => {
       raw.sendRaw(new FrameSealer(randomBytes(32), aead).seal(FrameKind.LiveKitBinary, new Uint8Array(proxy.config.limits.maxFrameBytes)));
       return (await raw.closed).code;
@@ -592,7 +592,7 @@ describe('huge frames and hostile protobuf', () => {
     const hostile = [hugeFields(10_000), nestedMessages(5000), Buffer.concat([Buffer.alloc(20_000, 0x0b), Buffer.alloc(20_000, 0x0c)])];
     const outcomes: string[] = [];
     for (const [i, m] of hostile.entries()) {
-      const raw = await openRawPq(proxy.wsUrl, await token(room, `hostile-${i}`));
+      const raw = await openRawPq(proxy.wsUrl, await proxy.token(room, `hostile-${i}`, CAN_META));
       await nothingReachesLiveKit(
         `hostile-${i}`,
         async () => {
@@ -608,7 +608,7 @@ describe('huge frames and hostile protobuf', () => {
     expect(outcomes).toHaveLength(3);
     // LiveKit is alive and serves a fresh, honest participant in the same room
     expect((await fetch(`${livekit.url}/`)).status).toBe(200);
-    const after = await connectPq(proxy.wsUrl, await token(room, 'after-hostile'));
+    const after = await connectPq(proxy.wsUrl, await proxy.token(room, 'after-hostile', CAN_META));
     expect(after.join.participant?.identity).toBe('after-hostile');
     await after.close();
   });

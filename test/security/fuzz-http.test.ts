@@ -1,13 +1,13 @@
 // A CI-sized plain-HTTP fuzz run (3,000 inputs, under 20 s): generated and
 // mutated raw requests to every route of the public and admin listeners of
 // `volly-pq proxy`, a child process in front of the real LiveKit. The long
-// run is `npm exec -- node test/security/fuzz-http.ts --inputs 1000000`
-// (figures in REPORT.md). VOLLY_FUZZ_SEED picks another seed; a failure names
+// run is `npm exec -- node test/scripts/fuzz-http.ts --inputs 1000000`
+// (figures in docs/reports/security.md). VOLLY_FUZZ_SEED picks another seed; a failure names
 // the input (for a crash: the one that kills the process when replayed alone).
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { httpProblems, runHttpFuzz } from './fuzz-http-engine.ts';
-import { type HttpFuzzTarget, startHttpFuzzTarget } from './fuzz-http-target.ts';
+import { httpProblems, runHttpFuzz } from './lib/fuzz-http-engine.ts';
+import { type HttpFuzzTarget, startHttpFuzzTarget } from './lib/fuzz-http-target.ts';
 
 const SEED = Number(process.env.VOLLY_FUZZ_SEED ?? 20261129);
 const INPUTS = 3000;

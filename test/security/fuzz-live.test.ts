@@ -1,11 +1,14 @@
 // A short live-fuzz run for CI (a few thousand inputs, well under a minute):
 // generated and mutated upgrades, handshakes, tokens and sealed frames against
 // the real proxy in front of the real LiveKit. The long run is
-// `node test/security/fuzz-live.ts --inputs 1000000` (figures in REPORT.md).
+// `node test/scripts/fuzz-live.ts --inputs 1000000` (figures in docs/reports/security.md).
 // VOLLY_FUZZ_SEED picks another seed; a failure names the input's index and bytes.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ALLOWED, DEFAULT_MIX, type FuzzClass, type FuzzTarget, problems, runFuzz, startFuzzTarget } from './fuzz-engine.ts';
+import { problems } from './lib/fuzz-live-report.ts';
+import { runFuzz } from './lib/fuzz-live-runner.ts';
+import { startFuzzTarget } from './lib/fuzz-live-target.ts';
+import { ALLOWED, DEFAULT_MIX, type FuzzClass, type FuzzTarget } from './lib/fuzz-live-types.ts';
 
 const SEED = Number(process.env.VOLLY_FUZZ_SEED ?? 20261126);
 const INPUTS = 3000;

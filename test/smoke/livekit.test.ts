@@ -3,18 +3,13 @@
 // key, refuses other keys, and runs two nodes against one Redis.
 
 import { SignalRequest, SignalResponse } from '@livekit/protocol';
-import { AccessToken, RoomServiceClient } from 'livekit-server-sdk';
+import { RoomServiceClient } from 'livekit-server-sdk';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { LIVEKIT_VERSION, type LiveKitServer, liveKitHealthy, startLiveKit } from '../harness/livekit.ts';
 import { type RedisServer, redisPing, startRedis } from '../harness/redis.ts';
 import { connectSignal, SignalHttpError } from '../harness/signal.ts';
-
-async function joinToken(lk: { apiKey: string; apiSecret: string }, room: string, identity: string): Promise<string> {
-  const at = new AccessToken(lk.apiKey, lk.apiSecret, { identity, ttl: '10m' });
-  at.addGrant({ roomJoin: true, room });
-  return at.toJwt();
-}
+import { token } from '../harness/tokens.ts';
 
 describe('stock livekit-server', () => {
   let lk: LiveKitServer;
@@ -46,8 +41,8 @@ describe('stock livekit-server', () => {
   });
 
   it('joins over the raw /rtc WebSocket and shows the participant', async () => {
-    const token = await joinToken(lk, 'smoke-room', 'smoke-alice');
-    const sig = await connectSignal(lk.wsUrl, token);
+    const jwt = await token(lk, 'smoke-room', 'smoke-alice');
+    const sig = await connectSignal(lk.wsUrl, jwt);
     try {
       // The first server frame is a SignalResponse{join} naming room and identity.
       const first = sig.received[0];
@@ -70,8 +65,8 @@ describe('stock livekit-server', () => {
   });
 
   it('joins over /rtc/v1 with a join_request', async () => {
-    const token = await joinToken(lk, 'smoke-room-v1', 'smoke-bob');
-    const sig = await connectSignal(lk.wsUrl, token, undefined, { path: '/rtc/v1' });
+    const jwt = await token(lk, 'smoke-room-v1', 'smoke-bob');
+    const sig = await connectSignal(lk.wsUrl, jwt, undefined, { path: '/rtc/v1' });
     try {
       expect(sig.join.room?.name).toBe('smoke-room-v1');
       expect(sig.join.participant?.identity).toBe('smoke-bob');
@@ -82,8 +77,8 @@ describe('stock livekit-server', () => {
 
   it('refuses a token signed with another key: HTTP 401 on upgrade and on /rtc/validate', async () => {
     const other = { apiKey: lk.apiKey, apiSecret: 'not-the-secret-not-the-secret-not-the-secret' };
-    const token = await joinToken(other, 'smoke-room', 'mallory');
-    const err = await connectSignal(lk.wsUrl, token).then(
+    const jwt = await token(other, 'smoke-room', 'mallory');
+    const err = await connectSignal(lk.wsUrl, jwt).then(
       () => undefined,
       (e: unknown) => e,
     );
@@ -91,9 +86,9 @@ describe('stock livekit-server', () => {
     expect((err as SignalHttpError).status).toBe(401);
     expect((err as SignalHttpError).body).toMatch(/^invalid token: .*signature is invalid/);
 
-    const res = await fetch(`${lk.url}/rtc/validate?access_token=${token}`);
+    const res = await fetch(`${lk.url}/rtc/validate?access_token=${jwt}`);
     expect(res.status).toBe(401);
-    const good = await fetch(`${lk.url}/rtc/validate?access_token=${await joinToken(lk, 'smoke-room', 'x')}`);
+    const good = await fetch(`${lk.url}/rtc/validate?access_token=${await token(lk, 'smoke-room', 'x')}`);
     expect(good.status).toBe(200);
     expect(await good.text()).toBe('success');
   });
@@ -103,7 +98,7 @@ describe('stock livekit-server', () => {
     await lk.restart();
     expect(lk.pid).not.toBe(pid);
     expect(await liveKitHealthy(lk.url)).toBe(true);
-    const sig = await connectSignal(lk.wsUrl, await joinToken(lk, 'after-restart', 'carol'));
+    const sig = await connectSignal(lk.wsUrl, await token(lk, 'after-restart', 'carol'));
     expect(sig.join.participant?.identity).toBe('carol');
     await sig.close();
   });
@@ -139,7 +134,7 @@ describe('multi-node livekit-server with Redis', () => {
 
     // Signaling works on both nodes.
     for (const [i, n] of nodes.entries()) {
-      const sig = await connectSignal(n.wsUrl, await joinToken(n, 'shared-room', `node-${i}`));
+      const sig = await connectSignal(n.wsUrl, await token(n, 'shared-room', `node-${i}`));
       expect(sig.join.room?.name).toBe('shared-room');
       await sig.close();
     }

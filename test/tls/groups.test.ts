@@ -10,9 +10,11 @@ import { once } from 'node:events';
 import { createConnection } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LiveKitServer, startLiveKit } from '../harness/livekit.ts';
+import { metricValue } from '../harness/metrics.ts';
 import { connectSignal } from '../harness/signal.ts';
 import { createTestPki, startTlsTap, type TestPki, type TlsTap, type TlsWire } from '../harness/tls.ts';
-import { type ClientTls, clientView, connectPqTls, metricValue, sessionLines, startTlsProxy, type TlsProxy, waitUntil } from './support.ts';
+import { type ClientTls, clientView, connectPqTls, sessionLines, startTlsProxy, type TlsProxy } from '../harness/tls-proxy.ts';
+import { until } from '../harness/wait.ts';
 
 let livekit: LiveKitServer;
 let pki: TestPki;
@@ -116,7 +118,7 @@ describe('the group the proxy records is the group the client negotiated', () =>
       const tlsLabels = { tls_version: c.version, tls_group: c.group, tls_kex: c.kex };
       const before = metricValue(await proxy.metrics(), 'volly_sessions_tls_total', { mode: 'pq', algorithm: 'ML-KEM-768', ...tlsLabels });
       await sig.close();
-      const end = await waitUntil('session_end', () => sessionLines(proxy.logs, identity).end);
+      const end = await until('session_end', () => sessionLines(proxy.logs, identity).end);
       expect(end).toMatchObject({ tlsVersion: c.version, tlsGroup: c.group, outcome: 'closed' });
       const text = await proxy.metrics();
       expect(metricValue(text, 'volly_sessions_tls_total', { mode: 'pq', algorithm: 'ML-KEM-768', ...tlsLabels })).toBe(before + 1);
@@ -134,7 +136,7 @@ describe('the group the proxy records is the group the client negotiated', () =>
     const { start } = sessionLines(proxy.logs, identity);
     expect(start).toMatchObject({ mode: 'classical', tlsVersion: 'TLSv1.3', tlsGroup: 'X25519MLKEM768' });
     conn.ws.close(1000);
-    await waitUntil('session_end', () => sessionLines(proxy.logs, identity).end);
+    await until('session_end', () => sessionLines(proxy.logs, identity).end);
     expect(
       metricValue(await proxy.metrics(), 'volly_sessions_tls_total', {
         mode: 'classical',
@@ -154,7 +156,7 @@ describe('the group the proxy records is the group the client negotiated', () =>
       s.on('error', resolve);
     });
     expect(err.message).toMatch(/handshake failure|alert/);
-    await waitUntil('tls error metric', async () => (await proxy.metrics()).includes('volly_tls_handshake_errors_total{code='));
+    await until('tls error metric', async () => (await proxy.metrics()).includes('volly_tls_handshake_errors_total{code='));
   });
 });
 
@@ -168,7 +170,7 @@ describe('a TCP client that never starts TLS', () => {
       const ms = performance.now() - started;
       expect(ms).toBeGreaterThanOrEqual(250);
       expect(ms).toBeLessThan(3000);
-      await waitUntil(
+      await until(
         'the timeout counted',
         async () => metricValue(await quick.metrics(), 'volly_tls_handshake_errors_total', { code: 'ERR_TLS_HANDSHAKE_TIMEOUT' }) === 1 || undefined,
       );

@@ -12,10 +12,12 @@ import { connect } from 'node:tls';
 import { Ping } from '@livekit/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LiveKitServer, startLiveKit } from '../harness/livekit.ts';
+import { metricValue } from '../harness/metrics.ts';
 import type { PqSignal } from '../harness/pq-signal.ts';
 import { makeTempDir } from '../harness/process.ts';
 import { createTestPki, type TestCert, type TestPki } from '../harness/tls.ts';
-import { connectPqTls, metricValue, startTlsProxy, type TlsProxy, waitUntil } from './support.ts';
+import { connectPqTls, startTlsProxy, type TlsProxy } from '../harness/tls-proxy.ts';
+import { until } from '../harness/wait.ts';
 
 const RELOAD_MS = 100;
 
@@ -94,7 +96,7 @@ describe('a certificate swapped on disk', () => {
     const started = performance.now();
 
     volume.publish(b.certPem, b.keyPem);
-    await waitUntil('the new certificate', async () => (await servedFingerprint()) === b.fingerprint256 || undefined, 5000);
+    await until('the new certificate', async () => (await servedFingerprint()) === b.fingerprint256 || undefined, 5000);
     const tookMs = performance.now() - started;
     expect(tookMs).toBeLessThan(RELOAD_MS * 20);
     expect(proxy.logs.filter((l) => l.event === 'tls_reloaded')).toEqual([expect.objectContaining({ fingerprint256: b.fingerprint256 })]);
@@ -112,7 +114,7 @@ describe('a certificate swapped on disk', () => {
   it('a pair that does not load (key of another certificate) is logged once and the old one is kept', async () => {
     const c = pki.issue('server-c');
     volume.publish(c.certPem, b.keyPem);
-    await waitUntil('tls_reload_failed', () => proxy.logs.find((l) => l.event === 'tls_reload_failed'), 5000);
+    await until('tls_reload_failed', () => proxy.logs.find((l) => l.event === 'tls_reload_failed'), 5000);
     await new Promise((r) => setTimeout(r, RELOAD_MS * 5));
     const failed = proxy.logs.filter((l) => l.event === 'tls_reload_failed');
     expect(failed).toHaveLength(1);
@@ -122,7 +124,7 @@ describe('a certificate swapped on disk', () => {
 
     // Fixed on disk: served.
     volume.publish(c.certPem, c.keyPem);
-    await waitUntil('the fixed certificate', async () => (await servedFingerprint()) === c.fingerprint256 || undefined, 5000);
+    await until('the fixed certificate', async () => (await servedFingerprint()) === c.fingerprint256 || undefined, 5000);
     expect(metricValue(await proxy.metrics(), 'volly_tls_certificate_reloads_total', { result: 'ok' })).toBe(2);
   });
 

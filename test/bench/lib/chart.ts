@@ -1,4 +1,4 @@
-// The run's chart (chart.svg, REPORT-chart.svg): join latency, relay cost and
+// The run's chart (chart.svg; docs/reports/bench-chart.svg is a copy): join latency, relay cost and
 // join time over an emulated round trip as horizontal grouped bars with
 // min–max whiskers, in plain SVG.
 

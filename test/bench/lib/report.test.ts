@@ -2,12 +2,13 @@
 // proxy's handshake queue, from results as the scenarios return them.
 
 import { describe, expect, it } from 'vitest';
+import { parseMetrics } from '../../harness/metrics.ts';
 import type { JoinResults } from '../scenarios/join.ts';
 import type { ScaleResults } from '../scenarios/scale.ts';
 import { queueCounts, type StormResults, type StormRow } from '../scenarios/storm.ts';
 import { headlines, headlineTable, scenarioTables } from './report.ts';
 import { failedSessions, failuresTable, failuresTotal } from './report-failures.ts';
-import { type BenchProxy, parseMetrics } from './servers.ts';
+import type { BenchProxy } from './servers.ts';
 import { figure } from './stats.ts';
 
 const f = (...xs: number[]) => figure(xs);
@@ -39,7 +40,7 @@ const stormRow = (target: 'direct' | 'sealed'): StormRow => ({
   setupFailedSessions: {},
   handshakeQueue: { queued: target === 'sealed' ? 40 : 0, refused: target === 'sealed' ? 7 : 0, expired: 0, metricPresent: target === 'sealed' },
 });
-const storm: StormResults = { rows: [stormRow('direct'), stormRow('sealed')], ratio: f(1.1) };
+const storm: StormResults = { rows: [stormRow('direct'), stormRow('sealed')], ratio: f(1.1), floors: {} };
 
 const scale = { levels: [], failedSessions: { 'close 4400': 1 }, retryReasons: {} } as unknown as ScaleResults;
 

@@ -121,7 +121,15 @@ export function headlines(r: Results): Headline[] {
       target: 24,
       digits: 1,
     },
-    { key: 'storm_ratio', label: `reconnect storm, proxy / direct (time to all joined)`, figure: r.storm?.ratio, unit: 'x', target: 1.2, digits: 2 },
+    {
+      key: 'storm_ratio',
+      label: 'reconnect storm, proxy sealed in-band ML-KEM-768 / direct (time to all joined)',
+      figure: r.storm?.ratio,
+      unit: 'x',
+      target: 1.2,
+      digits: 2,
+      bareRelay: r.storm?.floors?.['node-ws'],
+    },
     {
       key: 'rtt40_v2_join_ratio',
       label: 'join at 40 ms RTT, v2 unbound X-Wing p50 / direct p50',
@@ -140,6 +148,12 @@ export function headlines(r: Results): Headline[] {
     },
   ];
 }
+
+const STORM_LABEL: Record<string, string> = {
+  'node-ws': 'bare Node.js + ws relay',
+  classical: 'proxy classical',
+  sealed: 'proxy (sealed ML-KEM-768 in-band)',
+};
 
 export const fmt = (x: number | undefined, d = 2): string => (x === undefined || !Number.isFinite(x) ? 'n/a' : x.toFixed(d));
 /** "1.23 (1.10–1.40)": median over rounds and the range the rounds spanned. */
@@ -280,13 +294,13 @@ export function scenarioTables(r: Results): string {
           'proxy handshake queue: queued / refused (429) / expired',
         ],
         r.storm.rows.map((x) => [
-          x.target === 'sealed' ? 'proxy (sealed ML-KEM-768 in-band)' : x.target,
+          STORM_LABEL[x.target] ?? x.target,
           fig(x.allJoinedS),
           fig(x.joinP50Ms, 0),
           fig(x.joinP99Ms, 0),
           fig(x.retries, 0),
           String(x.failures),
-          x.target === 'direct' || !x.handshakeQueue
+          x.target !== 'sealed' || !x.handshakeQueue
             ? '—'
             : `${x.handshakeQueue.queued} / ${x.handshakeQueue.refused} / ${x.handshakeQueue.expired}${x.handshakeQueue.metricPresent ? '' : ' (no metric)'}`,
         ]),

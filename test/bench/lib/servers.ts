@@ -5,18 +5,16 @@
 // it serves volly-pq.v2 beside v1) and Debian's nginx. LiveKit comes from the test harness (startLiveKit).
 
 import { spawnSync } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import WebSocket from 'ws';
-import { generateApiKeyPair, type LiveKitServer } from '../../harness/livekit.ts';
+import { PROXY_BIN, startChildProxy } from '../../harness/child-proxy.ts';
+import type { LiveKitServer } from '../../harness/livekit.ts';
+import { type Metrics, scrapeMetrics } from '../../harness/metrics.ts';
 import { getFreePort, LOOPBACK } from '../../harness/ports.ts';
 import { type ManagedProcess, makeTempDir, spawnManaged, waitFor } from '../../harness/process.ts';
-import { cpuMicros, kernelMicros, overTree, rssKiB, schedCpuMicros } from './procfs.ts';
+import { cpuMicros, kernelMicros, overTree, rssKiB, schedCpuMicros } from '../../harness/procfs.ts';
 
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-/** The proxy to run; VOLLY_BENCH_PROXY_BIN measures another build (e.g. a prototype of a change). */
-export const PROXY_BIN = process.env.VOLLY_BENCH_PROXY_BIN ?? join(ROOT, 'proxy/bin/volly-pq.js');
 export const NGINX_BIN = process.env.VOLLY_NGINX_BIN ?? '/usr/sbin/nginx';
 const NGINX_TEMPLATE = fileURLToPath(new URL('../nginx.conf.template', import.meta.url));
 
@@ -39,7 +37,7 @@ export interface BenchProxy extends Measured {
   readonly apiSecret: string;
   readonly proc: ManagedProcess;
   /** Prometheus text of /metrics, parsed: `name{labels}` → value. */
-  metrics(): Promise<Map<string, number>>;
+  metrics(): Promise<Metrics>;
   /** Full GC through the inspector (only when started with `inspect`). */
   collectGarbage(): Promise<void>;
   /** A V8 heap snapshot written to `file` (only when started with `inspect`). */
@@ -69,111 +67,33 @@ function v2KeyFiles(dir: string): string {
   }).join(',');
 }
 
-export function parseMetrics(text: string): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    if (!line || line.startsWith('#')) continue;
-    const i = line.lastIndexOf(' ');
-    out.set(line.slice(0, i), Number(line.slice(i + 1)));
-  }
-  return out;
-}
-
-/** Sum of every series of `name` (all label sets) whose labels include `match`. */
-export function metricSum(m: Map<string, number>, name: string, match = ''): number {
-  let total = 0;
-  for (const [k, v] of m) if ((k === name || k.startsWith(`${name}{`)) && k.includes(match)) total += v;
-  return total;
-}
-
 export async function startBenchProxy(livekit: LiveKitServer, opts: ProxyOptions = {}): Promise<BenchProxy> {
-  const client = generateApiKeyPair();
-  const port = await getFreePort();
-  const adminPort = await getFreePort();
-  const inspectPort = opts.inspect ? await getFreePort() : 0;
-  const dir = makeTempDir(`bench-proxy-${port}`);
-  const logFile = join(dir, 'proxy.log');
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    VOLLY_LISTEN: `${LOOPBACK}:${port}`,
-    VOLLY_ADMIN_LISTEN: `${LOOPBACK}:${adminPort}`,
-    VOLLY_UPSTREAM_URL: livekit.url,
-    LIVEKIT_KEYS: `${client.apiKey}: ${client.apiSecret}`,
-    VOLLY_UPSTREAM_KEY: livekit.apiKey,
-    VOLLY_UPSTREAM_SECRET: livekit.apiSecret,
-    VOLLY_LOG_LEVEL: 'warn',
-    VOLLY_SERVER_KEYS: v2KeyFiles(dir),
-    ...opts.env,
-  };
-  const args = [...(opts.nodeArgs ?? []), ...(opts.inspect ? [`--inspect=${LOOPBACK}:${inspectPort}`] : []), PROXY_BIN, 'proxy'];
-  const proc = spawnManaged({ name: `volly-pq:${port}`, command: process.execPath, args, logFile, env, cwd: dir });
-  const adminUrl = `http://${LOOPBACK}:${adminPort}`;
-  await waitFor(`volly-pq on ${adminUrl}/healthz`, async () => (await fetch(`${adminUrl}/healthz`)).ok, { timeoutMs: 20_000, intervalMs: 50, proc });
-
-  let inspector: Promise<WebSocket> | undefined;
-  let seq = 0;
-  const callInspector = async (method: string, onEvent?: (m: { method?: string; params?: Record<string, unknown> }) => void): Promise<void> => {
-    inspector ??= (async () => {
-      const list = (await (await fetch(`http://${LOOPBACK}:${inspectPort}/json/list`)).json()) as Array<{ webSocketDebuggerUrl: string }>;
-      const ws = new WebSocket(list[0]?.webSocketDebuggerUrl ?? '', { perMessageDeflate: false });
-      await new Promise((resolve, reject) => {
-        ws.once('open', resolve);
-        ws.once('error', reject);
-      });
-      return ws;
-    })();
-    const ws = await inspector;
-    const id = ++seq;
-    await new Promise<void>((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`inspector ${method} timed out`)), 60_000);
-      const onMessage = (data: Buffer) => {
-        const m = JSON.parse(data.toString()) as { id?: number; method?: string; params?: Record<string, unknown> };
-        if (m.id === undefined) onEvent?.(m);
-        if (m.id !== id) return;
-        clearTimeout(t);
-        ws.off('message', onMessage);
-        resolve();
-      };
-      ws.on('message', onMessage);
-      ws.send(JSON.stringify({ id, method }));
-    });
-  };
-
+  const dir = makeTempDir('bench-proxy');
+  const p = await startChildProxy(livekit, {
+    dir,
+    inheritEnv: true,
+    inspect: opts.inspect === true,
+    nodeArgs: opts.nodeArgs ?? [],
+    // The proxy's own drain default: the bench closes its sessions before it stops the proxy.
+    env: { VOLLY_LOG_LEVEL: 'warn', VOLLY_DRAIN_TIMEOUT_MS: '30000', VOLLY_SERVER_KEYS: v2KeyFiles(dir), ...opts.env },
+  });
+  const onlyInspected = (f: () => Promise<void>) => (opts.inspect ? f() : Promise.reject(new Error('proxy started without inspect')));
   return {
-    pid: proc.pid,
-    proc,
-    wsUrl: `ws://${LOOPBACK}:${port}`,
-    adminUrl,
-    apiKey: client.apiKey,
-    apiSecret: client.apiSecret,
-    cpuMicros: () => cpuMicros(proc.pid),
-    kernelMicros: () => kernelMicros(proc.pid),
-    schedCpuMicros: () => schedCpuMicros(proc.pid),
-    rssKiB: () => rssKiB(proc.pid),
-    async metrics() {
-      const res = await fetch(`${adminUrl}/metrics`, { signal: AbortSignal.timeout(30_000) });
-      return parseMetrics(await res.text());
-    },
-    async collectGarbage() {
-      if (!opts.inspect) throw new Error('proxy started without inspect');
-      await callInspector('HeapProfiler.collectGarbage');
-    },
-    async heapSnapshot(file: string) {
-      if (!opts.inspect) throw new Error('proxy started without inspect');
-      const fd = openSync(file, 'w');
-      try {
-        await callInspector('HeapProfiler.takeHeapSnapshot', (m) => {
-          if (m.method === 'HeapProfiler.addHeapSnapshotChunk') writeSync(fd, String(m.params?.chunk ?? ''));
-        });
-      } finally {
-        closeSync(fd);
-      }
-    },
-    async stop() {
-      if (inspector) (await inspector.catch(() => undefined))?.terminate();
-      // SIGTERM drains (30 s by default): the bench has closed its sessions, so this is quick.
-      await proc.stop({ signal: 'SIGTERM', graceMs: 10_000 });
-    },
+    pid: p.pid,
+    proc: p.proc,
+    wsUrl: p.wsUrl,
+    adminUrl: p.adminUrl,
+    apiKey: p.apiKey,
+    apiSecret: p.apiSecret,
+    cpuMicros: () => cpuMicros(p.pid),
+    kernelMicros: () => kernelMicros(p.pid),
+    schedCpuMicros: () => schedCpuMicros(p.pid),
+    rssKiB: () => rssKiB(p.pid),
+    metrics: () => scrapeMetrics(p.adminUrl, 30_000),
+    collectGarbage: () => onlyInspected(() => p.collectGarbage()),
+    heapSnapshot: (file) => onlyInspected(() => p.heapSnapshot(file)),
+    // SIGTERM drains: the bench has closed its sessions, so this is quick.
+    stop: () => p.stop(10_000),
   };
 }
 

@@ -1,17 +1,11 @@
-// Access tokens as an app's token server mints them (livekit-server-sdk),
-// optionally bound to a client KEM key (token-bound volly-pq.v1).
+// The bench's tokens: harness/tokens.ts with a lifetime (2 h) that outlasts
+// the longest run, so no session in a scenario meets its token's expiry.
 
-import { addPqClaims, type KemAlgorithm } from '@volly/shared';
-import { AccessToken } from 'livekit-server-sdk';
+import type { KemAlgorithm } from '@volly/shared';
+import { type Credentials, token } from '../../harness/tokens.ts';
 
-export interface KeyPairCreds {
-  readonly apiKey: string;
-  readonly apiSecret: string;
-}
+export type KeyPairCreds = Credentials;
 
-export function mintToken(creds: KeyPairCreds, room: string, identity: string, bind?: { algorithm: KemAlgorithm; publicKey: Uint8Array }): Promise<string> {
-  const at = new AccessToken(creds.apiKey, creds.apiSecret, { identity, ttl: '2h' });
-  at.addGrant({ roomJoin: true, room, canPublish: true, canSubscribe: true, canPublishData: true });
-  if (bind) addPqClaims(at, { ...bind, keyExpiry: Math.floor(Date.now() / 1000) + 7200 });
-  return at.toJwt();
+export function mintToken(creds: Credentials, room: string, identity: string, bind?: { algorithm: KemAlgorithm; publicKey: Uint8Array }): Promise<string> {
+  return token(creds, room, identity, { ttl: '2h', ...(bind && { bind }) });
 }

@@ -10,9 +10,9 @@
 
 import { join } from 'node:path';
 import type { LiveKitServer } from '../../harness/livekit.ts';
+import { rssKiB } from '../../harness/procfs.ts';
 import { type BenchSession, clientAddress, keepalive, openWithRetry, pool, type RetryLog, tallySessionFailures } from '../lib/client.ts';
 import { countFailure, type FailureCounts, failureKey, totalFailures } from '../lib/failures.ts';
-import { rssKiB } from '../lib/procfs.ts';
 import type { BenchProxy } from '../lib/servers.ts';
 import { type Figure, figure, linearFit } from '../lib/stats.ts';
 import { mintToken } from '../lib/tokens.ts';

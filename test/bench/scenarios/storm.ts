@@ -15,9 +15,9 @@
 // full, or expired in it) are read from /metrics around each storm; a proxy
 // without that metric reports 0.
 
+import { metricSum } from '../../harness/metrics.ts';
 import { type BenchSession, clientAddress, openWithRetry, pool, type RetryLog } from '../lib/client.ts';
 import { addCounts, countFailure, type FailureCounts } from '../lib/failures.ts';
-import { metricSum } from '../lib/servers.ts';
 import { type Figure, figure, median, p99 } from '../lib/stats.ts';
 import { mintToken } from '../lib/tokens.ts';
 import { rotate, type Servers, sleep, type TargetName, target, within } from './common.ts';
@@ -55,7 +55,10 @@ export interface QueueCounts {
 
 export interface StormResults {
   readonly rows: StormRow[];
+  /** Sealed / direct, rounds paired. */
   readonly ratio: Figure;
+  /** The same for the floors beside it: the bare Node.js + ws relay and the proxy's classical path. */
+  readonly floors: Partial<Record<'node-ws' | 'classical', Figure>>;
 }
 
 interface RoundStats {
@@ -148,7 +151,8 @@ async function oneStorm(s: Servers, name: TargetName, r: number, o: StormOptions
 }
 
 export async function runStorm(s: Servers, o: StormOptions, log: (line: string) => void): Promise<StormResults> {
-  const names: TargetName[] = ['direct', 'sealed'];
+  // The bare Node.js relay and the classical path storm too: the floor a Node.js relay reaches on this machine.
+  const names: TargetName[] = ['direct', ...(s.nodeWs ? (['node-ws'] as const) : []), 'classical', 'sealed'];
   const stats = new Map<TargetName, RoundStats[]>(names.map((n) => [n, []]));
   for (let r = 0; r < o.rounds; r++) {
     for (const name of rotate(names, r)) {
@@ -182,6 +186,7 @@ export async function runStorm(s: Servers, o: StormOptions, log: (line: string) 
     };
   });
   const d = stats.get('direct') as RoundStats[];
-  const p = stats.get('sealed') as RoundStats[];
-  return { rows, ratio: figure(p.map((x, i) => x.all / (d[i]?.all ?? Number.NaN))) };
+  const over = (name: TargetName) => figure((stats.get(name) as RoundStats[]).map((x, i) => x.all / (d[i]?.all ?? Number.NaN)));
+  const floors: StormResults['floors'] = { classical: over('classical'), ...(s.nodeWs ? { 'node-ws': over('node-ws') } : {}) };
+  return { rows, ratio: over('sealed'), floors };
 }

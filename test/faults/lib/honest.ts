@@ -2,16 +2,10 @@
 // child proxy from this process (source address 127.0.0.1), timed from dial
 // to LiveKit's JoinResponse.
 
-import { AccessToken } from 'livekit-server-sdk';
 import { expect } from 'vitest';
+import type { ChildProxy } from '../../harness/child-proxy.ts';
 import { connectPq } from '../../harness/pq-signal.ts';
-import type { ChildProxy } from './child-proxy.ts';
-
-export function token(p: ChildProxy, room: string, identity: string): Promise<string> {
-  const at = new AccessToken(p.apiKey, p.apiSecret, { identity, ttl: '10m' });
-  at.addGrant({ roomJoin: true, room });
-  return at.toJwt();
-}
+import { token } from '../../harness/tokens.ts';
 
 /**
  * `n` honest sealed joins one after another (a room each, ML-KEM-768 and

@@ -1,0 +1,85 @@
+/**
+ * `volly-pq tunnel`'s listeners: the SDK-facing one (signaling upgrades,
+ * validate, everything else forwarded) and, when asked, an admin one serving
+ * /metrics. close() stops listening and ends every session with 1001 (going
+ * away), which the SDKs treat as "reconnect".
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { isSignalPath, isValidatePath } from '@volly/shared';
+import { WebSocketServer } from 'ws';
+import type { Logger } from '../log.js';
+import { createDialer } from './dial.js';
+import { FailureMemory } from './failures.js';
+import { createHttpForward } from './http.js';
+import { createTunnelMetrics } from './metrics.js';
+import type { TunnelSettings } from './options.js';
+import { handleSignalUpgrade, refuseUpgrade } from './signal.js';
+import { answerValidate } from './validate.js';
+
+export interface RunningTunnel {
+  readonly port: number;
+  readonly adminPort: number | undefined;
+  close(): Promise<void>;
+}
+
+const listen = (server: Server, host: string, port: number) =>
+  new Promise<number>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve((server.address() as AddressInfo).port));
+  });
+
+const pathOf = (url: string | undefined) => new URL(url ?? '/', 'http://tunnel.invalid').pathname.replace(/\/{2,}/g, '/');
+
+export async function startTunnel(s: TunnelSettings, log: Logger): Promise<RunningTunnel> {
+  const metrics = createTunnelMetrics();
+  const failures = new FailureMemory();
+  // The SDK's side: loopback, so no per-message compression (and none of its memory cost).
+  const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: 16 * 1024 * 1024 });
+  const deps = { dialer: createDialer(s), failures, metrics, log, wss };
+  const forward = createHttpForward(s.serverHttp, metrics, log);
+
+  const server = createServer((req, res) => {
+    if (isValidatePath(pathOf(req.url)) && (req.method === 'GET' || req.method === 'HEAD')) answerValidate(req, res, failures, metrics);
+    else forward(req, res);
+  });
+  server.on('upgrade', (req, socket, head) => {
+    // Only LiveKit's signaling paths are carried (the same predicate as the browser shim's).
+    if (isSignalPath(pathOf(req.url))) handleSignalUpgrade(req, socket, head, deps);
+    else refuseUpgrade(socket, 404, 'volly-pq tunnel: not a LiveKit signaling path');
+  });
+  const port = await listen(server, s.listen.host, s.listen.port);
+
+  let admin: Server | undefined;
+  let adminPort: number | undefined;
+  if (s.adminListen) {
+    admin = createServer(async (req, res) => {
+      if (pathOf(req.url) !== '/metrics') return void res.writeHead(404).end();
+      res.writeHead(200, { 'content-type': metrics.registry.contentType });
+      res.end(await metrics.registry.metrics());
+    });
+    adminPort = await listen(admin, s.adminListen.host, s.adminListen.port);
+  }
+  log.info(
+    {
+      event: 'listening',
+      url: `ws://${s.listen.host.includes(':') ? `[${s.listen.host}]` : s.listen.host}:${port}`,
+      server: s.server.href,
+      protocol: s.protocol,
+      adminPort,
+    },
+    'volly-pq tunnel listening',
+  );
+  return {
+    port,
+    adminPort,
+    async close() {
+      for (const ws of wss.clients) ws.close(1001, 'tunnel shutting down');
+      const closed = Promise.all([new Promise((r) => server.close(r)), admin ? new Promise((r) => admin.close(r)) : undefined]);
+      // Idle keep-alive connections would hold close() open.
+      server.closeAllConnections();
+      admin?.closeAllConnections();
+      await closed;
+    },
+  };
+}

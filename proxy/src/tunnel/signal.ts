@@ -1,0 +1,70 @@
+/**
+ * An SDK's signaling upgrade (`/rtc`, `/rtc/v1`, any path isSignalPath
+ * accepts): the upgrade is held until the PQ session to the proxy has opened
+ * (LiveKit's first message, the JoinResponse, came through sealed), then
+ * completed and relayed (relay.ts). A refusal is answered as LiveKit answers a
+ * refused upgrade: the HTTP status (401, 403, 404, ...) with LiveKit's message
+ * as the body, and remembered for the SDK's validate request (validate.ts).
+ */
+import { type IncomingMessage, STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { type SessionFailure, validateStatus } from '@volly/shared';
+import type { WebSocketServer } from 'ws';
+import type { Logger } from '../log.js';
+import type { Dialer } from './dial.js';
+import type { FailureMemory } from './failures.js';
+import type { TunnelMetrics } from './metrics.js';
+import { TunnelSessionRecord } from './record.js';
+import { relay } from './relay.js';
+import { isReconnect, readSdkRequest } from './request.js';
+
+export interface SignalDeps {
+  readonly dialer: Dialer;
+  readonly failures: FailureMemory;
+  readonly metrics: TunnelMetrics;
+  readonly log: Logger;
+  readonly wss: WebSocketServer;
+}
+
+/** Answers a held upgrade with `status` and a plain-text body, as LiveKit's HTTP handler would. */
+export function refuseUpgrade(socket: Duplex, status: number, body: string): void {
+  if (socket.destroyed) return;
+  const text = Buffer.from(body, 'utf8');
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${text.length}\r\nConnection: close\r\n\r\n${text.toString('utf8')}`,
+  );
+}
+
+export function handleSignalUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, deps: SignalDeps): void {
+  const sdkReq = readSdkRequest(req);
+  const record = new TunnelSessionRecord(deps.log, deps.metrics, sdkReq.path, isReconnect(sdkReq.query));
+  const dial = deps.dialer.dial(sdkReq, (token, f) => deps.failures.remember(token, f));
+  const { pq } = dial;
+  const early: MessageEvent[] = [];
+  let settled = false;
+  const onGone = () => {
+    if (settled) return;
+    settled = true;
+    pq.close(1000);
+  };
+  socket.on('close', onGone);
+  socket.on('error', () => {});
+
+  pq.onmessage = (ev) => early.push(ev as MessageEvent);
+  pq.onopen = () => {
+    if (settled) return;
+    settled = true;
+    socket.off('close', onGone);
+    if (socket.destroyed || !socket.writable || !socket.readable) return void pq.close(1000);
+    record.opened(pq.pq);
+    deps.wss.handleUpgrade(req, socket, head, (sdk) => relay(sdk, dial, early, record));
+  };
+  pq.onclose = (ev) => {
+    if (settled) return;
+    settled = true;
+    const { code, reason } = ev as CloseEvent;
+    const failure: SessionFailure = pq.failure ?? { closeCode: code, message: reason || 'the PQ session closed before it opened' };
+    record.refused(pq.pq.protocol, failure);
+    refuseUpgrade(socket, validateStatus(failure), failure.message);
+  };
+}

@@ -6,7 +6,7 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { isSignalPath, isValidatePath } from '@volly/shared';
+import { isUpgradePath, isValidatePath } from '@volly/shared';
 import { WebSocketServer } from 'ws';
 import type { Logger } from '../log.js';
 import { createDialer } from './dial.js';
@@ -45,7 +45,7 @@ export async function startTunnel(s: TunnelSettings, log: Logger): Promise<Runni
   });
   server.on('upgrade', (req, socket, head) => {
     // Only LiveKit's signaling paths are carried (the same predicate as the browser shim's).
-    if (isSignalPath(pathOf(req.url))) handleSignalUpgrade(req, socket, head, deps);
+    if (isUpgradePath(pathOf(req.url))) handleSignalUpgrade(req, socket, head, deps);
     else refuseUpgrade(socket, 404, 'volly-pq tunnel: not a LiveKit signaling path');
   });
   const port = await listen(server, s.listen.host, s.listen.port);

@@ -5,6 +5,8 @@
 // re-signed, and it answers a data message from an @livekit/rtc-node
 // participant. LiveKit itself must list the agent participant, and the
 // proxy must have counted the sessions and the job-assignment rewrite.
+// First classically, then through `volly-pq tunnel` (v2 and v1), where the
+// proxy must count the worker and its job as PQ sessions.
 
 import { fileURLToPath } from 'node:url';
 import { AgentServer, initializeLogger, ServerOptions } from '@livekit/agents';
@@ -15,6 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LiveKitServer, startLiveKit } from '../harness/livekit.ts';
 import { getFreePort, LOOPBACK } from '../harness/ports.ts';
 import { startTestProxy, type TestProxy } from '../harness/proxy.ts';
+import { startTunnel, v2ProxyEnv } from '../harness/tunnel.ts';
 import { metricSum } from './agents-support.ts';
 
 const AGENT_FILE = fileURLToPath(new URL('./agents-echo-agent.ts', import.meta.url));
@@ -25,7 +28,7 @@ let proxy: TestProxy;
 beforeAll(async () => {
   initializeLogger({ pretty: false, level: process.env.VOLLY_TEST_LOG_LEVEL ?? 'warn' });
   livekit = await startLiveKit();
-  proxy = await startTestProxy(livekit);
+  proxy = await startTestProxy(livekit, v2ProxyEnv());
 });
 
 afterAll(async () => {
@@ -99,6 +102,30 @@ describe('@livekit/agents worker through the proxy, classically', () => {
     } finally {
       await server.close();
       await stopped.catch(() => {});
+    }
+  });
+});
+
+describe.each(['v2', 'v1'] as const)('@livekit/agents worker through volly-pq tunnel (%s)', (protocol) => {
+  it('registers, joins its job and answers, and the proxy counts the worker and the job as PQ sessions', async () => {
+    const tunnel = await startTunnel(proxy, { protocol });
+    const agentName = `echo-tunnel-${protocol}`;
+    const { server, stopped } = await startWorker(tunnel.wsUrl, agentName);
+    try {
+      const before = metricSum(await proxy.metrics(), 'volly_token_rewrites_total', { kind: 'job_assignment' });
+      // The participant joins the proxy directly (classically): only the worker's two sockets use the tunnel.
+      const { answer, seen } = await pingAgent(`agents-tunnel-${protocol}`, agentName, proxy.wsUrl);
+      expect(answer).toMatch(/^pong:hello-\d+$/);
+      expect(seen?.kind).toBe(ParticipantInfo_Kind.AGENT);
+      const metrics = await proxy.metrics();
+      expect(metricSum(metrics, 'volly_token_rewrites_total', { kind: 'job_assignment' })).toBe(before + 1);
+      // The worker's /agent session and the job's room session: PQ, with the tunnel's protocol; nothing classical left.
+      expect(metricSum(metrics, 'volly_sessions_active', { mode: 'pq', protocol })).toBe(2);
+      expect(metricSum(metrics, 'volly_sessions_active', { mode: 'classical' })).toBe(0);
+    } finally {
+      await server.close();
+      await stopped.catch(() => {});
+      await tunnel.close();
     }
   });
 });

@@ -20,6 +20,12 @@ import { startTestProxy, type TestProxy } from '../harness/proxy.ts';
 import { startTunnel, v2ProxyEnv } from '../harness/tunnel.ts';
 import { metricSum } from './agents-support.ts';
 
+/**
+ * A job process imports the whole agents SDK before it may take a job; on a
+ * loaded CI machine that outlasts the SDK's 10 s default, so allow a minute,
+ * and keep one process warm so a dispatch does not wait for it.
+ */
+const SLOW_MACHINE = { initializeProcessTimeout: 60_000, numIdleProcesses: 1 };
 const AGENT_FILE = fileURLToPath(new URL('./agents-echo-agent.ts', import.meta.url));
 
 let livekit: LiveKitServer;
@@ -52,6 +58,7 @@ async function startWorker(wsURL: string, agentName: string): Promise<{ server: 
       host: LOOPBACK,
       port: await getFreePort(),
       maxRetry: 2,
+      ...SLOW_MACHINE,
     }),
   );
   const registered = new Promise<void>((resolve) => server.event.once('worker_registered', () => resolve()));
@@ -75,11 +82,12 @@ async function pingAgent(room: string, agentName: string, participantUrl: string
       user.on(RoomEvent.DataReceived, (payload, _p, _kind, topic) => topic === 'pong' && resolve(new TextDecoder().decode(payload))),
     );
     await user.connect(participantUrl, await proxy.token(room, 'user'), { autoSubscribe: false, dynacast: false });
-    const joined = [...user.remoteParticipants.values()].find((p) => p.kind === ParticipantKind.AGENT) ?? (await within(agent, 'no agent joined the room'));
+    const joined =
+      [...user.remoteParticipants.values()].find((p) => p.kind === ParticipantKind.AGENT) ?? (await within(agent, 'no agent joined the room', 60_000));
     // The agent's data handler is set right after it joins: ping until it answers.
     let n = 0;
     const pinger = setInterval(() => void user.localParticipant?.publishData(new TextEncoder().encode(`hello-${n++}`), { reliable: true, topic: 'ping' }), 250);
-    const answer = await within(answered, 'the agent never answered', 20_000).finally(() => clearInterval(pinger));
+    const answer = await within(answered, 'the agent never answered', 30_000).finally(() => clearInterval(pinger));
     const seen = await new RoomServiceClient(livekit.url, livekit.apiKey, livekit.apiSecret).listParticipants(room);
     return { answer, identity: joined.identity, seen: seen.find((p) => p.identity === joined.identity) };
   } finally {
@@ -108,9 +116,12 @@ describe('@livekit/agents worker through the proxy, classically', () => {
 
 describe.each(['v2', 'v1'] as const)('@livekit/agents worker through volly-pq tunnel (%s)', (protocol) => {
   it('registers, joins its job and answers, and the proxy counts the worker and the job as PQ sessions', async () => {
+    const t0 = performance.now();
     const tunnel = await startTunnel(proxy, { protocol });
     const agentName = `echo-tunnel-${protocol}`;
+    const t1 = performance.now();
     const { server, stopped } = await startWorker(tunnel.wsUrl, agentName);
+    const t2 = performance.now();
     try {
       const before = metricSum(await proxy.metrics(), 'volly_token_rewrites_total', { kind: 'job_assignment' });
       // The participant joins the proxy directly (classically): only the worker's two sockets use the tunnel.
@@ -122,6 +133,10 @@ describe.each(['v2', 'v1'] as const)('@livekit/agents worker through volly-pq tu
       // The worker's /agent session and the job's room session: PQ, with the tunnel's protocol; nothing classical left.
       expect(metricSum(metrics, 'volly_sessions_active', { mode: 'pq', protocol })).toBe(2);
       expect(metricSum(metrics, 'volly_sessions_active', { mode: 'classical' })).toBe(0);
+      const ms = (a: number, b: number) => (b - a).toFixed(0);
+      process.stderr.write(
+        `[clients] agents via tunnel ${protocol}: tunnel up ${ms(t0, t1)} ms, worker registered ${ms(t1, t2)} ms, dispatch to answer ${ms(t2, performance.now())} ms\n`,
+      );
     } finally {
       await server.close();
       await stopped.catch(() => {});

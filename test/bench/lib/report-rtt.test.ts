@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { type V2HandshakeRow, v2HandshakeSummary } from '../scenarios/handshake-v2.ts';
 import { type RttResults, type RttRow, rttSummary } from '../scenarios/rtt.ts';
 import { chartSvg } from './chart.ts';
-import { headlines } from './report.ts';
+import { headlines } from './headlines.ts';
 import { rttTable } from './report-rtt.ts';
 import { figure } from './stats.ts';
 

@@ -3,7 +3,7 @@
 // signaling to a test proxy (proxy.ts) as volly-pq v2 (default) or v1.
 // Give `wsUrl` to the SDK exactly as you would give it LiveKit's URL.
 
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { type AddressInfo, connect, createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { getKem, toBase64Url } from '@volly/shared';
@@ -20,6 +20,13 @@ export interface TestTunnel {
   /** The tunnel's Prometheus text. */
   metrics(): Promise<string>;
   close(): Promise<void>;
+}
+
+const logs = new WeakMap<TestTunnel, () => string>();
+
+/** The tunnel's log so far (JSON lines), to check what it logs and that no token is among it. */
+export function tunnelLog(tunnel: TestTunnel): string {
+  return logs.get(tunnel)?.() ?? '';
 }
 
 /** `{ VOLLY_SERVER_KEYS: <fresh X-Wing key file> }`, for startTestProxy: the proxy then serves v2. */
@@ -59,7 +66,7 @@ export async function startTunnel(proxy: TestProxy, opts: { protocol?: 'v1' | 'v
     proc,
     timeoutMs: 20_000,
   });
-  return {
+  const tunnel: TestTunnel = {
     wsUrl: `ws://127.0.0.1:${port}`,
     url: `http://127.0.0.1:${port}`,
     metrics,
@@ -67,6 +74,8 @@ export async function startTunnel(proxy: TestProxy, opts: { protocol?: 'v1' | 'v
       await proc.stop({ graceMs: 5_000 });
     },
   };
+  logs.set(tunnel, () => readFileSync(proc.logFile, 'utf8'));
+  return tunnel;
 }
 
 /**

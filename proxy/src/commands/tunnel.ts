@@ -43,13 +43,16 @@ export function registerTunnel(program: Command): Command {
         throw err;
       }
       const log = createLogger(settings.logLevel);
+      const crash = (what: string) => (err: unknown) => {
+        log.fatal({ event: 'crash', what, err: err instanceof Error ? err.stack : String(err) }, 'volly-pq tunnel crashed');
+        process.exit(EXIT.failure);
+      };
+      process.on('uncaughtException', crash('uncaught exception'));
+      process.on('unhandledRejection', crash('unhandled rejection'));
       const tunnel = await startTunnel(settings, log);
       const stop = (signal: string) => {
         log.info({ event: 'signal', signal }, 'shutting down');
-        tunnel.close().then(
-          () => process.exit(EXIT.ok),
-          () => process.exit(EXIT.failure),
-        );
+        tunnel.close().then(() => process.exit(EXIT.ok), crash('shutdown'));
       };
       process.once('SIGTERM', () => stop('SIGTERM'));
       process.once('SIGINT', () => stop('SIGINT'));

@@ -34,6 +34,7 @@ export function createDialer(s: TunnelSettings): Dialer {
     getSigner: (a) => getSigner(a),
     keyCache,
     ...(s.serverKemKeys?.length ? { serverKemKeys: s.serverKemKeys } : {}),
+    ...(s.serverSigKeys?.length ? { serverKeys: s.serverSigKeys } : {}),
     ...(s.wellKnownUrl ? { wellKnownUrl: s.wellKnownUrl } : {}),
     ...(s.keyPairs.length ? { keyPairs: s.keyPairs } : {}),
   };

@@ -5,7 +5,7 @@
  * the host (or the pod, as a sidecar) it runs on.
  */
 import { isIP } from 'node:net';
-import { type KemKeyPair, type PqProtocolChoice, v2 } from '@volly/shared';
+import { type KemKeyPair, type PqProtocolChoice, SERVER_KEY_ALGORITHM, type ServerKey, serverKey, v2 } from '@volly/shared';
 import { KeyFileError, kemKeyOf, readKeyFileJson } from '../key-file.js';
 import { TunnelError } from './errors.js';
 
@@ -25,6 +25,8 @@ export interface TunnelSettings {
   readonly protocol: PqProtocolChoice;
   /** v2 static keys given on the command line (else the well-known document). */
   readonly serverKemKeys: readonly v2.ServerStaticKey[] | undefined;
+  /** v1 server identity pins (ML-DSA-65): the proxy must sign each v1 handshake with one. */
+  readonly serverSigKeys: readonly ServerKey[] | undefined;
   readonly wellKnownUrl: string | undefined;
   /** Key pairs token-bound tokens may be bound to. */
   readonly keyPairs: readonly KemKeyPair[];
@@ -84,16 +86,25 @@ function serverUrls(text: string | undefined): { server: URL; serverHttp: URL } 
   return { server, serverHttp };
 }
 
-/** A --server-key file: the proxy's well-known document as served, or a keygen key file (public half is enough). */
-export function readServerKeys(file: string): v2.ServerStaticKey[] {
-  let doc: Record<string, unknown>;
+export interface ServerKeysFromFile {
+  readonly kem: v2.ServerStaticKey[];
+  readonly sig: ServerKey[];
+}
+
+/**
+ * A --server-key file: the proxy's well-known document as served, a keygen KEM
+ * key file (v2 static key; the public half is enough), or a keygen ML-DSA-65
+ * key file (a v1 server identity pin, as the admin `GET /server-keys` lists).
+ */
+export function readServerKeys(file: string): ServerKeysFromFile {
   try {
-    doc = readKeyFileJson(file);
-    if ('protocol' in doc) return v2.parseWellKnownDocument(JSON.stringify(doc));
+    const doc = readKeyFileJson(file);
+    if ('protocol' in doc) return { kem: v2.parseWellKnownDocument(JSON.stringify(doc)), sig: [] };
+    if (doc.algorithm === SERVER_KEY_ALGORITHM) return { kem: [], sig: [serverKey({ algorithm: SERVER_KEY_ALGORITHM, publicKey: String(doc.publicKey) })] };
     const key = kemKeyOf(doc, false);
     // A key file carries no expiry: the key is used until the proxy refuses it (4421).
     const notAfter = typeof doc.notAfter === 'number' ? doc.notAfter : Number.MAX_SAFE_INTEGER;
-    return [v2.staticKey(key.algorithm, key.publicKey, notAfter)];
+    return { kem: [v2.staticKey(key.algorithm, key.publicKey, notAfter)], sig: [] };
   } catch (err) {
     throw new TunnelError('ERR_TUNNEL_SERVER_KEY', `--server-key ${file}: ${(err as Error).message}`);
   }
@@ -111,14 +122,17 @@ function readBindKey(file: string): KemKeyPair {
 export function tunnelSettings(o: TunnelCliOptions): TunnelSettings {
   const allowRemote = o.allowRemote === true;
   if (!['v1', 'v2', 'auto'].includes(o.protocol)) throw new TunnelError('ERR_TUNNEL_PROTOCOL', `--protocol: expected v2, v1 or auto, got "${o.protocol}"`);
-  const serverKemKeys = o.serverKey?.length ? o.serverKey.flatMap(readServerKeys) : undefined;
+  const files = (o.serverKey ?? []).map(readServerKeys);
+  const serverKemKeys = files.flatMap((f) => f.kem);
+  const serverSigKeys = files.flatMap((f) => f.sig);
   return {
     listen: loopbackOnly(parseHostPort(o.listen, '--listen'), '--listen', allowRemote),
     // Metrics hold no secret: a sidecar's may listen on the pod address for Prometheus.
     adminListen: o.adminListen ? parseHostPort(o.adminListen, '--admin-listen') : undefined,
     ...serverUrls(o.server),
     protocol: o.protocol as PqProtocolChoice,
-    serverKemKeys,
+    serverKemKeys: serverKemKeys.length ? serverKemKeys : undefined,
+    serverSigKeys: serverSigKeys.length ? serverSigKeys : undefined,
     wellKnownUrl: o.wellKnownUrl,
     keyPairs: (o.bindKey ?? []).map(readBindKey),
     logLevel: o.logLevel,

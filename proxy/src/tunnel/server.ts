@@ -40,7 +40,11 @@ export async function startTunnel(s: TunnelSettings, log: Logger): Promise<Runni
   const forward = createHttpForward(s.serverHttp, metrics, log);
 
   const server = createServer((req, res) => {
-    if (isValidatePath(pathOf(req.url)) && (req.method === 'GET' || req.method === 'HEAD')) answerValidate(req, res, failures, metrics);
+    const path = pathOf(req.url);
+    if (isValidatePath(path) && (req.method === 'GET' || req.method === 'HEAD')) answerValidate(req, res, failures, metrics);
+    // A plain request to a signaling path would carry the SDK's token to the proxy outside any PQ session.
+    else if (isSignalPath(path))
+      res.writeHead(426, { 'content-type': 'text/plain; charset=utf-8', upgrade: 'websocket' }).end('volly-pq tunnel: signaling needs a WebSocket upgrade');
     else forward(req, res);
   });
   server.on('upgrade', (req, socket, head) => {
@@ -53,10 +57,12 @@ export async function startTunnel(s: TunnelSettings, log: Logger): Promise<Runni
   let admin: Server | undefined;
   let adminPort: number | undefined;
   if (s.adminListen) {
-    admin = createServer(async (req, res) => {
+    admin = createServer((req, res) => {
       if (pathOf(req.url) !== '/metrics') return void res.writeHead(404).end();
-      res.writeHead(200, { 'content-type': metrics.registry.contentType });
-      res.end(await metrics.registry.metrics());
+      metrics.registry.metrics().then(
+        (text) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(text),
+        () => res.writeHead(500).end(),
+      );
     });
     adminPort = await listen(admin, s.adminListen.host, s.adminListen.port);
   }

@@ -35,7 +35,17 @@ export function refuseUpgrade(socket: Duplex, status: number, body: string): voi
   );
 }
 
+/** What ws's handleUpgrade would refuse (checked first: a refusal after the PQ session joined would leave a ghost in the room). */
+function badUpgrade(req: IncomingMessage): string | undefined {
+  if (req.method !== 'GET' || req.headers.upgrade?.toLowerCase() !== 'websocket') return 'not a WebSocket upgrade';
+  if (!/^[+/0-9A-Za-z]{22}==$/.test(req.headers['sec-websocket-key'] ?? '')) return 'missing or invalid Sec-WebSocket-Key';
+  if (req.headers['sec-websocket-version'] !== '13') return 'unsupported Sec-WebSocket-Version';
+  return undefined;
+}
+
 export function handleSignalUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, deps: SignalDeps): void {
+  const bad = badUpgrade(req);
+  if (bad) return void refuseUpgrade(socket, 400, `volly-pq tunnel: ${bad}`);
   const sdkReq = readSdkRequest(req);
   const record = new TunnelSessionRecord(deps.log, deps.metrics, sdkReq.path, isReconnect(sdkReq.query));
   const dial = deps.dialer.dial(sdkReq, (token, f) => deps.failures.remember(token, f));
@@ -45,6 +55,7 @@ export function handleSignalUpgrade(req: IncomingMessage, socket: Duplex, head: 
   const onGone = () => {
     if (settled) return;
     settled = true;
+    record.abandoned(pq.pq.protocol);
     pq.close(1000);
   };
   socket.on('close', onGone);
@@ -55,7 +66,10 @@ export function handleSignalUpgrade(req: IncomingMessage, socket: Duplex, head: 
     if (settled) return;
     settled = true;
     socket.off('close', onGone);
-    if (socket.destroyed || !socket.writable || !socket.readable) return void pq.close(1000);
+    if (socket.destroyed || !socket.writable || !socket.readable) {
+      record.abandoned(pq.pq.protocol);
+      return void pq.close(1000);
+    }
     record.opened(pq.pq);
     deps.wss.handleUpgrade(req, socket, head, (sdk) => relay(sdk, dial, early, record));
   };

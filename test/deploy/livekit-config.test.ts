@@ -25,6 +25,7 @@ import { ensureHelm, GO_TOOL_TIMEOUT_MS } from '../harness/tools.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 
+// biome-ignore lint/suspicious/noExplicitAny: rendered YAML manifests are untyped documents read field by field
 type Obj = Record<string, any>;
 
 interface Running {

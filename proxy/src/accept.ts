@@ -1,6 +1,6 @@
 /**
  * The accept stage: routes each WebSocket upgrade on a signaling path (`/rtc`,
- * `/rtc/v1`) by the subprotocols it offers: `volly-pq.v2` to v2 (also when
+ * `/rtc/v1`) or LiveKit's agent worker path (`/agent`) by the subprotocols it offers: `volly-pq.v2` to v2 (also when
  * `volly-pq.v1` is offered too), else `volly-pq.v1` to v1, each once the
  * limiter grants a handshake slot; a protocol this proxy does not serve
  * (VOLLY_PROTOCOLS, or v2 without a KEM key) is refused with 403; everything
@@ -13,7 +13,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { isSignalPath, SUBPROTOCOL, v2 } from '@volly/shared';
+import { isUpgradePath, SUBPROTOCOL, v2 } from '@volly/shared';
 import { type WebSocket, WebSocketServer } from 'ws';
 import { acceptClassical } from './classical.js';
 import { clientAddress, forwardedHeaders } from './client-address.js';
@@ -112,7 +112,8 @@ export function createAcceptor(ctx: Context) {
       refuseUpgrade(socket, 400, 'malformed request URL');
       return;
     }
-    if (!isSignalPath(url.pathname)) {
+    // An agent worker registers on /agent exactly like a client joins on /rtc: same routes, same policy.
+    if (!isUpgradePath(url.pathname)) {
       refuseUpgrade(socket, 404, 'not a LiveKit signaling path');
       return;
     }

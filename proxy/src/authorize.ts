@@ -44,6 +44,12 @@ function tokenError(err: unknown): TokenError {
   return new TokenError('ERR_TOKEN_INVALID', 'token signature invalid');
 }
 
+/** LiveKit's `exp`, or `now + max` when that comes first (or LiveKit set none). */
+function boundedExp(exp: number | undefined, now: Date, maxLifetimeSeconds: number): number {
+  const cap = Math.floor(now.getTime() / 1000) + maxLifetimeSeconds;
+  return typeof exp === 'number' ? Math.min(exp, cap) : cap;
+}
+
 export class Authorizer {
   /** HMAC keys made once per secret (node:crypto KeyObjects): no per-call import. */
   readonly #keys: Map<string, KeyObject>;
@@ -124,16 +130,21 @@ export class Authorizer {
    * session's PQ claims and server-key pins (so a reconnect with it pins the
    * same keys; a key that lives with its token follows the new exp, see
    * refreshedPqClaims). Returns null if LiveKit's token does not verify.
+   * `maxLifetimeSeconds` caps the new token's `exp` at that long from now
+   * (never past LiveKit's own `exp`): for tokens the proxy hands to a party
+   * that did not ask for them, such as an agent's job token.
    */
-  async clientFacing(upstreamToken: string, grant: Grant): Promise<string | null> {
+  async clientFacing(upstreamToken: string, grant: Grant, maxLifetimeSeconds?: number): Promise<string | null> {
     let payload: JWTPayload;
+    const now = this.clock();
     try {
-      payload = verifyHs256(upstreamToken, this.#upstreamSecret, { leeway: this.#leeway, now: this.clock() });
+      payload = verifyHs256(upstreamToken, this.#upstreamSecret, { leeway: this.#leeway, now });
     } catch {
       return null;
     }
     const secret = this.#keys.get(grant.keyId);
     if (!secret) return null;
+    if (maxLifetimeSeconds !== undefined) payload = { ...payload, exp: boundedExp(payload.exp, now, maxLifetimeSeconds) };
     const base = withServerKeyClaims(downgradeClaims(payload as Record<string, unknown>), grant.payload as Record<string, unknown>);
     const pq = grant.pq && refreshedPqClaims(grant.pq, grant.payload.exp, payload.exp);
     return signHs256({ ...(pq ? withPqClaims(base, pq) : base), iss: grant.keyId }, secret);

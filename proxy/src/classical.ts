@@ -9,6 +9,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { VollyError } from '@volly/shared';
 import type { WebSocketServer } from 'ws';
+import { sessionRewriter } from './agent-assignment.js';
 import type { Grant } from './authorize.js';
 import { forwardedHeaders } from './client-address.js';
 import type { Context } from './context.js';
@@ -16,7 +17,6 @@ import { dial } from './dial.js';
 import { bearerToken } from './http/tokens.js';
 import { refuseUpgrade } from './http-reply.js';
 import { Relay } from './relay.js';
-import { tokenRewriter } from './rewrite.js';
 import { SessionRecord } from './session-record.js';
 import { tlsFactsOf } from './tls.js';
 
@@ -66,7 +66,7 @@ export async function acceptClassical(
       {
         fromClient: (data, isBinary) => (isBinary ? data : data.toString('utf8')),
         toClient: (m) => m,
-        rewrite: tokenRewriter(grant, ctx.auth, ctx.metrics),
+        rewrite: sessionRewriter(url.pathname, grant, ctx.auth, ctx.metrics),
       },
       record,
       ctx.metrics,

@@ -10,7 +10,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isIP } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { fromBase64Url, isKemAlgorithm, pqGrant } from '@volly/shared';
+import { fromBase64Url, getSigner, isKemAlgorithm, pqGrant, signE2eeStatement, toBase64Url } from '@volly/shared';
 import { SignJWT } from 'jose';
 import { type Config, ConfigError } from './config.js';
 import type { Context } from './context.js';
@@ -22,10 +22,13 @@ const FILES = new Map([
   ['index.html', 'text/html; charset=utf-8'],
   ['app.js', 'text/javascript'],
   ['app.js.map', 'application/json'],
+  ['e2ee-worker.js', 'text/javascript'],
 ]);
+/** The demo's app context for volly-e2ee.v1 statements (docs/E2EE.md). */
+const E2EE_CONTEXT = 'volly-demo';
 const NAME = /^[A-Za-z0-9_.-]{1,64}$/;
 
-async function readBody(req: IncomingMessage, max = 8192): Promise<string> {
+async function readBody(req: IncomingMessage, max = 16_384): Promise<string> {
   let body = '';
   for await (const chunk of req) {
     body += chunk;
@@ -64,9 +67,12 @@ export function createDemo(ctx: Context) {
   checkDemoListener(ctx.config, ctx.log);
   const [keyId, secret] = ctx.config.keys.entries().next().value as [string, string];
   const key = new TextEncoder().encode(secret);
-
+  // The demo plays the app's token server for E2EE too, with a key that lives as long as the process.
+  // A real app pins its verification key in the app; the demo page fetches it, so the demo's E2EE
+  // shows the mechanics but does not protect against whoever serves the page.
+  const e2eeApp = getSigner('ML-DSA-65').keygen();
   async function mint(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    let input: { room?: unknown; identity?: unknown; algorithm?: unknown; publicKey?: unknown };
+    let input: { room?: unknown; identity?: unknown; algorithm?: unknown; publicKey?: unknown; e2ee?: unknown };
     try {
       input = JSON.parse(await readBody(req));
     } catch {
@@ -84,6 +90,16 @@ export function createDemo(ctx: Context) {
       if (!pk || typeof algorithm !== 'string' || !isKemAlgorithm(algorithm)) return void res.writeHead(400).end('bad algorithm or publicKey');
       Object.assign(video, pqGrant({ algorithm, publicKey: pk, keyExpiry: Math.floor(Date.now() / 1000) + 600 }));
     }
+    let e2ee: { statement: string; verificationKey: string; context: string } | undefined;
+    if (input.e2ee !== undefined) {
+      try {
+        const request = input.e2ee as Parameters<typeof signE2eeStatement>[0]['request'];
+        const statement = signE2eeStatement({ appSecretKey: e2eeApp.secretKey, context: E2EE_CONTEXT, room, identity, request, ttlSeconds: 3600 });
+        e2ee = { statement, verificationKey: toBase64Url(e2eeApp.publicKey), context: E2EE_CONTEXT };
+      } catch {
+        return void res.writeHead(400).end('bad e2ee request');
+      }
+    }
     const token = await new SignJWT({ video, name: identity })
       .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
       .setIssuer(keyId)
@@ -91,7 +107,7 @@ export function createDemo(ctx: Context) {
       .setNotBefore('0s')
       .setExpirationTime('1h')
       .sign(key);
-    res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(JSON.stringify({ token }));
+    res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(JSON.stringify({ token, ...(e2ee ? { e2ee } : {}) }));
   }
 
   return async function onDemo(req: IncomingMessage, res: ServerResponse): Promise<boolean> {

@@ -2,7 +2,7 @@
  * HS256 JWS on node:crypto, synchronous: the proxy does four HMACs per
  * session (verify the client token, sign its upstream copy, verify LiveKit's
  * refresh token, sign its client-facing copy), and jose's WebCrypto path ran
- * each as an async crypto job with a key import (test/bench/REPORT.md).
+ * each as an async crypto job with a key import (docs/reports/bench.md).
  * Parsing stays jose's (decodeProtectedHeader / decodeJwt); the claim checks
  * below are jose's jwtVerify rules for the options the proxy used (issuer,
  * clockTolerance, currentDate), with failures thrown as jose's error classes

@@ -10,7 +10,7 @@
  * sessions with the key. Without it the key is announced for a year from the
  * proxy's start, so a forgotten key still ages out of clients' choice.
  */
-import { equalBytes, fromBase64Url, getKem, isKemAlgorithm, KEM_ALGORITHMS, toBase64Url, v2 } from '@volly/shared';
+import { equalBytes, isKemAlgorithm, toBase64Url, v2 } from '@volly/shared';
 import { ServerKeyError } from './errors.js';
 import { KeyFileError, kemKeyOf, readKeyFileJson } from './key-file.js';
 

@@ -23,8 +23,14 @@ describe('HandshakeLimiter', () => {
     const a = granted(l.admit('1.1.1.1', never));
     granted(l.admit('2.2.2.2', never));
     const order: string[] = [];
-    const w1 = (l.admit('3.3.3.3', never) as Promise<Admission>).then((x) => (order.push('w1'), x));
-    const w2 = (l.admit('4.4.4.4', never) as Promise<Admission>).then((x) => (order.push('w2'), x));
+    const w1 = (l.admit('3.3.3.3', never) as Promise<Admission>).then((x) => {
+      order.push('w1');
+      return x;
+    });
+    const w2 = (l.admit('4.4.4.4', never) as Promise<Admission>).then((x) => {
+      order.push('w2');
+      return x;
+    });
     a.release();
     a.release(); // idempotent: frees one slot, not two
     expect((await w1).ok).toBe(true);

@@ -39,6 +39,13 @@ export const newSessionId = (randomBytes: (n: number) => Uint8Array): string => 
 
 /** True for LiveKit's signaling paths (`…/rtc`, `…/rtc/v1`). */
 export const isSignalPath = (pathname: string): boolean => /\/rtc(\/v1)?\/?$/.test(pathname);
+/**
+ * True for LiveKit's agent worker path (`…/agent`): an agents worker registers
+ * over a WebSocket there. LiveKit serves exactly `/agent`, no trailing slash.
+ */
+export const isAgentPath = (pathname: string): boolean => /\/agent$/.test(pathname);
+/** True for every WebSocket path the proxy serves: signaling and the agent worker path. */
+export const isUpgradePath = (pathname: string): boolean => isSignalPath(pathname) || isAgentPath(pathname);
 /** True for LiveKit's validate paths (`…/rtc/validate`, `…/rtc/v1/validate`). */
 export const isValidatePath = (pathname: string): boolean => /\/rtc(\/v1)?\/validate\/?$/.test(pathname);
 

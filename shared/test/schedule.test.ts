@@ -1,5 +1,5 @@
 /**
- * Key schedule of volly-pq.v1 (DESIGN.md, "Key schedule and framing"):
+ * Key schedule of volly-pq.v1 (docs/PROTOCOL.md §4 "Key schedule" and §5 "Framing"):
  * the transcript hash is recomputed here independently with node:crypto from
  * the documented byte layout, the direction keys with node:crypto hkdfSync,
  * and the noble HKDF the schedule uses is checked against RFC 5869.

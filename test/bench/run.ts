@@ -5,7 +5,7 @@
 // (the published run, with its reading, is docs/reports/bench.md; its chart,
 // docs/reports/bench-chart.svg, is that run's out/chart.svg).
 //
-//   node test/bench/run.ts [--smoke] [--only=handshake,join,relay,storm,rtt,scale] [--out=DIR] [--profile] [--rtt-joins=N]
+//   node test/bench/run.ts [--smoke] [--only=handshake,join,relay,storm,rtt,scale,e2ee] [--out=DIR] [--profile] [--rtt-joins=N]
 //   node test/bench/run.ts --render=DIR/summary.json   (re-render a stored run's report.md and chart.svg)
 //
 // --profile runs the proxies with --cpu-prof and takes heap snapshots of the
@@ -31,6 +31,7 @@ import type { Results } from './lib/report.ts';
 import { failedSessions, failuresTotal, retriedAttempts } from './lib/report-failures.ts';
 import { type BenchNginx, type BenchProxy, nginxAvailable, startBenchProxy, startNginx, startNodeWsRelay } from './lib/servers.ts';
 import { machineInfo } from './lib/sysinfo.ts';
+import { e2eeTable, runE2ee } from './scenarios/e2ee.ts';
 import { runHandshake } from './scenarios/handshake.ts';
 import { v2HandshakeSummary } from './scenarios/handshake-v2.ts';
 import { runJoin } from './scenarios/join.ts';
@@ -40,7 +41,9 @@ import { runScale } from './scenarios/scale.ts';
 import { runStorm } from './scenarios/storm.ts';
 
 export const SCENARIOS = ['handshake', 'join', 'relay', 'storm', 'rtt', 'scale'] as const;
-export type ScenarioName = (typeof SCENARIOS)[number];
+/** Run only when named in --only (Chromium pages; docs/E2EE.md's cost). */
+export const OPT_IN_SCENARIOS = ['e2ee'] as const;
+export type ScenarioName = (typeof SCENARIOS)[number] | (typeof OPT_IN_SCENARIOS)[number];
 
 export const SIZES = {
   full: {
@@ -50,6 +53,7 @@ export const SIZES = {
     storm: { rounds: 3, clients: 2_000, timeoutMs: 60_000 },
     rtt: { rttsMs: [40, 100], joins: 15, warmup: 2 },
     scale: { levels: [1_000, 5_000, 10_000], concurrency: 64, pingIntervalMs: 15_000, samples: 3, lagWindowMs: 3_000, rampBudgetMs: 52_000 },
+    e2ee: { sizes: [2, 4, 8], rounds: 3 },
   },
   smoke: {
     handshake: { rounds: 2, roundMs: 10 },
@@ -58,6 +62,7 @@ export const SIZES = {
     storm: { rounds: 2, clients: 20, timeoutMs: 30_000 },
     rtt: { rttsMs: [40, 100], joins: 2, warmup: 1 },
     scale: { levels: [20, 40], concurrency: 10, pingIntervalMs: 2_000, samples: 2, lagWindowMs: 500, rampBudgetMs: 30_000 },
+    e2ee: { sizes: [3], rounds: 1 },
   },
 };
 
@@ -147,7 +152,7 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchOutput> {
   let nginxVersion: string | undefined;
   let nodeWs: BenchNginx | undefined;
   try {
-    const network = ['join', 'relay', 'storm', 'rtt', 'scale'].some((s) => only.has(s as ScenarioName));
+    const network = ['join', 'relay', 'storm', 'rtt', 'scale', 'e2ee'].some((s) => only.has(s as ScenarioName));
     if (network) {
       livekit = await startLiveKit({ logLevel: 'error' });
       proxy = await startBenchProxy(livekit, { nodeArgs: proxyArgs });
@@ -169,6 +174,11 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchOutput> {
       if (only.has('rtt')) set('rtt', await time('rtt', () => runRtt(servers, sizes.rtt, log)));
       if (only.has('relay')) set('relay', await time('relay', () => runRelay(servers, sizes.relay, log)));
       if (only.has('storm')) set('storm', await time('storm', () => runStorm(servers, sizes.storm, log)));
+      const e2ee = only.has('e2ee') ? await time('e2ee', () => runE2ee(servers, sizes.e2ee, log)) : undefined;
+      if (e2ee) {
+        Object.assign(results, { e2ee });
+        log(`e2ee:\n${e2eeTable(e2ee)}`);
+      }
       if (only.has('scale')) {
         // A fresh LiveKit (the storms leave gigabytes of Go heap behind) and a
         // proxy of its own, with the inspector open so each sample follows a
@@ -274,7 +284,8 @@ if (process.argv[1] && import.meta.url === `file://${process.argv[1]}`) {
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean);
-  for (const s of only) if (!(SCENARIOS as readonly string[]).includes(s)) throw new Error(`unknown scenario ${s} (known: ${SCENARIOS.join(', ')})`);
+  const known: readonly string[] = [...SCENARIOS, ...OPT_IN_SCENARIOS];
+  for (const s of only) if (!known.includes(s)) throw new Error(`unknown scenario ${s} (known: ${known.join(', ')})`);
   const rttJoins = values['rtt-joins'] ? Number(values['rtt-joins']) : undefined;
   if (rttJoins !== undefined && !(Number.isInteger(rttJoins) && rttJoins > 0)) throw new Error('--rtt-joins must be a positive integer');
   const out = await runBench({

@@ -1,12 +1,16 @@
 // `volly-pq probe`, `keygen` and `token` as a user runs them: the real bin in
-// a child process, against a real proxy in front of the real LiveKit.
+// a child process, against a real proxy in front of the real LiveKit: a
+// v1-only proxy, and one with v2 static keys and an ML-DSA-65 identity key,
+// where probe speaks v2 by default and token/probe pin and verify its keys.
 
 import { join } from 'node:path';
-import { KEM_ALGORITHMS } from '@volly/shared';
+import { KEM_ALGORITHMS, peekTokenPayload, v2 } from '@volly/shared';
 import { RoomServiceClient } from 'livekit-server-sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { volly } from '../../proxy/test/run-cli.js';
+import { leakCounters } from '../harness/leaks.js';
 import { LIVEKIT_VERSION, type LiveKitServer, startLiveKit } from '../harness/livekit.js';
+import { metricSum } from '../harness/metrics.js';
 import { makeTempDir } from '../harness/process.js';
 import { startTestProxy, type TestProxy } from '../harness/proxy.js';
 
@@ -126,5 +130,116 @@ describe('probe', () => {
     const r = await volly(['probe', livekit.wsUrl], keys);
     expect(r.code).toBe(1);
     expect(r.stdout).toMatch(/FAILED at connect: HTTP 401/);
+  });
+});
+
+describe('probe and token with the proxy’s keys (volly-pq.v2 and v1 pins)', () => {
+  let v2proxy: TestProxy;
+  const files: Record<'X-Wing' | 'ML-KEM-768' | 'ML-DSA-65' | 'stranger-kem' | 'stranger-sig', string> = {} as never;
+  const probeJson = async (args: string[]) => {
+    const r = await volly(['probe', v2proxy.wsUrl, ...args, '--json'], { LIVEKIT_KEYS: `${v2proxy.apiKey}: ${v2proxy.apiSecret}` });
+    return { ...r, report: JSON.parse(r.stdout || '{}') };
+  };
+  const token = async (args: string[]) => {
+    const r = await volly(['token', '--room', roomName('pin'), '--identity', 'pinned', ...args], { LIVEKIT_KEYS: `${v2proxy.apiKey}: ${v2proxy.apiSecret}` });
+    expect(r.code, r.stderr).toBe(0);
+    return r.stdout.trim();
+  };
+  const kemPins = (t: string) => (peekTokenPayload(t)?.video as { pqServerKemKeys?: string[] } | undefined)?.pqServerKemKeys;
+  const documentFetches = async () => metricSum(await v2proxy.metrics(), 'volly_http_requests_total', 'route="well-known"');
+  const v2Handshakes = async (flow: string, algorithm: string) =>
+    metricSum(await v2proxy.metrics(), 'volly_handshake_duration_seconds_count', `protocol="v2",algorithm="${algorithm}",flow="${flow}"`);
+
+  beforeAll(async () => {
+    const dir = makeTempDir('cli-server-keys');
+    const make = async (name: keyof typeof files, algorithm: string) => {
+      files[name] = join(dir, `${name}.json`);
+      expect((await volly(['keygen', '--algorithm', algorithm, '--out', files[name]])).code).toBe(0);
+    };
+    await make('X-Wing', 'X-Wing');
+    await make('ML-KEM-768', 'ML-KEM-768');
+    await make('ML-DSA-65', 'ML-DSA-65');
+    await make('stranger-kem', 'X-Wing');
+    await make('stranger-sig', 'ML-DSA-65');
+    // X-Wing first: the current key, the one a client reading the document uses.
+    v2proxy = await startTestProxy(livekit, { VOLLY_SERVER_KEYS: [files['X-Wing'], files['ML-KEM-768'], files['ML-DSA-65']].join(',') });
+  });
+  afterAll(async () => {
+    await v2proxy?.close();
+  });
+
+  it('auto speaks v2 to the key of the proxy’s document; the proxy counts a v2 handshake', async () => {
+    const before = await v2Handshakes('unbound', 'X-Wing');
+    const r = await volly(['probe', v2proxy.url], { LIVEKIT_KEYS: `${v2proxy.apiKey}: ${v2proxy.apiSecret}` });
+    expect(r.code, r.stdout).toBe(0);
+    expect(r.stdout).toMatch(/^ {2}protocol {5}volly-pq\.v2$/m);
+    expect(r.stdout).toMatch(/^ {2}server key {3}X-Wing [0-9a-f]{32} \(from document\)$/m);
+    expect(r.stdout.trimEnd().split('\n').pop()).toBe('OK');
+    expect((await v2Handshakes('unbound', 'X-Wing')) - before).toBe(1);
+  });
+
+  it('--protocol v2 --mode token-bound --algorithm ML-KEM-768: a bound session to the ML-KEM-768 key', async () => {
+    const before = await v2Handshakes('bound', 'ML-KEM-768');
+    const { code, report } = await probeJson(['--protocol', 'v2', '--mode', 'token-bound', '--algorithm', 'ML-KEM-768']);
+    expect(code).toBe(0);
+    expect(report).toMatchObject({ ok: true, protocol: 'v2', mode: 'token-bound', algorithm: 'ML-KEM-768', serverKey: { algorithm: 'ML-KEM-768' } });
+    expect((await v2Handshakes('bound', 'ML-KEM-768')) - before).toBe(1);
+  });
+
+  it('--server-key FILE: v2 to that key without fetching the document', async () => {
+    const fetches = await documentFetches();
+    const { code, report } = await probeJson(['--server-key', files['ML-KEM-768']]);
+    expect(code).toBe(0);
+    expect(report).toMatchObject({ ok: true, protocol: 'v2', algorithm: 'ML-KEM-768', serverKey: { from: 'option', pinned: false } });
+    expect(await documentFetches()).toBe(fetches);
+  });
+
+  it('token --server-key pins the key (video.pqServerKemKeys); probe --token uses only the pinned key', async () => {
+    const t = await token(['--server-key', files['ML-KEM-768']]);
+    const ids = kemPins(t);
+    const [mlkem] = v2.parseWellKnownDocument(await (await fetch(`${v2proxy.url}/.well-known/volly-pq`)).text()).filter((k) => k.algorithm === 'ML-KEM-768');
+    expect(ids).toEqual([Buffer.from(mlkem?.id ?? []).toString('base64url')]);
+    const { code, report } = await probeJson(['--token', t]);
+    expect(code).toBe(0);
+    expect(report).toMatchObject({ ok: true, protocol: 'v2', algorithm: 'ML-KEM-768', serverKey: { from: 'document', pinned: true } });
+  });
+
+  it('token --well-known pins every key of the document', async () => {
+    const t = await token(['--well-known', v2proxy.url]);
+    expect(kemPins(t)).toHaveLength(2);
+    expect((await probeJson(['--token', t])).report).toMatchObject({ ok: true, protocol: 'v2', algorithm: 'X-Wing', serverKey: { pinned: true } });
+  });
+
+  it('a token pinning a key the proxy does not publish: exit 1 before dialing, nothing reaches LiveKit', async () => {
+    const t = await token(['--server-key', files['stranger-kem']]);
+    const before = await leakCounters(v2proxy);
+    const { code, report, stderr } = await probeJson(['--token', t]);
+    expect(code).toBe(1);
+    expect(report).toMatchObject({
+      ok: false,
+      protocol: 'v2',
+      failure: { stage: 'connect', message: 'no current v2 server key pinned by the token in the document' },
+    });
+    expect(stderr).toBe('volly-pq probe: FAILED at connect: no current v2 server key pinned by the token in the document\n');
+    expect(await leakCounters(v2proxy)).toEqual(before);
+  });
+
+  it('v1 with an ML-DSA-65 pin: the proxy’s signature verifies; a stranger’s pin fails closed with 4526', async () => {
+    const ok = await probeJson(['--protocol', 'v1', '--server-key', files['ML-DSA-65']]);
+    expect(ok.code).toBe(0);
+    expect(ok.report).toMatchObject({ ok: true, protocol: 'v1', serverKey: { algorithm: 'ML-DSA-65', from: 'option', pinned: true } });
+    const pinnedByToken = await probeJson(['--token', await token(['--server-key', files['ML-DSA-65']])]);
+    expect(pinnedByToken.report).toMatchObject({ ok: true, protocol: 'v1', serverKey: { from: 'token', pinned: true } });
+    const before = await leakCounters(v2proxy);
+    const bad = await probeJson(['--protocol', 'v1', '--server-key', files['stranger-sig']]);
+    expect(await leakCounters(v2proxy)).toEqual(before); // the token never left the probe
+    expect(bad.code).toBe(1);
+    expect(bad.report).toMatchObject({ ok: false, protocol: 'v1', failure: { stage: 'handshake', closeCode: 4526 } });
+  });
+
+  it('auto against a v1-only proxy speaks v1 and says why', async () => {
+    const r = await volly(['probe', proxy.url, '--json'], keys);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ ok: true, protocol: 'v1', fallback: expect.stringMatching(/^no v2 document: .*HTTP 404$/) });
   });
 });

@@ -3,13 +3,11 @@
 // sealed join, drains and exits 0 on SIGTERM, and fails with exit 1 (runtime)
 // or 2 (settings) with one line saying why.
 
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BIN } from '../../proxy/test/run-cli.js';
+import { startChildProxy } from '../harness/child-proxy.ts';
 import { generateApiKeyPair, type LiveKitServer, startLiveKit } from '../harness/livekit.js';
-import { getFreePort } from '../harness/ports.js';
 import { connectPq } from '../harness/pq-signal.js';
-import { type ManagedProcess, makeTempDir, spawnManaged, waitFor } from '../harness/process.js';
+import { type ManagedProcess, waitFor } from '../harness/process.js';
 import { token } from '../harness/tokens.ts';
 
 let livekit: LiveKitServer;
@@ -22,29 +20,9 @@ afterAll(async () => {
   await livekit?.stop();
 });
 
-async function spawnProxy(env: Record<string, string> = {}): Promise<{ proc: ManagedProcess; wsUrl: string; adminUrl: string }> {
-  const [port, adminPort] = [await getFreePort(), await getFreePort()];
-  const dir = makeTempDir('cli-proxy');
-  const proc = spawnManaged({
-    name: `volly-pq proxy:${port}`,
-    command: process.execPath,
-    args: [BIN, 'proxy'],
-    logFile: join(dir, 'proxy.log'),
-    env: {
-      PATH: process.env.PATH,
-      VOLLY_LISTEN: `127.0.0.1:${port}`,
-      VOLLY_ADMIN_LISTEN: `127.0.0.1:${adminPort}`,
-      VOLLY_UPSTREAM_URL: livekit.url,
-      LIVEKIT_KEYS: `${client.apiKey}: ${client.apiSecret}`,
-      VOLLY_UPSTREAM_KEY: livekit.apiKey,
-      VOLLY_UPSTREAM_SECRET: livekit.apiSecret,
-      VOLLY_LOG_LEVEL: 'info',
-      VOLLY_DRAIN_TIMEOUT_MS: '5000',
-      ...env,
-    },
-  });
-  return { proc, wsUrl: `ws://127.0.0.1:${port}`, adminUrl: `http://127.0.0.1:${adminPort}` };
-}
+/** The proxy spawned, not waited for: some of these tests want it to fail to start. */
+const spawnProxy = (env: Record<string, string> = {}) =>
+  startChildProxy(livekit, { client, noWait: true, inspect: false, env: { VOLLY_DRAIN_TIMEOUT_MS: '5000', ...env } });
 
 const logLines = (proc: ManagedProcess) =>
   proc

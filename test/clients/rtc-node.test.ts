@@ -19,9 +19,9 @@ import {
   TrackSource,
 } from '@livekit/rtc-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { until } from '../harness/wait.ts';
 import { type LiveKitServer, startLiveKit } from '../harness/livekit.ts';
 import { startTestProxy, type TestProxy } from '../harness/proxy.ts';
+import { until } from '../harness/wait.ts';
 
 const SAMPLE_RATE = 48_000;
 const TONE_HZ = 440;

@@ -15,6 +15,7 @@ import { type Participant, Room, RoomEvent } from '@livekit/rtc-node';
 import { getKem, toBase64Url } from '@volly/shared';
 import { RoomServiceClient } from 'livekit-server-sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { volly } from '../../proxy/test/run-cli.js';
 import { type LiveKitServer, startLiveKit } from '../harness/livekit.ts';
 import { metricSum } from '../harness/metrics.ts';
@@ -52,6 +53,22 @@ async function connectError(url: string, token: string): Promise<string> {
   throw new Error(`connected to ${url}`);
 }
 
+/** Status and body of an upgrade the tunnel refuses (as a WebSocket client reads them). */
+function refusedUpgrade(url: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url);
+    ws.on('open', () => reject(new Error('the upgrade succeeded')));
+    ws.on('error', () => {});
+    ws.on('unexpected-response', (_req, res) => {
+      let body = '';
+      res.on('data', (c: Buffer) => {
+        body += c.toString('utf8');
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+  });
+}
+
 const metric = async (t: TestTunnel | TestProxy, name: string, labels = '') => metricSum(await t.metrics(), name, labels);
 const firstFlights = () => metric(proxy, 'volly_v2_first_flights_total');
 
@@ -65,6 +82,8 @@ describe('refusals through volly-pq tunnel', () => {
     expect(through).toBe(direct);
     expect(await metric(tunnel, 'volly_tunnel_validate_total', 'result="failure"')).toBe(validated + 1);
     expect(await metric(tunnel, 'volly_tunnel_failures_total', 'status="401"')).toBeGreaterThanOrEqual(1);
+    // The upgrade itself is answered 401 with the reason, as LiveKit answers a refused upgrade.
+    expect(await refusedUpgrade(`${tunnel.wsUrl}/rtc?access_token=${forged}`)).toEqual({ status: 401, body: 'token signature invalid' });
   });
 
   it.each([
@@ -105,6 +124,30 @@ describe('upgrades the tunnel does not carry', () => {
     // Nor is a plain GET of a signaling URL forwarded: it would carry the token outside PQ.
     expect((await fetch(`${tunnel.url}/rtc?access_token=${jwt}`)).status).toBe(426);
     expect(await firstFlights()).toBe(before);
+  });
+});
+
+describe('an SDK that goes away', () => {
+  it('while its upgrade is held leaves no session at the tunnel, the proxy or LiveKit', async () => {
+    const jwt = await proxy.token('tunnel-gone', 'gone');
+    const key = { 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==', 'sec-websocket-version': '13' };
+    const r = request(`${tunnel.url}/rtc?access_token=${jwt}`, { headers: { connection: 'Upgrade', upgrade: 'websocket', ...key } });
+    r.on('error', () => {});
+    r.end();
+    // Gone as soon as the request is out: the PQ session is still being set up.
+    await new Promise((resolve) => r.on('socket', (s) => s.on('connect', () => setTimeout(resolve, 5))));
+    r.destroy();
+    // Past the session's setup (tens of ms): a session left behind would be open by now, and stay for the proxy's 30 s timeout.
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    const rooms = new RoomServiceClient(proxy.url, proxy.apiKey, proxy.apiSecret);
+    await until(
+      'no session left anywhere',
+      async () =>
+        (await metric(tunnel, 'volly_tunnel_sessions_active')) === 0 &&
+        (await metric(proxy, 'volly_sessions_active')) === 0 &&
+        (await rooms.listParticipants('tunnel-gone').catch(() => [])).length === 0,
+      10_000,
+    );
   });
 });
 
@@ -179,7 +222,10 @@ describe('resume through volly-pq tunnel', () => {
     const [alice, bob] = [new Room(), new Room()];
     try {
       const grant = { canUpdateOwnMetadata: true };
+      const refreshed = await metric(proxy, 'volly_token_rewrites_total', 'refresh_token');
       await alice.connect(tapped.wsUrl, await proxy.token('tunnel-resume', 'alice', { grant }), { autoSubscribe: false });
+      // LiveKit refreshes alice's token right after her join: it reaches the SDK sealed, re-signed by the proxy.
+      await until('a refreshed token for alice', async () => (await metric(proxy, 'volly_token_rewrites_total', 'refresh_token')) > refreshed, 10_000);
       await bob.connect(proxy.wsUrl, await proxy.token('tunnel-resume', 'bob'), { autoSubscribe: false });
       const sid = alice.localParticipant?.sid;
       const links = tap.connections;

@@ -14,17 +14,18 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { AccessToken } from 'livekit-server-sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments, parse as parseYaml, stringify as toYaml } from 'yaml';
 import { ensureLiveKitBinary, generateApiKeyPair, liveKitHealthy } from '../harness/livekit.ts';
 import { getFreePort, getFreeUdpPort, LOOPBACK } from '../harness/ports.ts';
 import { type ManagedProcess, makeTempDir, spawnManaged, waitFor } from '../harness/process.ts';
 import { type RedisServer, startRedis } from '../harness/redis.ts';
+import { token } from '../harness/tokens.ts';
 import { ensureHelm, GO_TOOL_TIMEOUT_MS } from '../harness/tools.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 
+// biome-ignore lint/suspicious/noExplicitAny: rendered YAML manifests are untyped documents read field by field
 type Obj = Record<string, any>;
 
 interface Running {
@@ -88,9 +89,7 @@ async function runLiveKit(shipped: Obj, env: Record<string, string>): Promise<Ru
 }
 
 async function validate(url: string, key: { apiKey: string; apiSecret: string }): Promise<number> {
-  const at = new AccessToken(key.apiKey, key.apiSecret, { identity: 'deploy-check', ttl: '5m' });
-  at.addGrant({ roomJoin: true, room: 'deploy-check' });
-  const res = await fetch(`${url}/rtc/validate?access_token=${await at.toJwt()}`);
+  const res = await fetch(`${url}/rtc/validate?access_token=${await token(key, 'deploy-check', 'deploy-check')}`);
   await res.arrayBuffer();
   return res.status;
 }

@@ -15,13 +15,13 @@
 // the test records what the app sees and asserts a defined, prompt failure.
 
 import { connect, type Socket } from 'node:net';
-import { addPqClaims, getKem, redactTokens, SUBPROTOCOL } from '@volly/shared';
-import { AccessToken } from 'livekit-server-sdk';
+import { getKem, redactTokens, SUBPROTOCOL } from '@volly/shared';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { generateApiKeyPair, type LiveKitServer, startLiveKit } from '../harness/livekit.ts';
 import { getFreePort } from '../harness/ports.ts';
 import { startTestProxy, type TestProxy } from '../harness/proxy.ts';
 import { type E2E, startE2E, type TestPage } from '../harness/test-page.ts';
+import { token } from '../harness/tokens.ts';
 import type { ErrorInfo, JoinOptions, JoinResult } from './page/app.ts';
 
 const ROOM = 'cors-room';
@@ -70,13 +70,6 @@ afterAll(async () => {
 });
 
 type Key = { apiKey: string; apiSecret: string };
-
-async function makeToken(key: Key, identity: string, bind?: Parameters<typeof addPqClaims>[1]): Promise<string> {
-  const at = new AccessToken(key.apiKey, key.apiSecret, { identity, ttl: '10m' });
-  at.addGrant({ roomJoin: true, room: ROOM, canPublish: true, canSubscribe: true });
-  if (bind) addPqClaims(at, bind);
-  return at.toJwt();
-}
 
 const keyOf = (p: TestProxy): Key => ({ apiKey: p.apiKey, apiSecret: p.apiSecret });
 const liveKitKey = (): Key => ({ apiKey: livekit.apiKey, apiSecret: livekit.apiSecret });
@@ -156,7 +149,7 @@ describe('refusals read by a page on another origin, unshimmed livekit-client', 
       [livekit.wsUrl, liveKitKey()],
     ] as const) {
       const page = await e2e.open('control');
-      const r = await page.join({ url, mode: 'direct', token: await makeToken(key, `control-${url.slice(-5)}`) });
+      const r = await page.join({ url, mode: 'direct', token: await token(key, ROOM, `control-${url.slice(-5)}`) });
       expect(r, consoleOf(page)).toMatchObject({ ok: true, room: ROOM });
       await page.leave();
       await page.close();
@@ -165,12 +158,12 @@ describe('refusals read by a page on another origin, unshimmed livekit-client', 
 
   it('bad token (unknown key) under prefer: 401 NotAllowed with the reason, like direct LiveKit\'s "invalid API key"', async () => {
     const unknown = generateApiKeyPair();
-    const direct = await attempt('bad-token-direct', livekit.wsUrl, { mode: 'direct', token: await makeToken(unknown, 'bad-direct') });
+    const direct = await attempt('bad-token-direct', livekit.wsUrl, { mode: 'direct', token: await token(unknown, ROOM, 'bad-direct') });
     expect(direct.error).toMatchObject({ isConnectionError: true, reasonOf: 'NotAllowed', status: 401 });
     expect(direct.error.message).toMatch(/invalid API key/);
     expectValidateRead(direct, 401);
 
-    const via = await attempt('bad-token-proxy', prefer.wsUrl, { mode: 'direct', token: await makeToken(unknown, 'bad-proxy') });
+    const via = await attempt('bad-token-proxy', prefer.wsUrl, { mode: 'direct', token: await token(unknown, ROOM, 'bad-proxy') });
     const { message, ...rest } = via.error;
     const { message: _directMessage, ...directRest } = direct.error;
     expect(rest).toEqual(directRest);
@@ -179,7 +172,7 @@ describe('refusals read by a page on another origin, unshimmed livekit-client', 
   });
 
   it('VOLLY_PQ_POLICY=require: the app sees 403 NotAllowed and the proxy\'s reason, not "Failed to fetch"', async () => {
-    const via = await attempt('policy', require_.wsUrl, { mode: 'direct', token: await makeToken(keyOf(require_), 'policy') });
+    const via = await attempt('policy', require_.wsUrl, { mode: 'direct', token: await token(keyOf(require_), ROOM, 'policy') });
     expect(via.error).toMatchObject({
       isConnectionError: true,
       reasonOf: 'NotAllowed',
@@ -191,7 +184,7 @@ describe('refusals read by a page on another origin, unshimmed livekit-client', 
 
   it("PQ-bound token on a classical connection: 401 NotAllowed with the proxy's reason (LiveKit would ignore the binding)", async () => {
     const bind = { algorithm: 'ML-KEM-768' as const, publicKey: getKem('ML-KEM-768').keygen().publicKey };
-    const via = await attempt('bound', prefer.wsUrl, { mode: 'direct', token: await makeToken(keyOf(prefer), 'bound', bind) });
+    const via = await attempt('bound', prefer.wsUrl, { mode: 'direct', token: await token(keyOf(prefer), ROOM, 'bound', { bind }) });
     expect(via.error).toMatchObject({
       isConnectionError: true,
       reasonOf: 'NotAllowed',
@@ -237,11 +230,11 @@ describe('refusals with no HTTP reply the page can read', () => {
       await new Promise((r) => setTimeout(r, 200));
       expect(draining.proxy.ctx.draining).toBe(true);
       expect(draining.proxy.ctx.live.size).toBe(1);
-      const via = await attempt('draining', draining.wsUrl, { mode: 'direct', token: await makeToken(keyOf(draining), 'draining') });
+      const via = await attempt('draining', draining.wsUrl, { mode: 'direct', token: await token(keyOf(draining), ROOM, 'draining') });
       expect(draining.proxy.ctx.live.size, 'the drain was still in progress during the attempt').toBe(1);
       // Equivalent without the proxy: LiveKit not listening at all.
       const closedPort = await getFreePort();
-      const nobody = await attempt('nobody', `ws://127.0.0.1:${closedPort}`, { mode: 'direct', token: await makeToken(liveKitKey(), 'nobody') });
+      const nobody = await attempt('nobody', `ws://127.0.0.1:${closedPort}`, { mode: 'direct', token: await token(liveKitKey(), ROOM, 'nobody') });
       expect(via.error).toEqual(nobody.error);
       expect(via.error).toMatchObject({ isConnectionError: true, reasonOf: 'ServerUnreachable', message: FAILED_TO_FETCH });
       expect(via.error.status).toBeUndefined();
@@ -261,12 +254,12 @@ describe('refusals with no HTTP reply the page can read', () => {
     try {
       expect(busy.proxy.ctx.limiter.active).toBe(1);
       const plain = await e2e.open('busy-plain');
-      const joined = await plain.join({ url: busy.wsUrl, mode: 'direct', token: await makeToken(keyOf(busy), 'busy-plain') });
+      const joined = await plain.join({ url: busy.wsUrl, mode: 'direct', token: await token(keyOf(busy), ROOM, 'busy-plain') });
       expect(joined, consoleOf(plain)).toMatchObject({ ok: true, room: ROOM });
       await plain.leave();
 
       const before = await busy.metrics();
-      const pq = await attempt('busy-pq', busy.wsUrl, { mode: 'in-band', token: await makeToken(keyOf(busy), 'busy-pq') });
+      const pq = await attempt('busy-pq', busy.wsUrl, { mode: 'in-band', token: await token(keyOf(busy), ROOM, 'busy-pq') });
       const after = await busy.metrics();
       const refusals = (t: string) => Number(/^volly_handshake_refusals_total\{reason="busy"\} (\S+)$/m.exec(t)?.[1] ?? 0);
       expect(refusals(after) - refusals(before)).toBe(1);

@@ -9,7 +9,6 @@
 
 import { join } from 'node:path';
 import { addServerKeys, fromBase64Url, getSigner, type KemAlgorithm, type ServerKeyJson, serverKey, serverKeyJson } from '@volly/shared';
-import { AccessToken } from 'livekit-server-sdk';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { volly } from '../../proxy/test/run-cli.ts';
 import { type LiveKitServer, startLiveKit } from '../harness/livekit.ts';
@@ -17,6 +16,7 @@ import { metricSum } from '../harness/metrics.ts';
 import { makeTempDir } from '../harness/process.ts';
 import { startTestProxy, type TestProxy } from '../harness/proxy.ts';
 import { type E2E, startE2E } from '../harness/test-page.ts';
+import { token } from '../harness/tokens.ts';
 import type { ErrorInfo, JoinResult } from './page/app.ts';
 
 let livekit: LiveKitServer;
@@ -59,14 +59,6 @@ afterAll(async () => {
   process.stderr.write(`[e2e] browser-pins suite took ${((Date.now() - suiteStarted) / 1000).toFixed(1)} s\n`);
 });
 
-/** An in-band token pinning `pins` (the page hands it to livekit-client as is). */
-async function pinnedToken(room: string, identity: string, pins: ServerKeyJson[]): Promise<string> {
-  const at = new AccessToken(proxy.apiKey, proxy.apiSecret, { identity, ttl: '10m' });
-  at.addGrant({ roomJoin: true, room, canPublish: true, canSubscribe: true });
-  addServerKeys(at, pins);
-  return at.toJwt();
-}
-
 /** The proxy's counters that tell whether a VollyConnect was opened (handshake duration) and how sessions ended. */
 async function counters(): Promise<{ keyed: number; serverAuthFailures: number }> {
   const text = await proxy.metrics();
@@ -85,7 +77,7 @@ describe('pins in the token, verified in the page', () => {
         const identity = `pinned-${mode}`;
         const result = await page.join(
           mode === 'in-band'
-            ? { url: proxy.wsUrl, mode, algorithm, token: await pinnedToken('pins', identity, published) }
+            ? { url: proxy.wsUrl, mode, algorithm, token: await token(proxy, 'pins', identity, { extra: (at) => addServerKeys(at, published) }) }
             : { url: proxy.wsUrl, mode, algorithm, room: 'pins', identity, tokenRequest: { pins: 'published' } },
         );
         expect(result, page.console.join('\n')).toMatchObject({ ok: true, room: 'pins' });
@@ -104,7 +96,7 @@ describe('pins in the token, verified in the page', () => {
       const identity = `stranger-${mode}`;
       const result: JoinResult = await page.join(
         mode === 'in-band'
-          ? { url: proxy.wsUrl, mode, token: await pinnedToken('pins', identity, [stranger]) }
+          ? { url: proxy.wsUrl, mode, token: await token(proxy, 'pins', identity, { extra: (at) => addServerKeys(at, [stranger]) }) }
           : { url: proxy.wsUrl, mode, room: 'pins', identity, tokenRequest: { pins: 'stranger' } },
       );
       expect(result.ok, page.console.join('\n')).toBe(false);

@@ -50,7 +50,7 @@ describe('LiveKit killed and restarted mid-session', () => {
   const servers = withLiveKitAndProxy();
 
   it('a proxy just started in front of a live LiveKit answers its first /readyz with 200', async () => {
-    const { livekit, proxy } = servers;
+    const { livekit } = servers;
     // The first ask comes as soon as the admin port answers, well within a
     // second of the process start (the readiness cache once took that for
     // "checked: not ready").

@@ -109,7 +109,7 @@ export async function startChildProxy(upstream: Upstream, opts: ChildProxyOption
     await waitFor(`volly-pq on ${adminUrl}/healthz`, async () => (await fetch(`${adminUrl}/healthz`)).ok, { timeoutMs: 20_000, intervalMs: 50, proc });
   };
 
-  const gc = () => inspector.call('HeapProfiler.collectGarbage', { timeoutMs: 30_000 });
+  const gc = () => inspector.call('HeapProfiler.collectGarbage');
 
   await launch();
   const handle: ChildProxy = {

@@ -6,12 +6,12 @@
 // non-loopback listener (item 8).
 
 import { connect } from 'node:net';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BIN, volly } from '../../proxy/test/run-cli.js';
+import { volly } from '../../proxy/test/run-cli.js';
+import { startChildProxy } from '../harness/child-proxy.ts';
 import { generateApiKeyPair, type LiveKitServer, startLiveKit } from '../harness/livekit.ts';
 import { getFreePort } from '../harness/ports.ts';
-import { type ManagedProcess, makeTempDir, spawnManaged, waitFor } from '../harness/process.ts';
+import type { ManagedProcess } from '../harness/process.ts';
 
 let livekit: LiveKitServer;
 const client = generateApiKeyPair();
@@ -59,15 +59,8 @@ describe('volly-pq proxy under hostile HTTP requests', () => {
   let adminPort: number;
 
   beforeAll(async () => {
-    [port, adminPort] = [await getFreePort(), await getFreePort()];
-    proc = spawnManaged({
-      name: `volly-pq proxy:${port}`,
-      command: process.execPath,
-      args: [BIN, 'proxy'],
-      logFile: join(makeTempDir('http-crash'), 'proxy.log'),
-      env: { PATH: process.env.PATH, ...env(), VOLLY_LISTEN: `127.0.0.1:${port}`, VOLLY_ADMIN_LISTEN: `127.0.0.1:${adminPort}`, VOLLY_DEMO: '1' },
-    });
-    await waitFor('the proxy to be healthy', async () => (await fetch(`http://127.0.0.1:${adminPort}/healthz`)).ok, { proc, timeoutMs: 20_000 });
+    const proxy = await startChildProxy(livekit, { client, inspect: false, env: { VOLLY_DEMO: '1' } });
+    [proc, port, adminPort] = [proxy.proc, proxy.port, Number(new URL(proxy.adminUrl).port)];
   });
   afterAll(async () => {
     await proc?.stop({ signal: 'SIGKILL' });

@@ -3,7 +3,7 @@
 // it reaches LiveKit.
 
 import { CloseCode, decodeResponse, getKem, SUBPROTOCOL } from '@volly/shared';
-import { AccessToken, RoomServiceClient } from 'livekit-server-sdk';
+import { RoomServiceClient } from 'livekit-server-sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { type LiveKitServer, startLiveKit } from '../harness/livekit.ts';
@@ -162,9 +162,7 @@ describe('drain', () => {
   it('asks a live session to reconnect with a LiveKit leave, fails /readyz, then closes 1001', async () => {
     const other = await startTestProxy(livekit);
     const room = `drain-${Date.now().toString(36)}`;
-    const at = new AccessToken(other.apiKey, other.apiSecret, { identity: 'leaver', ttl: '5m' });
-    at.addGrant({ roomJoin: true, room });
-    const sig = await connectPq(other.wsUrl, await at.toJwt());
+    const sig = await connectPq(other.wsUrl, await other.token(room, 'leaver'));
     expect((await fetch(`${other.adminUrl}/readyz`)).status).toBe(200);
     const closing = other.proxy.drain(5000);
     const leave = await sig.waitFor('leave');

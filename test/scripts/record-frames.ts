@@ -5,15 +5,13 @@
 //
 //   node test/scripts/record-frames.ts > proxy/test/fixtures/livekit-frames.json
 
-import { AccessToken } from 'livekit-server-sdk';
 import { startLiveKit } from '../harness/livekit.ts';
 import { connectSignal } from '../harness/signal.ts';
+import { token } from '../harness/tokens.ts';
 
 const livekit = await startLiveKit({ logLevel: 'warn' });
 try {
-  const at = new AccessToken(livekit.apiKey, livekit.apiSecret, { identity: 'recorder', ttl: '10m' });
-  at.addGrant({ roomJoin: true, room: 'recorded-room' });
-  const sig = await connectSignal(livekit.wsUrl, await at.toJwt());
+  const sig = await connectSignal(livekit.wsUrl, await token(livekit, 'recorded-room', 'recorder'));
   await sig.waitFor('refreshToken');
   const frames: Record<string, string> = {};
   for (const m of sig.received) {

@@ -34,6 +34,7 @@ import { connectPq, PqConnectError } from '../harness/pq-signal.ts';
 import { startTestProxy, type TestProxy } from '../harness/proxy.ts';
 import { openRawPq, type RawPq } from '../harness/raw-pq.ts';
 import { connectSignal, type SignalConnection, SignalHttpError } from '../harness/signal.ts';
+import { token } from '../harness/tokens.ts';
 import { nestedMessages } from './lib/generators.ts';
 
 let livekit: LiveKitServer;
@@ -69,9 +70,7 @@ const CAN_META = { grant: { canUpdateOwnMetadata: true } };
 
 /** A participant connected to LiveKit directly: it sees every metadata change in the room. */
 async function observer(room: string): Promise<{ sig: SignalConnection; metadata: () => string[] }> {
-  const at = new AccessToken(livekit.apiKey, livekit.apiSecret, { identity: `observer-${n}`, ttl: '10m' });
-  at.addGrant({ roomJoin: true, room, hidden: true });
-  const sig = await connectSignal(livekit.wsUrl, await at.toJwt());
+  const sig = await connectSignal(livekit.wsUrl, await token(livekit, room, `observer-${n}`, { grant: { hidden: true } }));
   const metadata = () =>
     sig.received.flatMap((m: SignalResponse) => (m.message.case === 'update' ? m.message.value.participants.map((p) => p.metadata) : [])).filter(Boolean);
   return { sig, metadata };

@@ -7,10 +7,10 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BIN, volly } from '../../proxy/test/run-cli.js';
+import { volly } from '../../proxy/test/run-cli.js';
+import { startChildProxy } from '../harness/child-proxy.ts';
 import { generateApiKeyPair, type LiveKitServer, startLiveKit } from '../harness/livekit.ts';
-import { getFreePort } from '../harness/ports.ts';
-import { makeTempDir, spawnManaged, waitFor } from '../harness/process.ts';
+import { makeTempDir, waitFor } from '../harness/process.ts';
 import { createTestPki, type TestPki } from '../harness/tls.ts';
 
 const client = generateApiKeyPair();
@@ -82,27 +82,15 @@ describe('volly-pq proxy serving wss:// as a child process', () => {
   });
 
   it('volly-pq probe joins over wss:// (X25519MLKEM768) and the session line names the group', async () => {
-    const [port, adminPort] = [await getFreePort(), await getFreePort()];
-    const dir = makeTempDir('tls-child');
-    const proc = spawnManaged({
-      name: `volly-pq proxy (TLS):${port}`,
-      command: process.execPath,
-      args: [BIN, 'proxy'],
-      logFile: join(dir, 'proxy.log'),
-      env: {
-        PATH: process.env.PATH,
-        ...KEYS,
-        VOLLY_LISTEN: `127.0.0.1:${port}`,
-        VOLLY_ADMIN_LISTEN: `127.0.0.1:${adminPort}`,
-        VOLLY_UPSTREAM_URL: livekit.url,
-        VOLLY_UPSTREAM_KEY: livekit.apiKey,
-        VOLLY_UPSTREAM_SECRET: livekit.apiSecret,
-        VOLLY_TLS_CERT: pki.server.certPath,
-        VOLLY_TLS_KEY: pki.server.keyPath,
-      },
+    const proxy = await startChildProxy(livekit, {
+      client,
+      noWait: true,
+      inspect: false,
+      env: { VOLLY_TLS_CERT: pki.server.certPath, VOLLY_TLS_KEY: pki.server.keyPath },
     });
+    const { proc, port } = proxy;
     try {
-      await waitFor('the proxy to be ready', async () => (await fetch(`http://127.0.0.1:${adminPort}/readyz`)).status === 200, { proc, timeoutMs: 20_000 });
+      await waitFor('the proxy to be ready', async () => (await fetch(`${proxy.adminUrl}/readyz`)).status === 200, { proc, timeoutMs: 20_000 });
       const probe = await volly(['probe', `wss://localhost:${port}`, '--room', 'tls-probe', '--identity', 'prober', '--json'], {
         ...KEYS,
         NODE_EXTRA_CA_CERTS: pki.caCertPath,

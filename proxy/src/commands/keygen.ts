@@ -7,19 +7,7 @@
  * `keyId`, are the proxy's server identity keys (VOLLY_SERVER_KEYS).
  */
 import { chmodSync, writeFileSync } from 'node:fs';
-import {
-  fromBase64Url,
-  getKem,
-  getSigner,
-  isKemAlgorithm,
-  KEM_ALGORITHMS,
-  type KemAlgorithm,
-  type KemKeyPair,
-  SIG_ALGORITHMS,
-  serverKeyId,
-  toBase64Url,
-  toHex,
-} from '@volly/shared';
+import { getKem, getSigner, KEM_ALGORITHMS, SIG_ALGORITHMS, serverKeyId, toBase64Url, toHex } from '@volly/shared';
 import { type Command, Option } from 'commander';
 import { type KemKeyFromFile, KeyFileError, kemKeyOf, readKeyFileJson } from '../key-file.js';
 import { UsageError } from './common.js';

@@ -2,14 +2,28 @@
  * `volly-pq token`: a client access token, made with livekit-server-sdk's
  * AccessToken and signed with one of the app's API keys (LIVEKIT_KEYS),
  * optionally bound to a KEM public key (video.pqPublicKey, pqAlgorithm,
- * pqKeyExpiry; addPqClaims from @volly/shared) for token-bound handshakes.
+ * pqKeyExpiry; addPqClaims from @volly/shared) for token-bound handshakes,
+ * and optionally pinning the proxy's keys: v2 static KEM keys
+ * (video.pqServerKemKeys, addServerKemKeys) from key files or the proxy's
+ * well-known document, v1 ML-DSA-65 identity keys (video.pqServerKeys).
  */
 import { TrackSource } from '@livekit/protocol';
-import { addPqClaims, fromBase64Url, getKem, KEM_ALGORITHMS, type KemAlgorithm } from '@volly/shared';
+import {
+  addPqClaims,
+  addServerKemKeys,
+  addServerKeys,
+  fromBase64Url,
+  getKem,
+  KEM_ALGORITHMS,
+  type KemAlgorithm,
+  type ServerKemKeyPin,
+  type ServerKeyPin,
+} from '@volly/shared';
 import { type Command, Option } from 'commander';
 import { AccessToken, type VideoGrant } from 'livekit-server-sdk';
 import { type KeyOptions, parseDuration, signingKey, UsageError } from './common.js';
 import { readKemKeyFile } from './keygen.js';
+import { fetchWellKnown, readServerKeyFiles, wellKnownUrl } from './probe/server-keys.js';
 
 type GrantKind = 'boolean' | 'string' | 'sources';
 
@@ -85,6 +99,8 @@ export interface MintOptions {
   /** Merged over the default grant `{roomJoin: true, room}`. */
   readonly grant?: VideoGrant;
   readonly bind?: Binding;
+  /** The proxy's keys the client may trust: v2 static KEM keys (or their ids), v1 ML-DSA-65 identity keys. */
+  readonly pins?: { readonly kem?: readonly ServerKemKeyPin[]; readonly sig?: readonly ServerKeyPin[] };
 }
 
 export function mintToken(o: MintOptions): Promise<string> {
@@ -97,6 +113,8 @@ export function mintToken(o: MintOptions): Promise<string> {
   });
   at.addGrant({ roomJoin: true, room: o.room, ...o.grant });
   if (o.bind) addPqClaims(at, o.bind);
+  if (o.pins?.kem?.length) addServerKemKeys(at, o.pins.kem);
+  if (o.pins?.sig?.length) addServerKeys(at, o.pins.sig);
   return at.toJwt();
 }
 
@@ -125,6 +143,23 @@ interface TokenCliOptions extends KeyOptions {
   algorithm?: string;
   keyTtl?: string;
   grant: string[];
+  serverKey: string[];
+  wellKnown?: string;
+}
+
+/** How long the well-known document may take. */
+const DOCUMENT_TIMEOUT_MS = 10_000;
+
+/** --server-key files and the --well-known document → the pins the token carries (none: undefined). */
+async function serverPins(opts: TokenCliOptions): Promise<MintOptions['pins']> {
+  const files = readServerKeyFiles(opts.serverKey);
+  const url = opts.wellKnown === undefined ? undefined : wellKnownUrl(opts.wellKnown);
+  // The document lists the current key and the next one: pinning all of them keeps the token valid across a rotation.
+  const listed = url ? await fetchWellKnown(url, DOCUMENT_TIMEOUT_MS) : [];
+  const kem = [...files.kem, ...listed];
+  if (kem.length > 16) throw new UsageError(`--server-key/--well-known: ${kem.length} v2 keys; a token pins at most 16`);
+  if (!kem.length && !files.sig.length) return undefined;
+  return { kem, sig: files.sig };
 }
 
 const collect = (v: string, prev: string[]) => [...prev, v];
@@ -143,11 +178,12 @@ function attributes(pairs: readonly string[]): Record<string, string> | undefine
 export function registerToken(program: Command): Command {
   return program
     .command('token')
-    .summary('mint a client access token, optionally bound to a KEM public key')
+    .summary('mint a client access token, optionally bound to a KEM public key and pinning the proxy’s keys')
     .description(
       'Mint a LiveKit client access token (HS256, livekit-server-sdk AccessToken) signed with the first API key of\n' +
         'LIVEKIT_KEYS (or --key), and print it. --bind-key/--public-key bind it to a KEM public key (video.pqPublicKey,\n' +
-        'pqAlgorithm, pqKeyExpiry), so only a client holding that key can use it (token-bound handshake).',
+        'pqAlgorithm, pqKeyExpiry), so only a client holding that key can use it (token-bound handshake).\n' +
+        '--server-key/--well-known pin the proxy’s keys (video.pqServerKemKeys for v2, video.pqServerKeys for v1).',
     )
     .requiredOption('-r, --room <name>', 'room to join')
     .requiredOption('-i, --identity <identity>', 'participant identity')
@@ -167,6 +203,13 @@ export function registerToken(program: Command): Command {
       collect,
       [],
     )
+    .option(
+      '--server-key <file>',
+      "pin the proxy's key (keygen file, public half is enough; repeatable): X-Wing/ML-KEM-768 in video.pqServerKemKeys (v2), ML-DSA-65 in video.pqServerKeys (v1)",
+      collect,
+      [],
+    )
+    .option('--well-known <url>', "pin every v2 key of the proxy's document (its origin, or the document's URL)")
     .addHelpText(
       'after',
       `
@@ -176,7 +219,9 @@ Environment:
 Examples:
   volly-pq token --room demo --identity alice
   volly-pq token --room demo --identity bob --ttl 1h --grant canPublish=false
-  volly-pq keygen --out key.json && volly-pq token --room demo --identity carol --bind-key key.json`,
+  volly-pq keygen --out key.json && volly-pq token --room demo --identity carol --bind-key key.json
+  volly-pq token --room demo --identity dave --server-key v2-key.json      # only this proxy key (v2)
+  volly-pq token --room demo --identity erin --well-known https://rtc.example.com`,
     )
     .action(async (opts: TokenCliOptions) => {
       if (!opts.room) throw new UsageError('--room: must not be empty');
@@ -194,6 +239,7 @@ Examples:
       const grant = parseGrants(opts.grant);
       const attrs = attributes(opts.attribute);
       const { keyId, secret } = signingKey(opts);
+      const pins = await serverPins(opts);
       const token = await mintToken({
         keyId,
         secret,
@@ -204,6 +250,7 @@ Examples:
         ...(opts.name !== undefined ? { name: opts.name } : {}),
         ...(opts.metadata !== undefined ? { metadata: opts.metadata } : {}),
         ...(attrs ? { attributes: attrs } : {}),
+        ...(pins ? { pins } : {}),
         ...(key
           ? {
               bind: {

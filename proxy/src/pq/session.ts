@@ -31,6 +31,7 @@ import {
   VollyError,
 } from '@volly/shared';
 import type WebSocket from 'ws';
+import { sessionRewriter } from '../agent-assignment.js';
 import type { Grant } from '../authorize.js';
 import { forwardedHeaders } from '../client-address.js';
 import type { Context, Live } from '../context.js';
@@ -38,7 +39,6 @@ import { dial } from '../dial.js';
 import { SessionAbortedError, StageTimeoutError } from '../errors.js';
 import type { Slot } from '../limiter.js';
 import { Relay, type RelayTransforms } from '../relay.js';
-import { tokenRewriter } from '../rewrite.js';
 import { SessionRecord } from '../session-record.js';
 import { tlsFactsOf } from '../tls.js';
 import type { DialResult } from '../upstream.js';
@@ -116,7 +116,7 @@ export class PqSession implements Live {
   #startRelay(up: Extract<DialResult, { ok: true }>, keyed: StageResult): void {
     this.ws.off('close', this.#onClose);
     up.detach();
-    const relay = new Relay(this.ws, up.ws, transforms(this.ctx, keyed.crypto, keyed.grant), this.record, this.ctx.metrics, this.ctx.config.limits);
+    const relay = new Relay(this.ws, up.ws, transforms(this.ctx, keyed.crypto, keyed.grant, keyed.path), this.record, this.ctx.metrics, this.ctx.config.limits);
     this.#relay = relay;
     relay.start(up.early, this.#inbox.handOver());
     // v2 unbound relays before the client's key confirmation: it is still due within the handshake timeout.
@@ -177,8 +177,8 @@ export class PqSession implements Live {
   };
 }
 
-/** The relay's PQ side: open client frames, seal LiveKit's, rewrite tokens, seal errors, wipe keys at the end. */
-function transforms(ctx: Context, crypto: SessionCrypto, grant: Grant): RelayTransforms {
+/** The relay's PQ side: open client frames, seal LiveKit's, rewrite tokens (per path), seal errors, wipe keys at the end. */
+function transforms(ctx: Context, crypto: SessionCrypto, grant: Grant, path: string): RelayTransforms {
   return {
     fromClient(data, isBinary) {
       if (!isBinary) throw new ProtocolError('text frame on a sealed session');
@@ -187,7 +187,7 @@ function transforms(ctx: Context, crypto: SessionCrypto, grant: Grant): RelayTra
     toClient(m) {
       return typeof m === 'string' ? crypto.seal(FrameKind.LiveKitText, utf8(m)) : crypto.seal(FrameKind.LiveKitBinary, m);
     },
-    rewrite: tokenRewriter(grant, ctx.auth, ctx.metrics),
+    rewrite: sessionRewriter(path, grant, ctx.auth, ctx.metrics),
     closing(code, reason) {
       if (code < 4000) return null;
       return crypto.seal(FrameKind.Control, encodeControl({ case: 'error', code, message: reason }));

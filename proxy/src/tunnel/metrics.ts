@@ -18,7 +18,7 @@ export function createTunnelMetrics() {
     sessionsActive: new Gauge({ name: 'volly_tunnel_sessions_active', help: 'PQ sessions relaying now', labelNames: session, ...reg }),
     sessionsTotal: new Counter({
       name: 'volly_tunnel_sessions_total',
-      help: 'PQ sessions ended, by outcome (closed | error | refused: never opened)',
+      help: 'PQ sessions ended, by outcome (closed | error | refused: never opened | abandoned: the SDK left before it opened)',
       labelNames: [...session, 'outcome'],
       ...reg,
     }),

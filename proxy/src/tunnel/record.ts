@@ -2,7 +2,7 @@
  * One tunnel session's log lines and metrics, like the proxy's
  * session-record.ts: `session_start` when the PQ session opened, `session_end`
  * when either side closed, `session_refused` when it never opened (with the
- * status the SDK got). Never the token: the only strings logged are the path,
+ * status the SDK got), `session_abandoned` when the SDK left first. Never the token: the only strings logged are the path,
  * the PQ session facts and close reasons with any token-shaped text redacted.
  */
 import { closeCodeInfo, type PqSessionInfo, redactTokens, type SessionFailure, validateStatus } from '@volly/shared';
@@ -75,6 +75,15 @@ export class TunnelSessionRecord {
         durationMs: this.#ms(),
       },
       'session refused',
+    );
+  }
+
+  /** The SDK went away while its upgrade was held: the PQ session was closed before it opened. */
+  abandoned(protocol: PqSessionInfo['protocol']): void {
+    this.metrics.sessionsTotal.inc({ protocol: short(protocol), algorithm: 'none', mode: 'none', outcome: 'abandoned' });
+    this.log.info(
+      { event: 'session_abandoned', path: this.path, reconnect: this.reconnect, protocol: short(protocol), durationMs: this.#ms() },
+      'session abandoned',
     );
   }
 

@@ -6,7 +6,7 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { isSignalPath, isValidatePath } from '@volly/shared';
+import { isUpgradePath, isValidatePath } from '@volly/shared';
 import { WebSocketServer } from 'ws';
 import type { Logger } from '../log.js';
 import { createDialer } from './dial.js';
@@ -51,16 +51,16 @@ export async function startTunnel(s: TunnelSettings, log: Logger): Promise<Runni
     const path = pathOf(req.url);
     if (path === undefined) res.writeHead(400, { 'content-type': 'text/plain; charset=utf-8' }).end(BAD_TARGET);
     else if (isValidatePath(path) && (req.method === 'GET' || req.method === 'HEAD')) answerValidate(req, res, failures, metrics);
-    // A plain request to a signaling path would carry the SDK's token to the proxy outside any PQ session.
-    else if (isSignalPath(path))
+    // A plain request to a signaling or agent path would carry the SDK's token to the proxy outside any PQ session.
+    else if (isUpgradePath(path))
       res.writeHead(426, { 'content-type': 'text/plain; charset=utf-8', upgrade: 'websocket' }).end('volly-pq tunnel: signaling needs a WebSocket upgrade');
     else forward(req, res);
   });
   server.on('upgrade', (req, socket, head) => {
-    // Only LiveKit's signaling paths are carried (the same predicate as the browser shim's).
+    // Only LiveKit's signaling and agent worker paths are carried.
     const path = pathOf(req.url);
     if (path === undefined) refuseUpgrade(socket, 400, BAD_TARGET);
-    else if (isSignalPath(path)) handleSignalUpgrade(req, socket, head, deps);
+    else if (isUpgradePath(path)) handleSignalUpgrade(req, socket, head, deps);
     else refuseUpgrade(socket, 404, 'volly-pq tunnel: not a LiveKit signaling path');
   });
   const port = await listen(server, s.listen.host, s.listen.port);

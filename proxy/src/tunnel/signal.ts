@@ -55,6 +55,7 @@ export function handleSignalUpgrade(req: IncomingMessage, socket: Duplex, head: 
   const onGone = () => {
     if (settled) return;
     settled = true;
+    record.abandoned(pq.pq.protocol);
     pq.close(1000);
   };
   socket.on('close', onGone);
@@ -65,7 +66,10 @@ export function handleSignalUpgrade(req: IncomingMessage, socket: Duplex, head: 
     if (settled) return;
     settled = true;
     socket.off('close', onGone);
-    if (socket.destroyed || !socket.writable || !socket.readable) return void pq.close(1000);
+    if (socket.destroyed || !socket.writable || !socket.readable) {
+      record.abandoned(pq.pq.protocol);
+      return void pq.close(1000);
+    }
     record.opened(pq.pq);
     deps.wss.handleUpgrade(req, socket, head, (sdk) => relay(sdk, dial, early, record));
   };

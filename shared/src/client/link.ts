@@ -34,6 +34,8 @@ export interface CloseInfo {
 export interface LinkHost {
   /** A LiveKit message opened: the first one opens the socket. */
   deliver(kind: number, payload: Uint8Array): void;
+  /** Keys are confirmed and LiveKit frames may be sealed: on the agent path, where the worker speaks first, this opens the socket. */
+  sendable?(): void;
   /** The session failed: record it and, unless `notify` is false, report it (the validate shim answers from it). */
   failed(failure: SessionFailure, notify?: boolean): void;
   /** The inner socket closed for good: fire error/close as the WebSocket API does. */

@@ -157,6 +157,8 @@ export class V1Link implements Link {
       else if (out.type === 'message') this.host.deliver(out.kind, out.payload);
       else if (out.type === 'failed') this.#onFailure(out.failure);
     }
+    // `keyed` comes with the sealed connect: once both went out, LiveKit frames may follow.
+    if (outputs.some((o) => o.type === 'keyed')) this.host.sendable?.();
   }
 
   #onFailure(failure: SessionFailure): void {

@@ -213,6 +213,8 @@ export class V2Link implements Link {
       else if (out.type === 'message') this.host.deliver(out.kind, out.payload);
       else this.#onFailed(out.failure);
     }
+    // `keyed` with a frame sent is the key confirmation: LiveKit frames may follow (a refused bound session sends none).
+    if (outputs.some((o) => o.type === 'keyed') && outputs.some((o) => o.type === 'send')) this.host.sendable?.();
   }
 
   /** A failure: retried once per kind when the hint allows, else recorded and the inner socket closed. */

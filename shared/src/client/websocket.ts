@@ -6,6 +6,8 @@
  * Behaviour seen by the application, the same for both protocols:
  * - `open` fires only when the first sealed LiveKit frame has been opened
  *   (LiveKit always speaks first), so a refusal never looks like a success;
+ *   on LiveKit's agent worker path (`/agent`), where the worker speaks first,
+ *   once the keys are confirmed (an upstream refusal then arrives as `close`);
  * - a sealed error or failed handshake before that fires `error` then `close`
  *   (with the proxy's close code) and never `open`; the failure is recorded
  *   for the validate shim (install.ts) to answer livekit-client's follow-up
@@ -18,6 +20,7 @@ import type { Aead } from '../aead/types.js';
 import { fromUtf8 } from '../bytes.js';
 import { FrameKind } from '../frame.js';
 import type { Kem, KemAlgorithm, KemKeyPair } from '../kem/types.js';
+import { isAgentPath } from '../protocol.js';
 import type { ServerKeyPin } from '../sig/server-auth.js';
 import type { SigAlgorithm, Signer } from '../sig/types.js';
 import type { ServerStaticKey } from '../v2/well-known.js';
@@ -112,6 +115,10 @@ export class PqWebSocket extends EventTarget {
     this.#accessToken = token;
     const host: LinkHost = {
       deliver: (kind, payload) => this.#deliver(kind, payload),
+      // LiveKit's agent worker path: LiveKit says nothing until the worker registers, so the socket opens once it can send.
+      sendable: () => {
+        if (isAgentPath(new URL(this.url).pathname)) this.#open();
+      },
       failed: (failure, notify = true) => {
         this.#failure = failure;
         if (notify) this.opts.onFailure?.(this.#accessToken, failure);
@@ -166,11 +173,14 @@ export class PqWebSocket extends EventTarget {
     this.dispatchEvent(ev);
   }
 
+  #open(): void {
+    if (this.#readyState !== PqWebSocket.CONNECTING) return;
+    this.#readyState = PqWebSocket.OPEN;
+    this.#emit('open');
+  }
+
   #deliver(kind: number, payload: Uint8Array): void {
-    if (this.#readyState === PqWebSocket.CONNECTING) {
-      this.#readyState = PqWebSocket.OPEN;
-      this.#emit('open');
-    }
+    this.#open();
     if (this.#readyState !== PqWebSocket.OPEN) return;
     const data =
       kind === FrameKind.LiveKitText

@@ -23,6 +23,7 @@ import { FrameKind, FrameSealer } from '../frame.js';
 import { type SealedChannel, sealedChannel } from '../handshake.js';
 import type { Kem, KemKeyPair } from '../kem/types.js';
 import { decodeControl, encodeControl } from '../messages.js';
+import { isAgentPath } from '../protocol.js';
 import { encodeClientHello } from './client-hello.js';
 import { CloseCodeV2, SESSION_ID_LENGTH, SUBPROTOCOL_V2 } from './constants.js';
 import { type EarlyConnect, encodeEarlyConnect } from './early.js';
@@ -79,6 +80,8 @@ export class ClientV2 {
   #earlyFrame: Uint8Array | undefined;
   #channel: SealedChannel | undefined;
   #boundMode = false;
+  /** The key confirmation went out: on the agent path the worker may speak first (docs/PROTOCOL.md v2.4). */
+  #confirmed = false;
 
   constructor(private readonly opts: ClientV2Options) {
     if (opts.kem.algorithm !== opts.serverKey.algorithm) throw new V2Error('ERR_V2_ALGORITHM', 'the KEM and the server key differ in algorithm');
@@ -161,7 +164,8 @@ export class ClientV2 {
 
   /** Seals a LiveKit message: binary as kind 0x01, text as 0x02. */
   seal(data: Uint8Array | string): Uint8Array {
-    if (this.#state !== 'open' || !this.#channel) throw new V2Error('ERR_V2_PROTOCOL', `cannot send in state ${this.#state}`);
+    const workerFirst = this.#state === 'keyed' && this.#confirmed && isAgentPath(this.opts.connect.path);
+    if ((this.#state !== 'open' && !workerFirst) || !this.#channel) throw new V2Error('ERR_V2_PROTOCOL', `cannot send in state ${this.#state}`);
     return typeof data === 'string'
       ? this.#channel.sealer.seal(FrameKind.LiveKitText, new TextEncoder().encode(data))
       : this.#channel.sealer.seal(FrameKind.LiveKitBinary, data);
@@ -187,6 +191,7 @@ export class ClientV2 {
     this.#state = 'keyed';
     const out: ClientV2Output[] = [{ type: 'keyed', transcriptHash: th2 }];
     if (bound === undefined || this.#boundMode) {
+      this.#confirmed = true;
       out.push({ type: 'send', frame: this.#channel.sealer.seal(FrameKind.Control, encodeControl({ case: 'connect', accessToken: '', query: '' })) });
     }
     return out;

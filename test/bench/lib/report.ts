@@ -2,6 +2,7 @@
 // scenario's detail, machine and runtime) and report.md (markdown tables);
 // chart.svg is drawn in chart.ts.
 
+import { type E2eeResults, e2eeTable } from '../scenarios/e2ee.ts';
 import type { HandshakeResults } from '../scenarios/handshake.ts';
 import type { JoinResults } from '../scenarios/join.ts';
 import type { RelayResults } from '../scenarios/relay.ts';
@@ -20,6 +21,8 @@ export interface Results {
   scale?: ScaleResults;
   storm?: StormResults;
   rtt?: RttResults;
+  /** Opt-in (--only=e2ee): Chromium pages with PQ end-to-end media keys. */
+  e2ee?: E2eeResults;
 }
 
 const STORM_LABEL: Record<string, string> = {
@@ -184,6 +187,12 @@ export function scenarioTables(r: Results): string {
     for (const x of r.storm.rows) {
       if (totalFailures(x.retryReasons)) out.push(`\nRetried attempts, ${x.target}, all rounds: ${describeCounts(x.retryReasons)}.`);
     }
+  }
+  if (r.e2ee) {
+    out.push(
+      "\n### 7. PQ end-to-end media keys (volly-e2ee.v1, docs/E2EE.md; opt-in `--only=e2ee`)\n\nChromium pages with the real livekit-client through the proxy, one browser on this machine; medians over rounds. First decoded frame: from the last joiner's join() until it has presented a frame of every other participant and every other one a frame of it. Rekey: from a leave until every remaining page rotated and holds every other remaining page's new key.\n",
+    );
+    out.push(e2eeTable(r.e2ee));
   }
   return out.join('\n');
 }

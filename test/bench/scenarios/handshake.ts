@@ -33,7 +33,7 @@ import {
   serverHandshake,
   toBase64Url,
 } from '@volly/shared';
-import { AccessToken } from 'livekit-server-sdk';
+import { token } from '../../harness/tokens.ts';
 import { countFailure, type FailureCounts } from '../lib/failures.ts';
 import { type Figure, figure } from '../lib/stats.ts';
 import { runV2Handshake, type V2HandshakeRow } from './handshake-v2.ts';
@@ -136,10 +136,8 @@ async function authorizeCost(rounds: number, roundMs: number): Promise<Figure> {
   const auth = new Authorizer(
     loadConfig({ LIVEKIT_KEYS: `${key}: ${secret}`, VOLLY_UPSTREAM_KEY: 'APIupstream', VOLLY_UPSTREAM_SECRET: toBase64Url(randomBytes(32)) }),
   );
-  const at = new AccessToken(key, secret, { identity: 'alice', ttl: '1h' });
-  at.addGrant({ roomJoin: true, room: 'bench', canPublish: true, canSubscribe: true, canPublishData: true });
-  const token = await at.toJwt();
-  const once = async () => auth.downgrade(await auth.verify(token));
+  const jwt = await token({ apiKey: key, apiSecret: secret }, 'bench', 'alice', { ttl: '1h' });
+  const once = async () => auth.downgrade(await auth.verify(jwt));
   for (let i = 0; i < 50; i++) await once();
   const t0 = cpuNow();
   let n = 0;

@@ -24,7 +24,8 @@ export interface Scenario {
   set: string[];
 }
 
-export type Obj = Record<string, any>;
+export // biome-ignore lint/suspicious/noExplicitAny: rendered YAML manifests are untyped documents read field by field
+type Obj = Record<string, any>;
 
 let helm = '';
 let kubeconform = '';

@@ -2,7 +2,7 @@
 // inputs are one raw-TCP exchange (fuzz-http-wire.ts) judged by the HTTP
 // fuzz's oracle (no stuck request, no token or secret in the reply) plus the
 // tunnel's own: no upgrade input gets a 101 (none carries a token the proxy
-// accepts). Frame inputs join for real (the raw signal harness's URL through
+// accepts), but on the agent worker path, which opens before the refusal. Frame inputs join for real (the raw signal harness's URL through
 // the tunnel, a JoinResponse read), send the frames, and must get
 // a close with a code RFC 6455 allows for them, or stay open and close
 // cleanly when the client ends its side.
@@ -73,7 +73,7 @@ export async function execSdk(t: TunnelFuzzTarget, input: SdkInput, lane: number
   // bound-accepted is the proxy's rule, fuzzed against it directly (fuzz-http); the tunnel only forwards
   if (v && v.kind !== 'bound-accepted') return { outcome: ex.outcome, finding: v };
   // no upgrade input carries a token the proxy accepts (refused, bound without the key, none, garbage)
-  if (input.kind === 'upgrade' && ex.status === 101)
+  if (input.kind === 'upgrade' && ex.status === 101 && !(input.upgrade.agent && input.upgrade.dials))
     return {
       outcome: ex.outcome,
       finding: { kind: 'bad-101', why: `${input.upgrade.dials ? 'a refused token' : 'a malformed upgrade'} got 101 on ${input.upgrade.path.slice(0, 60)}` },

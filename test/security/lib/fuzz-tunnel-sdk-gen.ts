@@ -4,7 +4,7 @@
 // names, WebSocket upgrades with fuzzed paths, queries, subprotocols and
 // headers, and a real join followed by fuzzed frames (fuzz-tunnel-frames.ts).
 
-import { isSignalPath, isValidatePath } from '@volly/shared';
+import { isAgentPath, isUpgradePath, isValidatePath } from '@volly/shared';
 import fc from 'fast-check';
 import { signalUrl } from '../../harness/signal.ts';
 import { type HttpInput, type RequestSpec, render, requestSpecArb } from './fuzz-http-gen.ts';
@@ -20,6 +20,8 @@ export interface UpgradeInfo {
   readonly sig: boolean;
   /** A well-formed upgrade to a signaling path: the only kind the tunnel may dial the proxy for. */
   readonly dials: boolean;
+  /** LiveKit's agent worker path: the socket opens once the PQ session is keyed (LiveKit says nothing first), a refusal closes it after. */
+  readonly agent: boolean;
 }
 
 export type SdkInput =
@@ -27,7 +29,7 @@ export type SdkInput =
   | { readonly kind: 'upgrade'; readonly http: HttpInput; readonly upgrade: UpgradeInfo }
   | { readonly kind: 'frames'; readonly frames: FrameSpec; readonly join: 'v1-path' | 'rtc' };
 
-const SIGNAL = ['/rtc', '/rtc/v1', '/rtc/', '//rtc', '/rtc/v1/', '/prefix/rtc', '/rtc//v1'];
+const SIGNAL = ['/rtc', '/rtc/v1', '/rtc/', '//rtc', '/rtc/v1/', '/prefix/rtc', '/rtc//v1', '/agent'];
 const OTHER = [
   '/',
   '/rtc/validate',
@@ -76,7 +78,7 @@ function upgradeInput(t: TunnelFuzzTarget, r: Prng, query: string): SdkInput {
   const tok = r.int(10);
   let token = tok < 4 ? t.sig.bad : tok < 6 ? r.pick(t.http.bound) : tok < 7 ? r.pick(t.http.bad) : tok < 8 ? 'eyJ.garbage' : '';
   // the signaling token only where the tunnel seals it or answers itself (a plain request elsewhere is forwarded, by design)
-  const local = isSignalPath(tunnelPath(path)) || (isValidatePath(tunnelPath(path)) && (method === 'GET' || method === 'HEAD'));
+  const local = isUpgradePath(tunnelPath(path)) || (isValidatePath(tunnelPath(path)) && (method === 'GET' || method === 'HEAD'));
   if (token === t.sig.bad && !local) token = t.http.bad[0] as string;
   const sig = token === t.sig.bad;
   const inHeader = r.chance(0.2);
@@ -99,10 +101,10 @@ function upgradeInput(t: TunnelFuzzTarget, r: Prng, query: string): SdkInput {
     ...(r.chance(0.05) ? [`X-Big: ${'b'.repeat(20_000)}`] : []),
   ];
   const bytes = Buffer.from(`${lines.join('\r\n')}\r\n\r\n`, 'utf8');
-  // What the tunnel's own checks let through to a dial (signal.ts badUpgrade, server.ts isSignalPath).
-  const dials = isSignalPath(tunnelPath(path)) && method === 'GET' && /^websocket$/i.test(upgradeHeader) && key === KEYS[0] && version === '13';
+  // What the tunnel's own checks let through to a dial (signal.ts badUpgrade, server.ts isUpgradePath).
+  const dials = isUpgradePath(tunnelPath(path)) && method === 'GET' && /^websocket$/i.test(upgradeHeader) && key === KEYS[0] && version === '13';
   const http: HttpInput = { listener: 'public', method, target: path, cred: sig ? 'bad' : 'none', tokens: token ? [token] : [], short: false, bytes };
-  return { kind: 'upgrade', http, upgrade: { path, sig, dials } };
+  return { kind: 'upgrade', http, upgrade: { path, sig, dials, agent: isAgentPath(tunnelPath(path)) } };
 }
 
 export class SdkInputs {

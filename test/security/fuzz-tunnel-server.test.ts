@@ -6,7 +6,9 @@
 // test/security/fuzz-tunnel-server.test.ts (it prints its figures; the run of
 // record is in docs/reports/security.md). VOLLY_FUZZ_SEED picks another seed.
 
+import { redactTokens } from '@volly/shared';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTunnel, tunnelLog } from '../harness/tunnel.ts';
 import { exchange } from './lib/fuzz-http-wire.ts';
 import { frame } from './lib/fuzz-tunnel-frames.ts';
 import { MARK } from './lib/fuzz-tunnel-server-plan.ts';
@@ -47,6 +49,38 @@ describe('fuzzing volly-pq tunnel from the server side (a hostile proxy)', () =>
     },
     TIME_MS + 40_000,
   );
+
+  // A failed document fetch is cached for 5 minutes (FAILED_FETCH_TTL_MS), so each kind gets a fresh tunnel.
+  it('every kind of broken well-known document: a fresh tunnel answers the SDK with a status, shows none of it, lives on', async () => {
+    const fake = target.fake;
+    fake.honest = false;
+    const outcomes: string[] = [];
+    try {
+      for (let kind = 0; kind < 12; kind++) {
+        fake.docKind = kind;
+        const tunnel = await startTunnel({ ...target.proxy, wsUrl: fake.wsUrl, url: fake.wsUrl.replace('ws:', 'http:') });
+        try {
+          const port = Number(new URL(tunnel.url).port);
+          const req = `GET /rtc?access_token=${target.tokens[0]}&protocol=16 HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dm9sbHktZnV6ei1rZXkxMg==\r\nSec-WebSocket-Version: 13\r\n\r\n`;
+          const ex = await exchange({ host: '127.0.0.1', port, data: Buffer.from(req), silenceMs: 15_000, timeoutMs: 15_000 });
+          outcomes.push(`${kind}: ${ex.outcome}`);
+          const reply = ex.received.toString('latin1');
+          // a document that still names the real key (the 10,000-copies one) may well work: then LiveKit's messages follow the 101
+          const head = ex.status === 101 ? reply.slice(0, reply.indexOf('\r\n\r\n')) : reply;
+          expect(ex.status, `document kind ${kind}: ${ex.outcome}`).not.toBeNull();
+          expect(head).not.toContain(MARK);
+          expect(redactTokens(head)).toBe(head);
+          expect(await tunnel.metrics()).toContain('volly_tunnel_');
+          expect(redactTokens(tunnelLog(tunnel))).toBe(tunnelLog(tunnel));
+        } finally {
+          await tunnel.close();
+        }
+      }
+    } finally {
+      fake.docKind = undefined;
+    }
+    expect(outcomes.filter((o) => o.endsWith('http 502')).length, outcomes.join(', ')).toBeGreaterThanOrEqual(8);
+  }, 60_000);
 
   // KNOWN BUG, left to the tunnel's owner (not a crash): a close frame the server sends before the
   // session opened is unauthenticated, yet signal.ts gives its reason to the SDK as the refusal's

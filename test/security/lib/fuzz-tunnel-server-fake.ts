@@ -32,17 +32,20 @@ export interface FakeProxy {
   readonly docs: { real: number; fuzzed: number };
   /** Serve the real document only (for the honest joins at the end). */
   honest: boolean;
+  /** Serve only fuzzed documents of this kind (a fresh tunnel per kind: a failed fetch is cached 5 min). */
+  docKind: number | undefined;
   close(): Promise<void>;
 }
 
 const accept = (key: string) => createHash('sha1').update(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64');
 
-function fuzzedDoc(real: string, r: Prng): { status: number; type: string; body: string | Buffer } {
+/** A fuzzed well-known document, of kind `kind` (0-11) or one `r` picks. */
+export function fuzzedDoc(real: string, r: Prng, kind = r.int(12)): { status: number; type: string; body: string | Buffer } {
   const json = 'application/json';
   const doc = JSON.parse(real) as { keys?: Array<Record<string, unknown>> };
   const key = doc.keys?.[0] ?? {};
   const withKey = (k: Record<string, unknown>) => JSON.stringify({ ...doc, keys: [{ ...key, ...k }] });
-  switch (r.int(12)) {
+  switch (kind) {
     case 0:
       return { status: 200, type: json, body: r.pick(['{', 'null', '[]', '""', '1e999', '{"__proto__":{"x":1}}', '']) };
     case 1:
@@ -101,15 +104,15 @@ export async function startFakeProxy(realWsUrl: string, realDoc: string, seed: n
   const open = new Set<Socket | WebSocket>();
   const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, handleProtocols: (p) => p.values().next().value ?? false });
   let fetches = 0;
-  const fake = { honest: false };
+  const fake = { honest: false, docKind: undefined as number | undefined };
   const server = createServer((req, res) => {
     const r = new Prng((seed * 31 + fetches++) >>> 0);
-    if (!req.url?.startsWith('/.well-known/volly-pq') || fake.honest || r.chance(0.5)) {
+    if (!req.url?.startsWith('/.well-known/volly-pq') || fake.honest || (fake.docKind === undefined && r.chance(0.5))) {
       docs.real++;
       return void res.writeHead(200, { 'content-type': 'application/json' }).end(realDoc);
     }
     docs.fuzzed++;
-    const d = fuzzedDoc(realDoc, r);
+    const d = fuzzedDoc(realDoc, r, fake.docKind);
     res.writeHead(d.status, { 'content-type': d.type }).end(d.body);
   });
 

@@ -216,6 +216,7 @@ export async function runServerFuzz(
     }
   }
   const untouched = await viaMitm('canary via a MITM slot', { kind: 'mitm', at: -1, tamper: 'flip' }, t.tokens[o.concurrency] as string);
+  t.fake.honest = false;
   if (untouched === 'joined, untouched') s.canaries.ok++;
   else {
     s.canaries.failed++;

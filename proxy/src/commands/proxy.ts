@@ -9,7 +9,7 @@ import type { Command } from 'commander';
 import { type Config, loadConfig, SETTING_ENV_NAMES } from '../config.js';
 import { createLogger } from '../log.js';
 import { startProxy } from '../server.js';
-import { EXIT } from './common.js';
+import { runService } from './service.js';
 
 const settingsHelp = () =>
   `
@@ -53,18 +53,6 @@ export function registerProxy(program: Command): Command {
         return;
       }
       const log = createLogger(config.logLevel);
-      const crash = (what: string) => (err: unknown) => {
-        log.fatal({ event: 'crash', what, err: err instanceof Error ? err.stack : String(err) }, 'volly-pq proxy crashed');
-        process.exit(EXIT.failure);
-      };
-      process.on('uncaughtException', crash('uncaught exception'));
-      process.on('unhandledRejection', crash('unhandled rejection'));
-      const proxy = await startProxy(config, log);
-      const stop = (signal: string) => {
-        log.info({ event: 'signal', signal }, 'shutting down');
-        proxy.close().then(() => process.exit(EXIT.ok), crash('shutdown'));
-      };
-      process.once('SIGTERM', () => stop('SIGTERM'));
-      process.once('SIGINT', () => stop('SIGINT'));
+      await runService('proxy', log, () => startProxy(config, log));
     });
 }

@@ -10,7 +10,8 @@ import { createLogger } from '../log.js';
 import { TunnelError } from '../tunnel/errors.js';
 import { type TunnelCliOptions, tunnelSettings } from '../tunnel/options.js';
 import { startTunnel } from '../tunnel/server.js';
-import { EXIT, UsageError } from './common.js';
+import { UsageError } from './common.js';
+import { runService } from './service.js';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
@@ -43,18 +44,6 @@ export function registerTunnel(program: Command): Command {
         throw err;
       }
       const log = createLogger(settings.logLevel);
-      const crash = (what: string) => (err: unknown) => {
-        log.fatal({ event: 'crash', what, err: err instanceof Error ? err.stack : String(err) }, 'volly-pq tunnel crashed');
-        process.exit(EXIT.failure);
-      };
-      process.on('uncaughtException', crash('uncaught exception'));
-      process.on('unhandledRejection', crash('unhandled rejection'));
-      const tunnel = await startTunnel(settings, log);
-      const stop = (signal: string) => {
-        log.info({ event: 'signal', signal }, 'shutting down');
-        tunnel.close().then(() => process.exit(EXIT.ok), crash('shutdown'));
-      };
-      process.once('SIGTERM', () => stop('SIGTERM'));
-      process.once('SIGINT', () => stop('SIGINT'));
+      await runService('tunnel', log, () => startTunnel(settings, log));
     });
 }

@@ -13,11 +13,13 @@ import { WELL_KNOWN_PATH } from '../v2/constants.js';
 import { currentKey, parseWellKnownDocument, type ServerStaticKey } from '../v2/well-known.js';
 import type { SessionFailure } from './session.js';
 
-/** How long a failed document fetch is remembered (the document's own max-age). */
+/** How long a document that says "no v2 here" (404, or not a key document) is remembered: the document's own max-age. */
 export const FAILED_FETCH_TTL_MS = 300_000;
+/** How long a fetch that failed in transit (network error, timeout, 5xx) is remembered: long enough not to hammer, short enough that one blip does not refuse v2 for minutes. */
+export const TRANSIENT_FETCH_TTL_MS = 10_000;
 const FETCH_TIMEOUT_MS = 10_000;
 
-type Entry = { readonly keys: ServerStaticKey[] | null; readonly at: number };
+type Entry = { readonly keys: ServerStaticKey[] | null; readonly at: number; readonly ttl: number };
 
 /** The in-memory document cache: document URL → keys (null: no document there). */
 export class ServerKeyCache {
@@ -30,11 +32,11 @@ export class ServerKeyCache {
    */
   async get(url: string, fetchFn: typeof fetch, refresh = false, now = Date.now()): Promise<{ keys: ServerStaticKey[] | null; fetched: boolean }> {
     const hit = this.#entries.get(url);
-    if (!refresh && hit && (hit.keys !== null || now - hit.at < FAILED_FETCH_TTL_MS)) return { keys: hit.keys, fetched: false };
+    if (!refresh && hit && (hit.keys !== null || now - hit.at < hit.ttl)) return { keys: hit.keys, fetched: false };
     let pending = this.#inFlight.get(url);
     if (!pending) {
-      pending = fetchDocument(url, fetchFn).then((keys) => {
-        this.#entries.set(url, { keys, at: now });
+      pending = fetchDocument(url, fetchFn).then(({ keys, transient }) => {
+        this.#entries.set(url, { keys, at: now, ttl: transient ? TRANSIENT_FETCH_TTL_MS : FAILED_FETCH_TTL_MS });
         this.#inFlight.delete(url);
         return keys;
       });
@@ -51,14 +53,25 @@ export class ServerKeyCache {
 /** One cache for every socket of the page (installPqWebSocket passes its own). */
 export const defaultServerKeyCache = new ServerKeyCache();
 
-async function fetchDocument(url: string, fetchFn: typeof fetch): Promise<ServerStaticKey[] | null> {
+async function fetchDocument(url: string, fetchFn: typeof fetch): Promise<{ keys: ServerStaticKey[] | null; transient: boolean }> {
+  let res: Response;
   try {
     // No cookies: the document is public, and the proxy's origin is not the page's.
-    const res = await fetchFn(url, { credentials: 'omit', redirect: 'error', signal: AbortSignal.timeout(FETCH_TIMEOUT_MS) });
-    if (!res.ok) return null;
-    return parseWellKnownDocument(await res.text());
+    res = await fetchFn(url, { credentials: 'omit', redirect: 'error', signal: AbortSignal.timeout(FETCH_TIMEOUT_MS) });
   } catch {
-    return null;
+    return { keys: null, transient: true };
+  }
+  if (!res.ok) return { keys: null, transient: res.status >= 500 || res.status === 429 };
+  let text: string;
+  try {
+    text = await res.text();
+  } catch {
+    return { keys: null, transient: true };
+  }
+  try {
+    return { keys: parseWellKnownDocument(text), transient: false };
+  } catch {
+    return { keys: null, transient: false };
   }
 }
 

@@ -17,7 +17,7 @@
 import type { Aead } from '../aead/types.js';
 import { fromUtf8 } from '../bytes.js';
 import { type ClientOutput, failureFromControlError, type SessionFailure } from '../client/session.js';
-import { CloseCode } from '../close-codes.js';
+import { CloseCode, closeCodeInfo } from '../close-codes.js';
 import { VollyError } from '../errors.js';
 import { FrameKind, FrameSealer } from '../frame.js';
 import { type SealedChannel, sealedChannel } from '../handshake.js';
@@ -150,8 +150,14 @@ export class ClientV2 {
     }
   }
 
-  /** The transport closed with `code` (before or after keys). Returns the failure, with a retry hint where one applies. */
-  closed(code: number, reason = ''): ClientV2Output[] {
+  /**
+   * The transport closed with `code` (before or after keys). Returns the
+   * failure, with a retry hint where one applies. The close frame's reason is
+   * not authenticated — an on-path party can write anything there — so the
+   * failure says only the code's public name; what the proxy had to say
+   * came sealed (VollyControl error) when keys existed.
+   */
+  closed(code: number, _reason = ''): ClientV2Output[] {
     if (this.#state === 'failed' || this.#state === 'closed') return [];
     if (code === 1000 && this.#state === 'open') {
       this.#wipe();
@@ -159,7 +165,7 @@ export class ClientV2 {
       return [];
     }
     const retry = code === CloseCodeV2.UnknownKey && this.#state === 'sent' ? ({ kind: 'refetch-keys' } as const) : undefined;
-    return [this.#fail({ closeCode: code, message: reason || `closed with ${code}`, ...(retry ? { retry } : {}) })];
+    return [this.#fail({ closeCode: code, message: closeCodeInfo(code).name, ...(retry ? { retry } : {}) })];
   }
 
   /** Seals a LiveKit message: binary as kind 0x01, text as 0x02. */

@@ -38,6 +38,8 @@ function pathOf(url: string | undefined): string | undefined {
   }
 }
 const BAD_TARGET = 'volly-pq tunnel: the request target is not a valid URL';
+const NEEDS_UPGRADE = 'volly-pq tunnel: signaling needs a WebSocket upgrade';
+const NOT_SIGNALING = 'volly-pq tunnel: not a LiveKit signaling path';
 
 export async function startTunnel(s: TunnelSettings, log: Logger): Promise<RunningTunnel> {
   const metrics = createTunnelMetrics();
@@ -47,21 +49,28 @@ export async function startTunnel(s: TunnelSettings, log: Logger): Promise<Runni
   const deps = { dialer: createDialer(s), failures, metrics, log, wss };
   const forward = createHttpForward(s.serverHttp, metrics, log);
 
+  // One line per request the tunnel refuses itself; never its URL, which may carry a token.
+  const refused = (kind: 'request' | 'upgrade', status: number, reason: string) =>
+    log.warn({ event: 'request_refused', kind, status, reason }, 'volly-pq tunnel refused a request');
   const server = createServer((req, res) => {
     const path = pathOf(req.url);
-    if (path === undefined) res.writeHead(400, { 'content-type': 'text/plain; charset=utf-8' }).end(BAD_TARGET);
-    else if (isValidatePath(path) && (req.method === 'GET' || req.method === 'HEAD')) answerValidate(req, res, failures, metrics);
+    if (path === undefined) {
+      refused('request', 400, BAD_TARGET);
+      res.writeHead(400, { 'content-type': 'text/plain; charset=utf-8' }).end(BAD_TARGET);
+    } else if (isValidatePath(path) && (req.method === 'GET' || req.method === 'HEAD')) answerValidate(req, res, failures, metrics);
     // A plain request to a signaling or agent path would carry the SDK's token to the proxy outside any PQ session.
-    else if (isUpgradePath(path))
-      res.writeHead(426, { 'content-type': 'text/plain; charset=utf-8', upgrade: 'websocket' }).end('volly-pq tunnel: signaling needs a WebSocket upgrade');
-    else forward(req, res);
+    else if (isUpgradePath(path)) {
+      refused('request', 426, NEEDS_UPGRADE);
+      res.writeHead(426, { 'content-type': 'text/plain; charset=utf-8', upgrade: 'websocket' }).end(NEEDS_UPGRADE);
+    } else forward(req, res);
   });
   server.on('upgrade', (req, socket, head) => {
     // Only LiveKit's signaling and agent worker paths are carried.
     const path = pathOf(req.url);
-    if (path === undefined) refuseUpgrade(socket, 400, BAD_TARGET);
-    else if (isUpgradePath(path)) handleSignalUpgrade(req, socket, head, deps);
-    else refuseUpgrade(socket, 404, 'volly-pq tunnel: not a LiveKit signaling path');
+    if (path !== undefined && isUpgradePath(path)) return handleSignalUpgrade(req, socket, head, deps);
+    const [status, reason] = path === undefined ? [400, BAD_TARGET] : [404, NOT_SIGNALING];
+    refused('upgrade', status, reason);
+    refuseUpgrade(socket, status, reason);
   });
   const port = await listen(server, s.listen.host, s.listen.port);
 

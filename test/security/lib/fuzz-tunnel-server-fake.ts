@@ -162,6 +162,8 @@ export async function startFakeProxy(realWsUrl: string, realDoc: string, seed: n
       open.delete(socket);
       rec.closed = true;
     });
+    // The tunnel's FIN: the fake is an http.Server (half-open allowed), so end our side too, or 'close' never comes.
+    socket.on('end', () => socket.destroy());
     rec.dials++;
     if (!plan) return void socket.destroy();
     if (plan.kind === 'mitm') return mitm(i, plan, req, socket, head, rec);
@@ -184,6 +186,8 @@ export async function startFakeProxy(realWsUrl: string, realDoc: string, seed: n
     const tail = plan.kind === 'bad-101' ? plan.tail : Buffer.concat(plan.frames);
     socket.write(Buffer.concat([Buffer.from(`HTTP/1.1 101 Switching Protocols\r\n${lines.join('\r\n')}\r\n\r\n`), tail]));
     if (plan.kind === 'junk' && plan.end !== 'stay') setTimeout(() => (plan.end === 'end' ? socket.end() : socket.destroy()), 50);
+    // Read (and drop) what the tunnel sends: a paused half-open socket would never see its close.
+    else socket.resume();
   };
   const fresh = (): DialRecord => ({ dials: 0, passed: 0, tampered: false, closed: false });
   server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {

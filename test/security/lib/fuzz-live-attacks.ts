@@ -10,8 +10,9 @@ import { openRawPq, type RawPq } from '../../harness/raw-pq.ts';
 import { waitClosed } from './fuzz-live-session.ts';
 import { mint } from './fuzz-live-target.ts';
 import { ALGS, type FuzzTarget, type InputResult, type Keyed } from './fuzz-live-types.ts';
-import { type ControlSpec, controlArb, handshakeArb, hugeProtobufArb, protobufArb, tokenArb } from './generators.ts';
+import { type ControlSpec, controlArb, handshakeArb, hugeProtobufArb, protobufArb } from './generators.ts';
 import { mutate, mutateToken, type Prng } from './mutate.ts';
+import { tokenArb } from './token-arbs.ts';
 
 const aead = getAead();
 

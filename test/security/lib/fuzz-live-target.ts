@@ -11,7 +11,7 @@ import { openRawPq } from '../../harness/raw-pq.ts';
 import { signalUrl } from '../../harness/signal.ts';
 import { type Credentials, token } from '../../harness/tokens.ts';
 import { ALGS, type FuzzTarget, type ProxyEndpoint, type Seeds } from './fuzz-live-types.ts';
-import type { TokenKeys } from './generators.ts';
+import type { TokenKeys } from './token-arbs.ts';
 
 /** Fuzz tokens may update their metadata (the watcher's oracle); a bound key lives 4 h. */
 export function mint(

@@ -4,7 +4,7 @@
 import type { KemAlgorithm, KemKeyPair, SealedChannel } from '@volly/shared';
 import type { LiveKitServer } from '../../harness/livekit.ts';
 import type { RawConn } from '../../harness/raw-socket.ts';
-import type { TokenKeys } from './generators.ts';
+import type { TokenKeys } from './token-arbs.ts';
 
 export const ALGS: KemAlgorithm[] = ['ML-KEM-768', 'X-Wing'];
 

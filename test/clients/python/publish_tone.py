@@ -100,4 +100,10 @@ if __name__ == "__main__":
     parser.add_argument("--url", required=True, help="ws:// URL of LiveKit, the proxy or the tunnel")
     parser.add_argument("--seconds", type=float, default=60, help="leave after this long")
     parser.add_argument("--hz", type=float, default=440, help="frequency of the tone")
-    sys.exit(asyncio.run(main(parser.parse_args())))
+    code = asyncio.run(main(parser.parse_args()))
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # livekit 1.2.0's FFI runtime can abort the process while the interpreter finalizes (SIGABRT:
+    # "panic in a function that cannot unwind" in a tokio worker), after everything above has run
+    # and been reported; skip finalization so the exit status is this script's own.
+    os._exit(code)

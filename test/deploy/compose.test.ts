@@ -14,7 +14,7 @@ import { Ajv2020 } from 'ajv/dist/2020.js';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { loadConfig, SETTING_ENV_NAMES } from '../../proxy/src/config.ts';
-import { LIVEKIT_VERSION } from '../harness/livekit.ts';
+import { LIVEKIT_VERSION } from '../harness/livekit-binary.ts';
 import { createTestPki } from '../harness/tls.ts';
 import { goModuleDir } from '../harness/tools.ts';
 import { interpolate, mergeCompose, type PublishedPort, parseDotEnv, publishedPorts } from './lib/compose.ts';

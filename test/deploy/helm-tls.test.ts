@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { loadConfig } from '../../proxy/src/config.ts';
-import { LIVEKIT_VERSION } from '../harness/livekit.ts';
+import { LIVEKIT_VERSION } from '../harness/livekit-binary.ts';
 import { createTestPki } from '../harness/tls.ts';
 import { GO_TOOL_TIMEOUT_MS } from '../harness/tools.ts';
 import {

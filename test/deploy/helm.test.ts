@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { isMap, parseDocument, parse as parseYaml, type YAMLMap } from 'yaml';
 import { loadConfig, SETTING_ENV_NAMES } from '../../proxy/src/config.ts';
-import { LIVEKIT_VERSION } from '../harness/livekit.ts';
+import { LIVEKIT_VERSION } from '../harness/livekit-binary.ts';
 import { GO_TOOL_TIMEOUT_MS } from '../harness/tools.ts';
 import {
   CHART,

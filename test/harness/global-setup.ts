@@ -5,7 +5,7 @@
 // reads; the workers inherit the environment of this process).
 
 import type { TestProject } from 'vitest/node';
-import { ensureLiveKitBinary, LIVEKIT_VERSION } from './livekit.ts';
+import { ensureLiveKitBinary, LIVEKIT_VERSION } from './livekit-binary.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {

@@ -24,7 +24,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
-import { findGo, toolCacheDir } from './livekit.ts';
+import { findGo, toolCacheDir } from './livekit-binary.ts';
 
 const run = promisify(execFile);
 

@@ -7,8 +7,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchBrowser } from '../harness/browser.ts';
 import { type LiveKitServer, startLiveKit } from '../harness/livekit.ts';
 import { metricValue } from '../harness/metrics.ts';
-import { createTestPki, startTlsTap, type TestPki, type TlsTap } from '../harness/tls.ts';
+import { createTestPki, type TestPki } from '../harness/tls.ts';
 import { startTlsProxy, type TlsProxy } from '../harness/tls-proxy.ts';
+import { startTlsTap, type TlsTap } from '../harness/tls-tap.ts';
 
 let livekit: LiveKitServer;
 let pki: TestPki;

@@ -12,8 +12,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LiveKitServer, startLiveKit } from '../harness/livekit.ts';
 import { metricValue } from '../harness/metrics.ts';
 import { connectSignal } from '../harness/signal.ts';
-import { createTestPki, startTlsTap, type TestPki, type TlsTap, type TlsWire } from '../harness/tls.ts';
+import { createTestPki, type TestPki } from '../harness/tls.ts';
 import { type ClientTls, clientView, connectPqTls, sessionLines, startTlsProxy, type TlsProxy } from '../harness/tls-proxy.ts';
+import { startTlsTap, type TlsTap, type TlsWire } from '../harness/tls-tap.ts';
 import { until } from '../harness/wait.ts';
 
 let livekit: LiveKitServer;

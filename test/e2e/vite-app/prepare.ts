@@ -13,7 +13,7 @@ import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync,
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
-import { toolCacheDir } from '../../harness/livekit.ts';
+import { toolCacheDir } from '../../harness/livekit-binary.ts';
 
 const TEMPLATE = dirname(fileURLToPath(import.meta.url));
 const SHARED = resolve(TEMPLATE, '../../../shared');

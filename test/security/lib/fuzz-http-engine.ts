@@ -13,7 +13,7 @@ import { RoomServiceClient } from 'livekit-server-sdk';
 import type { HttpInput } from './fuzz-http-gen.ts';
 import { Inputs } from './fuzz-http-inputs.ts';
 import { type FindingKind, judge, routeOf, show } from './fuzz-http-oracle.ts';
-import { emptyStats, type HttpFuzzStats, lastWords } from './fuzz-http-stats.ts';
+import { bump, emptyStats, type HttpFuzzStats, lastWords } from './fuzz-http-stats.ts';
 import { type HttpFuzzTarget, MUST_NOT_JOIN } from './fuzz-http-target.ts';
 import { exchange } from './fuzz-http-wire.ts';
 
@@ -32,10 +32,6 @@ export interface HttpRunOptions {
   onProgress?: (s: { done: number; elapsedMs: number; findings: number; crashes: number }) => void;
   onFinding?: (f: HttpFuzzStats['findings'][number]) => void;
 }
-
-const bump = (m: Record<string, number>, k: string) => {
-  m[k] = (m[k] ?? 0) + 1;
-};
 
 let addr = 0;
 const localAddress = () => `127.0.0.${2 + (addr++ % 249)}`;

@@ -35,6 +35,11 @@ export interface HttpFuzzStats {
   findingCount: number;
 }
 
+/** Counts one more `k` in a tally of outcomes, routes, kinds. */
+export const bump = (m: Record<string, number>, k: string): void => {
+  m[k] = (m[k] ?? 0) + 1;
+};
+
 export const emptyStats = (): HttpFuzzStats => ({
   inputs: 0,
   durationMs: 0,

@@ -10,6 +10,7 @@
 import { redactTokens } from '@volly/shared';
 import { connectSignal } from '../../harness/signal.ts';
 import { show } from './fuzz-http-oracle.ts';
+import { bump } from './fuzz-http-stats.ts';
 import { execSdk } from './fuzz-tunnel-sdk-exec.ts';
 import { SdkInputs } from './fuzz-tunnel-sdk-gen.ts';
 import type { TunnelFuzzTarget } from './fuzz-tunnel-target.ts';
@@ -36,10 +37,6 @@ export interface SdkFuzzStats {
   findings: string[];
   findingCount: number;
 }
-
-const bump = (m: Record<string, number>, k: string) => {
-  m[k] = (m[k] ?? 0) + 1;
-};
 
 /** The tunnel's dials as the tap saw them: the `ws` client's handshake, with the subprotocol it always offers. */
 const DIAL =

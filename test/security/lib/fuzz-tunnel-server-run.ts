@@ -17,6 +17,7 @@ import { startTestProxy, type TestProxy } from '../../harness/proxy.ts';
 import { dialRaw } from '../../harness/raw-socket.ts';
 import { connectSignal, signalUrl } from '../../harness/signal.ts';
 import { startTunnel, type TestTunnel, tunnelLog, v2ProxyEnv } from '../../harness/tunnel.ts';
+import { bump } from './fuzz-http-stats.ts';
 import { exchange } from './fuzz-http-wire.ts';
 import { type DialRecord, type FakeProxy, startFakeProxy } from './fuzz-tunnel-server-fake.ts';
 import { FAKE_TOKEN, MARK, type ServerPlan, serverPlan } from './fuzz-tunnel-server-plan.ts';
@@ -79,10 +80,6 @@ export interface ServerFuzzStats {
   findings: string[];
   findingCount: number;
 }
-
-const bump = (m: Record<string, number>, k: string) => {
-  m[k] = (m[k] ?? 0) + 1;
-};
 
 const PING = new SignalRequest({ message: { case: 'ping', value: 1n } }).toBinary();
 

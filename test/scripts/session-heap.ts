@@ -1,7 +1,7 @@
 // What one idle sealed session costs the proxy once it relays: starts the
 // real LiveKit and a bench proxy (inspector open), opens N idle sessions
 // (volly-pq.v1 in-band ML-KEM-768, or volly-pq.v2 X-Wing unbound), and
-// compares heap snapshots taken after a full GC before and after them: the
+// compares heap snapshots taken after a full GC with them open and after they closed: the
 // self bytes per session by constructor (heap.ts's census), plus RSS per session.
 // Lighter than the bench's scale scenario (no 10k ramp), for before/after
 // comparisons of the proxy's per-session state.
@@ -98,9 +98,9 @@ try {
   const warm = await pool(Number(values.warmup), concurrency, (i) => open(100_000 + i));
   await Promise.all(warm.map((s) => s.close()));
   await sleep(1000);
+  // RSS first, with no snapshot taken yet (writing one leaves the malloc arenas larger); the baseline
+  // snapshot comes after the sessions have closed again, so one ramp serves both.
   const baseRss = await settledRss(px);
-  const baseFile = join(out, `${protocol}-base.heapsnapshot`);
-  await px.heapSnapshot(baseFile);
   log(`baseline: RSS ${(baseRss / 1024).toFixed(1)} MiB; opening ${n} ${protocol} sessions`);
   const t0 = performance.now();
   const held = await pool(n, concurrency, open);
@@ -110,6 +110,11 @@ try {
   await px.heapSnapshot(loadedFile);
   const still = held.filter((s) => s.open()).length;
   if (still !== n) log(`warning: only ${still} of ${n} sessions still open at the snapshot`);
+  await Promise.all(held.map((s) => s.close()));
+  await sleep(2000);
+  await px.collectGarbage();
+  const baseFile = join(out, `${protocol}-base.heapsnapshot`);
+  await px.heapSnapshot(baseFile);
   const r = perSession(census(baseFile), census(loadedFile), n, Number(values.top));
   process.stdout.write(
     `${protocol} idle sealed sessions: ${n} (${still} open at the snapshot)\n` +
@@ -118,8 +123,7 @@ try {
       '| per session: objects | bytes | constructor |\n| --: | --: | :-- |\n',
   );
   for (const x of r.rows) process.stdout.write(`| ${x.count.toFixed(2)} | ${x.bytes.toFixed(0)} | \`${x.name}\` |\n`);
-  process.stdout.write(`\nsnapshots: ${baseFile} ${loadedFile}\n`);
-  await Promise.all(held.map((s) => s.close()));
+  process.stdout.write(`\nsnapshots: ${baseFile} (after the sessions closed) ${loadedFile}\n`);
 } finally {
   await proxy?.stop().catch(() => {});
   await livekit?.stop().catch(() => {});

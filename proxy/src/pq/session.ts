@@ -38,7 +38,7 @@ import type { Context, Live } from '../context.js';
 import { dial } from '../dial.js';
 import { SessionAbortedError, StageTimeoutError } from '../errors.js';
 import type { Slot } from '../limiter.js';
-import { Relay, type RelayTransforms } from '../relay.js';
+import { type Message, Relay, type RelayTransforms } from '../relay.js';
 import { SessionRecord } from '../session-record.js';
 import { tlsFactsOf } from '../tls.js';
 import type { DialResult } from '../upstream.js';
@@ -143,11 +143,11 @@ export class PqSession implements Live {
     // From here the relay owns the session: the handshake's state goes.
     this.#hs = undefined;
     // v2 unbound relays before the client's key confirmation: it is still due within the handshake timeout.
-    const { confirmed } = keyed.crypto;
-    if (confirmed && !confirmed()) {
+    const { crypto } = keyed;
+    if (crypto.confirmed && !crypto.confirmed()) {
       const due = performance.now() - hs.stage.startedAt;
       const t = setTimeout(
-        () => confirmed() || relay.end(CloseCode.HandshakeTimeout, 'no key confirmation'),
+        () => crypto.confirmed?.() || relay.end(CloseCode.HandshakeTimeout, 'no key confirmation'),
         Math.max(0, this.ctx.config.limits.handshakeTimeoutMs - due),
       );
       t.unref?.();
@@ -202,25 +202,40 @@ export class PqSession implements Live {
   };
 }
 
-/** The relay's PQ side: open client frames, seal LiveKit's, rewrite tokens (per path), seal errors, wipe keys at the end. */
-function transforms(ctx: Context, crypto: SessionCrypto, grant: Grant, path: string): RelayTransforms {
-  return {
-    fromClient(data, isBinary) {
-      if (!isBinary) throw new ProtocolError('text frame on a sealed session');
-      return crypto.open(data);
-    },
-    toClient(m) {
-      return typeof m === 'string' ? crypto.seal(FrameKind.LiveKitText, utf8(m)) : crypto.seal(FrameKind.LiveKitBinary, m);
-    },
-    rewrite: sessionRewriter(path, grant, ctx.auth, ctx.metrics),
-    closing(code, reason) {
-      if (code < 4000) return null;
-      return crypto.seal(FrameKind.Control, encodeControl({ case: 'error', code, message: reason }));
-    },
-    publicReason: (code) => codeName(code),
-    dispose: () => crypto.destroy(),
-  };
+/**
+ * The relay's PQ side: open client frames, seal LiveKit's, rewrite tokens
+ * (per path), seal errors, wipe keys at the end. A class, so an idle session
+ * holds one small object rather than six closures.
+ */
+class PqTransforms implements RelayTransforms {
+  readonly rewrite: RelayTransforms['rewrite'];
+  constructor(
+    private readonly crypto: SessionCrypto,
+    rewrite: RelayTransforms['rewrite'],
+  ) {
+    this.rewrite = rewrite;
+  }
+  fromClient(data: Buffer, isBinary: boolean): Message | null {
+    if (!isBinary) throw new ProtocolError('text frame on a sealed session');
+    return this.crypto.open(data);
+  }
+  toClient(m: Message): Message {
+    return typeof m === 'string' ? this.crypto.seal(FrameKind.LiveKitText, utf8(m)) : this.crypto.seal(FrameKind.LiveKitBinary, m);
+  }
+  closing(code: number, reason: string): Message | null {
+    if (code < 4000) return null;
+    return this.crypto.seal(FrameKind.Control, encodeControl({ case: 'error', code, message: reason }));
+  }
+  publicReason(code: number): string {
+    return codeName(code);
+  }
+  dispose(): void {
+    this.crypto.destroy();
+  }
 }
+
+const transforms = (ctx: Context, crypto: SessionCrypto, grant: Grant, path: string): RelayTransforms =>
+  new PqTransforms(crypto, sessionRewriter(path, grant, ctx.auth, ctx.metrics));
 
 /**
  * volly-pq.v1: the handshake after the upgrade, then the sealed token (or,

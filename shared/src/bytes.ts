@@ -10,6 +10,12 @@ import { base64url } from 'jose';
 
 export { bytesToHex as toHex, concatBytes, equalBytes, hexToBytes as fromHex, utf8ToBytes as utf8 };
 
+/**
+ * A copy into a plain Uint8Array that shares nothing with `b`. Not `b.slice()`:
+ * on a node Buffer that is a view, so wiping one would wipe the other.
+ */
+export const copyBytes = (b: Uint8Array): Uint8Array => new Uint8Array(b);
+
 const strictDecoder = new TextDecoder('utf-8', { fatal: true });
 /** Strict UTF-8 decode: invalid sequences throw (callers map that to a typed error). */
 export const fromUtf8 = (b: Uint8Array): string => strictDecoder.decode(b);

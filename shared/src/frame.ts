@@ -14,8 +14,10 @@
  * Key and nonce are bound to the AEAD once per direction (their checks run
  * then, not per frame); the nonce buffer is rewritten in place per frame.
  */
+
 import type { Aead, BoundAead } from './aead/types.js';
 import { AEAD_KEY_LENGTH, AEAD_NONCE_LENGTH, AEAD_TAG_LENGTH } from './aead/types.js';
+import { copyBytes } from './bytes.js';
 import { CounterExhaustedError, FrameError, KeyFormatError } from './errors.js';
 
 export const FrameKind = {
@@ -42,7 +44,7 @@ function writeNonce(view: DataView, counter: number): void {
 
 function checkKey(key: Uint8Array): Uint8Array {
   if (key.length !== AEAD_KEY_LENGTH) throw new KeyFormatError('direction key must be 32 bytes');
-  return key.slice();
+  return copyBytes(key);
 }
 
 abstract class Direction {

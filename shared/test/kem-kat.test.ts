@@ -18,6 +18,7 @@ import { KeyFormatError } from '../src/errors.js';
 import acvp from '../test-vectors/primitives/ml-kem-768-acvp.json' with { type: 'json' };
 import wycheproof from '../test-vectors/primitives/ml-kem-768-wycheproof.json' with { type: 'json' };
 import xwing from '../test-vectors/primitives/xwing-draft-10.json' with { type: 'json' };
+import { kemVariants } from './kem-variants.js';
 
 const hex = (s: string): Uint8Array => hexToBytes(s);
 const concat = (a: Uint8Array, b: Uint8Array): Uint8Array => {
@@ -55,9 +56,7 @@ describe.each(kemBackends())('ML-KEM-768 %s backend', (backend) => {
   });
 });
 
-describe.each(kemBackends())('X-Wing %s backend', (backend) => {
-  const kem = getKem('X-Wing', backend);
-
+describe.each(kemVariants().filter((v) => v.algorithm === 'X-Wing'))('$label', ({ kem }) => {
   test.each(xwing.tests.map((v, i) => ({ i: i + 1, ...v })))('draft-10 vector $i: keygen and decapsulate', ({ seed, sk, pk, ct, ss }) => {
     const pair = kem.keygen(hex(seed));
     expect(pair.secretKey).toEqual(hex(sk));

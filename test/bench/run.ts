@@ -8,7 +8,7 @@
 //   node test/bench/run.ts [--smoke] [--only=handshake,join,relay,storm,rtt,scale,e2ee] [--out=DIR] [--profile] [--rtt-joins=N]
 //   node test/bench/run.ts --render=DIR/summary.json   (re-render a stored run's report.md and chart.svg)
 //
-// --profile runs the proxies with --cpu-prof and takes heap snapshots of the
+// --profile runs the proxies (and the bare Node.js relay) with --cpu-prof and takes heap snapshots of the
 // scale proxy (baseline and first level); all land in OUT/profiles, for
 // test/scripts/profile.ts and test/scripts/heap.ts.
 // Every load loop is bounded in count and time; only loopback addresses are used.
@@ -168,7 +168,7 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchOutput> {
         nginx = await startNginx(livekit);
         nginxVersion = nginx.version;
       } else log('nginx not found: the nginx rows are left out');
-      nodeWs = await startNodeWsRelay(livekit);
+      nodeWs = await startNodeWsRelay(livekit, { nodeArgs: proxyArgs });
       log(`LiveKit ${LIVEKIT_VERSION} on ${livekit.url} (pid ${livekit.pid}), proxy ${proxy.wsUrl} (pid ${proxy.pid}), nginx ${nginx?.wsUrl ?? 'none'}`);
       const servers = { livekit, proxy, nginx, nodeWs };
       if (only.has('join')) set('join', await time('join', () => runJoin(servers, sizes.join, log)));

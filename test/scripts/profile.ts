@@ -13,7 +13,8 @@ interface ProfileNode {
   callFrame: { functionName: string; url: string; lineNumber: number };
   children?: number[];
 }
-interface Profile {
+export interface Profile {
+  startTime: number;
   nodes: ProfileNode[];
   samples: number[];
   timeDeltas: number[];
@@ -47,7 +48,12 @@ function packageOf(url: string): string {
   return url;
 }
 
-export function summarize(p: Profile, top = 25): ProfileSummary {
+/**
+ * `window`: only samples taken within [from, to] (µs on CLOCK_MONOTONIC, the
+ * clock of V8's profile timestamps and of process.hrtime), e.g. to leave a
+ * process's start-up out.
+ */
+export function summarize(p: Profile, top = 25, window?: { from: number; to: number }): ProfileSummary {
   const byId = new Map(p.nodes.map((n) => [n.id, n]));
   const parent = new Map<number, number>();
   for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
@@ -59,7 +65,10 @@ export function summarize(p: Profile, top = 25): ProfileSummary {
   const incl = new Map<string, number>();
   const pkgs = new Map<string, number>();
   let total = 0;
+  let at = p.startTime;
   p.samples.forEach((id, i) => {
+    at += p.timeDeltas[i] ?? 0;
+    if (window && (at < window.from || at > window.to)) return;
     const dt = (p.timeDeltas[i] ?? 0) / 1000;
     const n = byId.get(id);
     if (!n) return;

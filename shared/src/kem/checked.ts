@@ -15,6 +15,7 @@
  */
 import { equalBytes } from '@noble/ciphers/utils.js';
 import { randomBytes } from '../backend/random.js';
+import { copyBytes } from '../bytes.js';
 import { KeyFormatError } from '../errors.js';
 import type { Encapsulation, Kem, KemAlgorithm, KemBackendName, KemKeyPair } from './types.js';
 
@@ -72,7 +73,7 @@ export function checkedKem(sizes: KemSizes, backend: KemBackendName, core: KemCo
     backend,
     keygen(seed?: Uint8Array): KemKeyPair {
       if (seed !== undefined) checkLength(seed, sizes.secretKeyLength, `${algorithm} seed`);
-      const secretKey = seed === undefined ? randomBytes(sizes.secretKeyLength) : seed.slice();
+      const secretKey = seed === undefined ? randomBytes(sizes.secretKeyLength) : copyBytes(seed);
       return { publicKey: core.publicKey(secretKey), secretKey };
     },
     encapsulate(publicKey: Uint8Array): Encapsulation {
@@ -117,7 +118,7 @@ export class SecretKeyCache<T> {
     const hit = this.#entries.get(secretKey);
     if (hit !== undefined && equalBytes(hit.seed, secretKey)) return hit.value;
     const value = this.#derive(secretKey);
-    this.#entries.set(secretKey, { seed: secretKey.slice(), value });
+    this.#entries.set(secretKey, { seed: copyBytes(secretKey), value });
     return value;
   }
 }

@@ -11,6 +11,7 @@
  * Browser-safe: no node:* import.
  */
 import { randomBytes } from '../backend/random.js';
+import { copyBytes } from '../bytes.js';
 import { KeyFormatError } from '../errors.js';
 import { checkLength } from '../kem/checked.js';
 import { MAX_CONTEXT_BYTES, type SigAlgorithm, type SigBackendName, type SigKeyPair, type Signer } from './types.js';
@@ -55,7 +56,7 @@ export function checkedSigner(sizes: SigSizes, backend: SigBackendName, core: Si
     backend,
     keygen(seed?: Uint8Array): SigKeyPair {
       if (seed !== undefined) checkLength(seed, sizes.secretKeyLength, `${algorithm} seed`);
-      const secretKey = seed === undefined ? randomBytes(sizes.secretKeyLength) : seed.slice();
+      const secretKey = seed === undefined ? randomBytes(sizes.secretKeyLength) : copyBytes(seed);
       return { publicKey: core.publicKey(secretKey), secretKey };
     },
     sign(message: Uint8Array, secretKey: Uint8Array, context: Uint8Array = EMPTY): Uint8Array {

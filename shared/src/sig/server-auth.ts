@@ -15,7 +15,7 @@
  * Browser-safe: no node:* import.
  */
 import { sha256 } from '@noble/hashes/sha2.js';
-import { equalBytes, fromBase64Url, fromHex, toBase64Url, toHex, utf8 } from '../bytes.js';
+import { copyBytes, equalBytes, fromBase64Url, fromHex, toBase64Url, toHex, utf8 } from '../bytes.js';
 import { KeyFormatError, ServerAuthError } from '../errors.js';
 import { protocolLabel } from '../protocol.js';
 import { ML_DSA_65 } from './checked.js';
@@ -54,11 +54,11 @@ export function serverKey(pin: ServerKeyPin): ServerKey {
   let publicKey: Uint8Array | null;
   let algorithm: unknown = SERVER_KEY_ALGORITHM;
   let claimedId: Uint8Array | string | undefined;
-  if (pin instanceof Uint8Array) publicKey = pin.slice();
+  if (pin instanceof Uint8Array) publicKey = copyBytes(pin);
   else if (typeof pin === 'string') publicKey = fromBase64Url(pin);
   else if (pin && typeof pin === 'object') {
     ({ algorithm = SERVER_KEY_ALGORITHM, keyId: claimedId } = pin);
-    publicKey = pin.publicKey instanceof Uint8Array ? pin.publicKey.slice() : typeof pin.publicKey === 'string' ? fromBase64Url(pin.publicKey) : null;
+    publicKey = pin.publicKey instanceof Uint8Array ? copyBytes(pin.publicKey) : typeof pin.publicKey === 'string' ? fromBase64Url(pin.publicKey) : null;
   } else publicKey = null;
   if (algorithm !== SERVER_KEY_ALGORITHM) throw new KeyFormatError(`server key algorithm must be ${SERVER_KEY_ALGORITHM}`);
   if (!publicKey || publicKey.length !== ML_DSA_65.publicKeyLength) {

@@ -13,7 +13,7 @@
  * id, so a document cannot name a key under another key's id.
  */
 import { sha256 } from '@noble/hashes/sha2.js';
-import { concatBytes, equalBytes, fromBase64Url, toBase64Url } from '../bytes.js';
+import { concatBytes, copyBytes, equalBytes, fromBase64Url, toBase64Url } from '../bytes.js';
 import { KEM_ALGORITHMS, type KemAlgorithm } from '../kem/types.js';
 import { KEM_SIZES, KEY_ID_LENGTH, LABEL_KEY_ID, PROTOCOL_V2 } from './constants.js';
 import { V2Error } from './errors.js';
@@ -46,7 +46,7 @@ function checkKey(algorithm: KemAlgorithm, publicKey: Uint8Array, notAfter: numb
 
 export function staticKey(algorithm: KemAlgorithm, publicKey: Uint8Array, notAfter: number): ServerStaticKey {
   checkKey(algorithm, publicKey, notAfter, 'key');
-  return { id: keyId(algorithm, publicKey), algorithm, publicKey: publicKey.slice(), notAfter };
+  return { id: keyId(algorithm, publicKey), algorithm, publicKey: copyBytes(publicKey), notAfter };
 }
 
 /** The JSON the proxy serves (the first key is current). */

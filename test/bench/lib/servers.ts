@@ -105,14 +105,14 @@ export interface BenchNginx extends Measured {
 
 const NODE_WS_RELAY = fileURLToPath(new URL('../node-ws-relay.mjs', import.meta.url));
 
-/** The bare Node.js + ws relay (node-ws-relay.mjs): the floor of a relay on Node.js. */
-export async function startNodeWsRelay(livekit: LiveKitServer): Promise<BenchNginx> {
+/** The bare Node.js + ws relay (node-ws-relay.mjs): the floor of a relay on Node.js; `nodeArgs` e.g. --cpu-prof, as the proxy's. */
+export async function startNodeWsRelay(livekit: LiveKitServer, opts: { nodeArgs?: string[] } = {}): Promise<BenchNginx> {
   const port = await getFreePort();
   const dir = makeTempDir(`bench-node-ws-${port}`);
   const proc = spawnManaged({
     name: `node-ws-relay:${port}`,
     command: process.execPath,
-    args: [NODE_WS_RELAY, String(port), livekit.wsUrl],
+    args: [...(opts.nodeArgs ?? []), NODE_WS_RELAY, String(port), livekit.wsUrl],
     logFile: join(dir, 'relay.log'),
     cwd: dir,
   });

@@ -6,7 +6,7 @@
 
 import { createServer, connect as netConnect, type Server } from 'node:net';
 import { SignalRequest, SignalResponse } from '@livekit/protocol';
-import { FrameKind, getAead, getKem, type KemAlgorithm, type KemKeyPair, randomBytes, v2 } from '@volly/shared';
+import { FrameKind, getAead, getKem, type Kem, type KemAlgorithm, type KemKeyPair, randomBytes, v2 } from '@volly/shared';
 import WebSocket from 'ws';
 import type { PqSignal } from './pq-signal.ts';
 import { type ConnectSignalOptions, signalUrl, waitForKind } from './signal.ts';
@@ -26,6 +26,8 @@ export interface V2Options {
   now?: () => number;
   clockOffsetMs?: number;
   timeoutMs?: number;
+  /** The session KEM (default: getKem of the server key's algorithm); a test's stand-in makes a bad ephemeral key. */
+  kem?: Kem;
 }
 
 /** As v1's PqSignal, on a raw `ws` socket, with the first flight it sent (to replay it). */
@@ -74,7 +76,7 @@ export async function newFlight(
     signalUrl(baseUrl, undefined, opts.extraQuery, { path: opts.path ?? '/rtc/v1', ...(opts.joinRequest ? { joinRequest: opts.joinRequest } : {}) }),
   );
   const client = new v2.ClientV2({
-    kem: getKem(serverKey.algorithm),
+    kem: opts.kem ?? getKem(serverKey.algorithm),
     aead: getAead(),
     serverKey,
     connect: { path: lk.pathname, query: lk.search.slice(1), accessToken: token },

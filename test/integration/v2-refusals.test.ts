@@ -9,15 +9,16 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { getKem, SUBPROTOCOL, toBase64Url, v2 } from '@volly/shared';
+import { getKem, type Kem, SUBPROTOCOL, toBase64Url, v2 } from '@volly/shared';
 import { RoomServiceClient } from 'livekit-server-sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { nothingReachesLiveKit } from '../harness/leaks.ts';
 import { type LiveKitServer, startLiveKit } from '../harness/livekit.ts';
+import { metricValue } from '../harness/metrics.ts';
 import { startTestProxy, type TestProxy } from '../harness/proxy.ts';
 import { connectSignal } from '../harness/signal.ts';
-import { connectV2, flightUrl, newFlight, replayFlight } from '../harness/v2-signal.ts';
+import { connectV2, flightUrl, newFlight, replayFlight, type V2Options } from '../harness/v2-signal.ts';
 
 const KEY = join(mkdtempSync(join(tmpdir(), 'volly-v2-refusals-')), 'mlkem.json');
 const pair = getKem('ML-KEM-768').keygen();
@@ -55,6 +56,46 @@ describe('refused with 4400 before anything is dialed or registered', () => {
     const out = await nothingReachesLiveKit(proxy, livekit, 'mallory', () => replayFlight(proxy.wsUrl, sent.path, sent));
     expect(out).toMatchObject({ code: 4400, received: 0 });
   });
+});
+
+describe('an ephemeral key (pk_e) that is no encapsulation key: 4400, never a 500, nothing dialed or registered', () => {
+  /** ML-KEM-768 whose key generation yields a public key failing the FIPS 203 modulus check (first coefficient 4095 >= q). */
+  const badEphemeral = (): Kem => {
+    const kem = getKem('ML-KEM-768');
+    return {
+      ...kem,
+      keygen(seed) {
+        const pair = kem.keygen(seed);
+        const publicKey = pair.publicKey.slice();
+        publicKey[0] = 0xff;
+        publicKey[1] = (publicKey[1] ?? 0) | 0x0f;
+        return { publicKey, secretKey: pair.secretKey };
+      },
+    };
+  };
+  const cases: Array<[string, () => Promise<string>, Partial<V2Options>]> = [
+    ['with a valid token', () => proxy.token('v2-bad-pke', 'mallory'), {}],
+    ['with a refused token (the sealed refusal needs pk_e too)', async () => 'not-a-token', {}],
+    ['with a stale clock (so does the stale-clock reply)', () => proxy.token('v2-bad-pke', 'mallory'), { clockOffsetMs: 600_000 }],
+  ];
+  it.each(cases)('%s', async (_name, token, extra) => {
+    const malformed = async () => metricValue(await proxy.metrics(), 'volly_v2_first_flights_total', { result: 'malformed' });
+    const before = await malformed();
+    const { flight, path } = await newFlight(proxy.wsUrl, await token(), { kem: badEphemeral(), ...extra });
+    const out = await nothingReachesLiveKit(proxy, livekit, 'mallory', () => replayFlight(proxy.wsUrl, path, flight));
+    expect(out).toMatchObject({ code: 4400, received: 0 });
+    expect(await malformed()).toBe(before + 1);
+  });
+});
+
+it('a token bound to a key that is no encapsulation key: sealed 4401 after the ServerHello, nothing dialed', async () => {
+  const bad = getKem('ML-KEM-768').keygen().publicKey.slice();
+  bad[0] = 0xff;
+  bad[1] = (bad[1] ?? 0) | 0x0f; // first coefficient 4095 >= q: fails the FIPS 203 modulus check
+  const token = await proxy.token('v2-bad-bound', 'mallory', { bind: { algorithm: 'ML-KEM-768', publicKey: bad } });
+  const { flight, path } = await newFlight(proxy.wsUrl, token);
+  const out = await nothingReachesLiveKit(proxy, livekit, 'mallory', () => replayFlight(proxy.wsUrl, path, flight));
+  expect(out).toMatchObject({ code: 4401, received: 2 }); // ServerHello, sealed error
 });
 
 it('a bound token whose key is never proved: ServerHello, then 4408 at the handshake timeout, LiveKit never dialed', async () => {

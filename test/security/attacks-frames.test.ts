@@ -54,6 +54,27 @@ describe('huge frames and hostile protobuf', () => {
     });
   });
 
+  it('in the handshake: a public key of the right length that is no key (FIPS 203 modulus check, X25519 point of order 1) closes 4400, nothing dialed', async () => {
+    const mlKem = getKem('ML-KEM-768').keygen().publicKey.slice();
+    mlKem[0] = 0xff;
+    mlKem[1] = (mlKem[1] ?? 0) | 0x0f; // first coefficient 4095 >= q
+    const xWing = getKem('X-Wing').keygen().publicKey.slice();
+    xWing.fill(0, 1184); // X25519 u = 0: every shared secret is all-zero
+    const cases = [
+      ['ML-KEM-768', mlKem],
+      ['X-Wing', xWing],
+    ] as const;
+    await nothingReachesLiveKit('-', async () => {
+      for (const [algorithm, publicKey] of cases) {
+        const s = await rawSocket();
+        s.ws.send(encodeHandshake({ algorithm, publicKey, sessionId: toBase64Url(randomBytes(18)) }));
+        const closed = await s.closed;
+        expect(closed.code, algorithm).toBe(CloseCode.Malformed);
+        expect(closed.reason, algorithm).toBe(`${algorithm} public key is not a valid encapsulation key`);
+      }
+    });
+  });
+
   it('sealed as the first frame: a 10,000-field or deeply nested VollyControl opens but carries no usable VollyConnect — 4401/4400, nothing dialed, the reason only sealed', async () => {
     const kem = getKem('ML-KEM-768');
     const kp = kem.keygen();

@@ -15,7 +15,7 @@
  * routes, and must name the same path.
  */
 import type { IncomingMessage } from 'node:http';
-import { CloseCode, checkAlgorithm, closeCodeInfo, getAead, getKem, ProtocolError, toHex, VollyError, v2 } from '@volly/shared';
+import { CloseCode, checkAlgorithm, closeCodeInfo, getAead, getKem, KeyFormatError, ProtocolError, toHex, VollyError, v2 } from '@volly/shared';
 import type { Grant } from '../authorize.js';
 import type { Config } from '../config.js';
 import type { Context } from '../context.js';
@@ -111,7 +111,16 @@ export async function prepareV2(ctx: Context, server: V2Server, req: IncomingMes
     const code = e?.closeCode ?? CloseCode.Internal;
     return { type: 'answer', frames: flight.refuseSealed(code, e?.message ?? 'internal error'), closeCode: code };
   }
-  const { serverHello, session } = flight.accept(bound);
+  let accepted: ReturnType<v2.ServerFlight['accept']>;
+  try {
+    accepted = flight.accept(bound);
+  } catch (err) {
+    // A signed token naming a bound key that is no encapsulation key (the ephemeral key was checked with the flight).
+    if (!(err instanceof KeyFormatError)) throw err;
+    const code = CloseCode.Unauthorized;
+    return { type: 'answer', frames: flight.refuseSealed(code, "the token's bound key is not a valid encapsulation key"), closeCode: code };
+  }
+  const { serverHello, session } = accepted;
   const { connect } = flight;
   const base = { type: 'accept', serverHello, session, grant, connect, algorithm: flight.hello.algorithm, sessionId: toHex(flight.hello.sessionId) } as const;
   if (bound) return base;

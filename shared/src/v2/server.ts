@@ -16,7 +16,7 @@ import type { Aead } from '../aead/types.js';
 import { toBase64Url } from '../bytes.js';
 import { FrameKind, FrameOpener, type OpenedFrame } from '../frame.js';
 import { type SealedChannel, sealedChannel } from '../handshake.js';
-import type { Kem, KemAlgorithm } from '../kem/types.js';
+import type { Encapsulation, Kem, KemAlgorithm } from '../kem/types.js';
 import { encodeControl } from '../messages.js';
 import { type ClientHello, decodeClientHello } from './client-hello.js';
 import { CloseCodeV2, MAX_EARLY_PLAINTEXT, TIMESTAMP_WINDOW_MS } from './constants.js';
@@ -56,6 +56,8 @@ export interface FirstFlightInput {
 /** A first flight whose early frame opened: the sealed request, its freshness, and the pending key exchange. */
 export class ServerFlight {
   #ssS: Uint8Array | undefined;
+  /** The encapsulation to pk_e (encapsulateEphemeral); every answer needs it. */
+  #e: Encapsulation | undefined;
   constructor(
     readonly hello: ClientHello,
     readonly connect: EarlyConnect,
@@ -69,11 +71,27 @@ export class ServerFlight {
   }
 
   /**
+   * Encapsulates to pk_e, once. A pk_e that is no encapsulation key (FIPS 203
+   * modulus check, an X25519 point of small order) makes the whole flight
+   * malformed: V2Error ERR_V2_HELLO (4400), unsealed, since no answer can be
+   * keyed. acceptFirstFlight calls it before any decision that answers.
+   */
+  encapsulateEphemeral(): void {
+    if (this.#e !== undefined || this.#ssS === undefined) return; // done, or answered / destroyed
+    try {
+      this.#e = this.options.getKem(this.hello.algorithm).encapsulate(this.hello.pkE);
+    } catch {
+      throw new V2Error('ERR_V2_HELLO', 'ClientHello pk_e is not a valid encapsulation key');
+    }
+  }
+
+  /**
    * Completes the key exchange: ServerHello (ct_e, and ct_b when the token is
    * bound) and the server's session. Unbound: dial LiveKit now. Bound: only
    * once the session reports `mayDial`.
    */
   accept(bound?: BoundKey): { serverHello: Uint8Array; session: ServerSessionV2 } {
+    // A bound key that is no encapsulation key throws KeyFormatError; the flight can still refuseSealed().
     const { serverHello, channel, th2 } = this.#exchange(bound);
     return { serverHello, session: new ServerSessionV2(channel, th2, bound !== undefined) };
   }
@@ -96,19 +114,24 @@ export class ServerFlight {
     return this.refuseSealed(CloseCodeV2.StaleClock, String(Math.floor(this.options.now())));
   }
 
-  /** Wipes ss_s when the flight is dropped without a reply (replay, register down). */
+  /** Wipes ss_s and ss_e when the flight is dropped without a reply (replay, register down, malformed pk_e). */
   destroy(): void {
     this.#ssS?.fill(0);
+    this.#e?.sharedSecret.fill(0);
     this.#ssS = undefined;
+    this.#e = undefined;
   }
 
   #exchange(bound: BoundKey | undefined): { serverHello: Uint8Array; channel: SealedChannel; th2: Uint8Array } {
+    this.encapsulateEphemeral();
     const ssS = this.#ssS;
     if (ssS === undefined) throw new V2Error('ERR_V2_PROTOCOL', 'first flight already answered');
-    this.#ssS = undefined;
-    const { algorithm, pkE } = this.hello;
-    const e = this.options.getKem(algorithm).encapsulate(pkE);
+    const e = this.#e as Encapsulation;
+    // Before the flight is consumed: a bound key that is no key throws here and leaves refuseSealed possible.
     const b = bound === undefined ? undefined : this.options.getKem(bound.algorithm).encapsulate(bound.publicKey);
+    this.#ssS = undefined;
+    this.#e = undefined;
+    const { algorithm } = this.hello;
     const th2 = transcriptHash2(this.th1, this.earlyFrame, e.ciphertext, b && bound ? { key: bound, ctB: b.ciphertext } : undefined);
     const keys = deriveSessionKeys(th2, ssS, e.sharedSecret, b?.sharedSecret);
     for (const ss of [ssS, e.sharedSecret, b?.sharedSecret]) ss?.fill(0);
@@ -180,7 +203,17 @@ export async function acceptFirstFlight(options: ServerV2Options, register: Sess
     if (err instanceof V2Error) return { type: 'refuse', error: err };
     return { type: 'refuse', error: new V2Error('ERR_V2_HELLO', 'first flight does not parse') };
   }
-  if (flight.freshness === 'stale') return { type: 'stale', frames: flight.staleReply(), closeCode: CloseCodeV2.StaleClock };
+  // pk_e is checked before any answer, and after the register only for a fresh flight, so a replay costs no encapsulation.
+  const malformed = (): ServerDecision | undefined => {
+    try {
+      flight.encapsulateEphemeral();
+      return undefined;
+    } catch (err) {
+      flight.destroy();
+      return { type: 'refuse', error: err as V2Error };
+    }
+  };
+  if (flight.freshness === 'stale') return malformed() ?? { type: 'stale', frames: flight.staleReply(), closeCode: CloseCodeV2.StaleClock };
   let claimed: boolean;
   try {
     claimed = await register.claim(flight.hello.sessionId, registerExpiry(flight.connect.timestampMs, options.windowMs));
@@ -192,5 +225,5 @@ export async function acceptFirstFlight(options: ServerV2Options, register: Sess
     flight.destroy();
     return { type: 'refuse', error: new V2Error('ERR_V2_REPLAY', 'session id already used') };
   }
-  return { type: 'fresh', flight };
+  return malformed() ?? { type: 'fresh', flight };
 }

@@ -43,7 +43,8 @@ const onceClosed =
 /** A session is live from accept until its client socket closes (drain walks `ctx.live`). */
 function track(ctx: Context, ws: WebSocket, s: Live): void {
   ctx.live.add(s);
-  ws.once('close', () => ctx.live.delete(s));
+  // 'on', not 'once': a WebSocket closes once, and once's wrapper would be two more objects per session.
+  ws.on('close', () => ctx.live.delete(s));
 }
 
 type Route = 'v1' | 'v2' | 'classical' | { readonly refuse: string };

@@ -82,6 +82,6 @@ function relayClassical(ctx: Context, ws: WebSocket, up: Extract<DialResult, { o
     ctx.config.limits,
   );
   ctx.live.add(relay);
-  ws.once('close', () => ctx.live.delete(relay));
+  ws.on('close', () => ctx.live.delete(relay));
   relay.start(up.early);
 }

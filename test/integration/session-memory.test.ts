@@ -7,7 +7,7 @@
 // handshake's abort controller, inbox and timer, and the dial's closures must
 // be gone, and the whole session must fit in a bounded heap share.
 
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { getKem, toBase64Url } from '@volly/shared';
@@ -38,6 +38,8 @@ beforeAll(async () => {
 afterAll(async () => {
   await proxy?.stop();
   await livekit?.stop();
+  // The snapshots are tens of MiB each.
+  rmSync(dir, { recursive: true, force: true });
 });
 
 interface Held {

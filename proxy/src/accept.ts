@@ -17,12 +17,35 @@ import { isUpgradePath, SUBPROTOCOL, v2 } from '@volly/shared';
 import { type WebSocket, WebSocketServer } from 'ws';
 import { acceptClassical } from './classical.js';
 import { clientAddress, forwardedHeaders } from './client-address.js';
-import type { Context } from './context.js';
+import type { Context, Live } from './context.js';
 import { refuseUpgrade } from './http-reply.js';
 import type { Slot } from './limiter.js';
 import { PqSession, v1Stage } from './pq/session.js';
 import type { Stage } from './pq/stage.js';
 import { discardPrepared, offeredProtocols, prepareV2, v2Stage } from './pq/v2.js';
+
+// The listeners below outlive the upgrade (they stay on the socket for the session's life), so they are
+// built outside the upgrade's scope: a closure made there would keep its whole context alive (the request
+// with its headers, the URL, the upgrade's head bytes) for as long as the session relays.
+
+/** A socket error before or after the upgrade: drop the socket (`this` is the socket). */
+function destroySocket(this: Duplex): void {
+  this.destroy();
+}
+
+/** The limiter's "client left" hook for a queued upgrade. */
+const onceClosed =
+  (socket: Duplex) =>
+  (cb: () => void): void => {
+    socket.once('close', cb);
+  };
+
+/** A session is live from accept until its client socket closes (drain walks `ctx.live`). */
+function track(ctx: Context, ws: WebSocket, s: Live): void {
+  ctx.live.add(s);
+  // 'on', not 'once': a WebSocket closes once, and once's wrapper would be two more objects per session.
+  ws.on('close', () => ctx.live.delete(s));
+}
 
 type Route = 'v1' | 'v2' | 'classical' | { readonly refuse: string };
 
@@ -75,11 +98,7 @@ export function createAcceptor(ctx: Context) {
     // write, one syscall and one segment instead of two.
     socket.cork();
     try {
-      server.handleUpgrade(req, socket, head, (ws: WebSocket) => {
-        const s = new PqSession(ctx, ws, req, url, client, slot, stage());
-        ctx.live.add(s);
-        ws.once('close', () => ctx.live.delete(s));
-      });
+      server.handleUpgrade(req, socket, head, (ws: WebSocket) => track(ctx, ws, new PqSession(ctx, ws, req, url, client, slot, stage())));
     } finally {
       socket.uncork();
     }
@@ -104,7 +123,7 @@ export function createAcceptor(ctx: Context) {
   };
 
   return function onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    socket.on('error', () => socket.destroy());
+    socket.on('error', destroySocket);
     let url: URL;
     try {
       url = new URL(req.url ?? '/', 'http://proxy.invalid');
@@ -134,7 +153,7 @@ export function createAcceptor(ctx: Context) {
       });
       return;
     }
-    const admission = ctx.limiter.admit(client, (cb) => socket.once('close', cb));
+    const admission = ctx.limiter.admit(client, onceClosed(socket));
     if ('then' in admission) {
       void admission.then((a) => {
         if (a.ok) startPq(route, req, socket, head, url, client, a.slot);

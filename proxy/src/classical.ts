@@ -8,7 +8,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { VollyError } from '@volly/shared';
-import type { WebSocketServer } from 'ws';
+import type { WebSocket, WebSocketServer } from 'ws';
 import { sessionRewriter } from './agent-assignment.js';
 import type { Grant } from './authorize.js';
 import { forwardedHeaders } from './client-address.js';
@@ -19,6 +19,7 @@ import { refuseUpgrade } from './http-reply.js';
 import { Relay } from './relay.js';
 import { SessionRecord } from './session-record.js';
 import { tlsFactsOf } from './tls.js';
+import type { DialResult } from './upstream.js';
 
 export const REQUIRE_PQ_REASON = 'this server requires post-quantum signaling (volly-pq); classical clients are refused';
 
@@ -58,22 +59,29 @@ export async function acceptClassical(
     up.ws.terminate();
     return record.end(1006, 'client left before the upgrade');
   }
-  wss.handleUpgrade(req, socket, head, (ws) => {
-    up.detach();
-    const relay = new Relay(
-      ws,
-      up.ws,
-      {
-        fromClient: (data, isBinary) => (isBinary ? data : data.toString('utf8')),
-        toClient: (m) => m,
-        rewrite: sessionRewriter(url.pathname, grant, ctx.auth, ctx.metrics),
-      },
-      record,
-      ctx.metrics,
-      ctx.config.limits,
-    );
-    ctx.live.add(relay);
-    ws.once('close', () => ctx.live.delete(relay));
-    relay.start(up.early);
-  });
+  wss.handleUpgrade(req, socket, head, (ws) => relayClassical(ctx, ws, up, url.pathname, grant, record));
+}
+
+/**
+ * Built outside acceptClassical's scope: the relay's listeners live as long as
+ * the session, and a closure made there would keep the upgrade request, its
+ * URL and the original token alive with them.
+ */
+function relayClassical(ctx: Context, ws: WebSocket, up: Extract<DialResult, { ok: true }>, path: string, grant: Grant, record: SessionRecord): void {
+  up.detach();
+  const relay = new Relay(
+    ws,
+    up.ws,
+    {
+      fromClient: (data, isBinary) => (isBinary ? data : data.toString('utf8')),
+      toClient: (m) => m,
+      rewrite: sessionRewriter(path, grant, ctx.auth, ctx.metrics),
+    },
+    record,
+    ctx.metrics,
+    ctx.config.limits,
+  );
+  ctx.live.add(relay);
+  ws.on('close', () => ctx.live.delete(relay));
+  relay.start(up.early);
 }

@@ -16,7 +16,7 @@ import { CloseCode, closeReason, isSendableCloseCode, VollyError } from '@volly/
 import type WebSocket from 'ws';
 import type { RawData } from 'ws';
 import type { Limits } from './config.js';
-import type { Direction, Metrics } from './metrics.js';
+import type { Direction, Metrics, Mode } from './metrics.js';
 import type { ClientMessage } from './pq/inbox.js';
 import type { SessionRecord } from './session-record.js';
 
@@ -40,6 +40,30 @@ export interface RelayTransforms {
 /** ws hands over a Buffer (fragments as Buffer[]; ArrayBuffer only with another binaryType). */
 export const toBuffer = (data: RawData): Buffer => (Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data));
 const toMessage = (data: RawData, isBinary: boolean): Buffer | string => (isBinary ? toBuffer(data) : toBuffer(data).toString('utf8'));
+
+type Counter = { inc(n?: number): void };
+type RelayCounters = Record<Direction, { readonly frames: Counter; readonly bytes: Counter }>;
+
+/**
+ * Metric children bound once per label set (mode × direction) and shared by
+ * every session: not looked up by labels per frame, and not four bound
+ * children (with their label objects) held by each idle session.
+ */
+const countersByMetrics = new WeakMap<Metrics, Map<Mode, RelayCounters>>();
+function relayCounters(metrics: Metrics, mode: Mode): RelayCounters {
+  let byMode = countersByMetrics.get(metrics);
+  if (!byMode) {
+    byMode = new Map();
+    countersByMetrics.set(metrics, byMode);
+  }
+  let c = byMode.get(mode);
+  if (!c) {
+    const bind = (direction: Direction) => ({ frames: metrics.frames.labels({ mode, direction }), bytes: metrics.bytes.labels({ mode, direction }) });
+    c = { client_to_upstream: bind('client_to_upstream'), upstream_to_client: bind('upstream_to_client') };
+    byMode.set(mode, c);
+  }
+  return c;
+}
 
 /** A code a close frame may carry, else `fallback` (1005/1006/1015 only describe a close, never travel). */
 const sendable = (code: number, fallback: number): number => (isSendableCloseCode(code) ? code : fallback);
@@ -78,7 +102,7 @@ export class Relay {
   #tail: Promise<void> | null = null;
   #idle: ReturnType<typeof setTimeout> | undefined;
   #ended = false;
-  readonly #counters: Record<Direction, { frames: { inc(n?: number): void }; bytes: { inc(n?: number): void } }>;
+  readonly #counters: RelayCounters;
   #endCode = 1005;
   #endReason = '';
 
@@ -92,10 +116,7 @@ export class Relay {
   ) {
     this.#toUpstream = new Flow(upstream, client, limits.maxBufferedBytes);
     this.#toClient = new Flow(client, upstream, limits.maxBufferedBytes);
-    // Metric children bound once per session, not looked up by label set per frame.
-    const mode = record.mode;
-    const bind = (direction: Direction) => ({ frames: metrics.frames.labels({ mode, direction }), bytes: metrics.bytes.labels({ mode, direction }) });
-    this.#counters = { client_to_upstream: bind('client_to_upstream'), upstream_to_client: bind('upstream_to_client') };
+    this.#counters = relayCounters(metrics, record.mode);
   }
 
   /**

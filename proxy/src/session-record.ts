@@ -51,6 +51,9 @@ export class SessionRecord {
   /** Upstream is open: the session is live. Logs the start line. */
   relaying(): void {
     this.#relaying = true;
+    // The facts live as long as the session: a hex id built by concatenation is a rope of 16 short
+    // strings (~0.5 KiB); one flat copy of it is 56 bytes. (Hex is ASCII: latin1 copies it exactly.)
+    if (this.facts.sessionId) this.facts.sessionId = Buffer.from(this.facts.sessionId, 'latin1').toString('latin1');
     this.metrics.sessionsActive.inc(this.#labels());
     this.log.info({ event: 'session_start', mode: this.mode, path: this.path, remote: this.remote, ...this.facts, setupMs: this.#elapsed() }, 'session start');
   }

@@ -38,7 +38,7 @@ import type { Context, Live } from '../context.js';
 import { dial } from '../dial.js';
 import { SessionAbortedError, StageTimeoutError } from '../errors.js';
 import type { Slot } from '../limiter.js';
-import { Relay, type RelayTransforms } from '../relay.js';
+import { type Message, Relay, type RelayTransforms } from '../relay.js';
 import { SessionRecord } from '../session-record.js';
 import { tlsFactsOf } from '../tls.js';
 import type { DialResult } from '../upstream.js';
@@ -49,12 +49,26 @@ import { MAX_EARLY, type V1Keyed, v1Handshake } from './v1.js';
 /** The public name of a close code: all an unsealed close reason says once keys exist. */
 const codeName = (code: number): string => closeCodeInfo(code).name;
 
+/**
+ * What only the handshake uses. The session drops it when the relay starts,
+ * so an idle relaying session keeps none of it (its slot, timer, abort
+ * listeners, inbox and stage would otherwise live as long as the session).
+ */
+interface Handshake {
+  readonly abort: AbortController;
+  readonly inbox: Inbox;
+  readonly timer: ReturnType<typeof setTimeout>;
+  readonly slot: Slot;
+  readonly stage: Stage;
+  crypto?: SessionCrypto;
+}
+
+/** The client socket's errors end in its 'close'; an unheard 'error' must not crash the proxy. */
+const ignoreError = (): void => {};
+
 export class PqSession implements Live {
   readonly record: SessionRecord;
-  readonly #abort = new AbortController();
-  readonly #inbox: Inbox;
-  readonly #timer: ReturnType<typeof setTimeout>;
-  #crypto: SessionCrypto | undefined;
+  #hs: Handshake | undefined;
   #relay: Relay | undefined;
   #ended = false;
 
@@ -64,16 +78,22 @@ export class PqSession implements Live {
     req: IncomingMessage,
     url: URL,
     client: string,
-    private readonly slot: Slot,
-    private readonly stage: Stage = v1Stage(),
+    slot: Slot,
+    stage: Stage = v1Stage(),
   ) {
     this.record = new SessionRecord('pq', url.pathname, client, tlsFactsOf(req.socket), ctx.log, ctx.metrics);
     this.record.facts.protocol = stage.protocol;
-    this.#inbox = new Inbox(ws, MAX_EARLY + 1, () => this.#fail(new ProtocolError('too many frames before the session opened')));
+    const hs: Handshake = {
+      abort: new AbortController(),
+      inbox: new Inbox(ws, MAX_EARLY + 1, () => this.#fail(new ProtocolError('too many frames before the session opened'))),
+      timer: setTimeout(() => this.#fail(new StageTimeoutError('handshake timeout')), ctx.config.limits.handshakeTimeoutMs),
+      slot,
+      stage,
+    };
+    this.#hs = hs;
     ws.on('close', this.#onClose);
-    ws.on('error', () => {});
-    this.#timer = setTimeout(() => this.#fail(new StageTimeoutError('handshake timeout')), ctx.config.limits.handshakeTimeoutMs);
-    this.#run(url, forwardedHeaders(req, client)).catch((err: unknown) => this.#fail(err));
+    ws.on('error', ignoreError);
+    this.#run(hs, url, forwardedHeaders(req, client)).catch((err: unknown) => this.#fail(err));
   }
 
   end(code: number, reason: string): void {
@@ -87,15 +107,16 @@ export class PqSession implements Live {
     else this.#failWith(CloseCode.GoingAway, CloseCode.GoingAway, 'proxy draining; reconnect');
   }
 
-  async #run(url: URL, headers: Record<string, string>): Promise<void> {
-    const { ctx, stage } = this;
-    const signal = this.#abort.signal;
-    const io: StageIo = { ctx, ws: this.ws, inbox: this.#inbox, facts: this.record.facts, signal, keyed: (c) => (this.#crypto = c) };
+  async #run(hs: Handshake, url: URL, headers: Record<string, string>): Promise<void> {
+    const { ctx } = this;
+    const { stage } = hs;
+    const signal = hs.abort.signal;
+    const io: StageIo = { ctx, ws: this.ws, inbox: hs.inbox, facts: this.record.facts, signal, keyed: (c) => (hs.crypto = c) };
     const keyed = await stage.run(io, url);
     Object.assign(this.record.facts, { room: keyed.grant.room, identity: keyed.grant.identity });
     const token = keyed.dialed ? '' : await ctx.auth.downgrade(keyed.grant);
     signal.throwIfAborted();
-    this.#handshakeDone();
+    this.#handshakeDone(hs);
     ctx.metrics.handshakeSeconds.observe(
       { protocol: stage.protocol, algorithm: keyed.algorithm, flow: this.record.facts.flow ?? 'in-band' },
       (performance.now() - stage.startedAt) / 1000,
@@ -109,22 +130,24 @@ export class PqSession implements Live {
       this.#failWith(CloseCode.Upstream, up.status || CloseCode.Upstream, up.body || 'LiveKit refused the connection');
       return;
     }
-    this.#startRelay(up, keyed);
+    this.#startRelay(hs, up, keyed);
   }
 
   /** Hands both sockets to the relay; the inbox's unread frames go first, in the same tick it stops listening. */
-  #startRelay(up: Extract<DialResult, { ok: true }>, keyed: StageResult): void {
+  #startRelay(hs: Handshake, up: Extract<DialResult, { ok: true }>, keyed: StageResult): void {
     this.ws.off('close', this.#onClose);
     up.detach();
     const relay = new Relay(this.ws, up.ws, transforms(this.ctx, keyed.crypto, keyed.grant, keyed.path), this.record, this.ctx.metrics, this.ctx.config.limits);
     this.#relay = relay;
-    relay.start(up.early, this.#inbox.handOver());
+    relay.start(up.early, hs.inbox.handOver());
+    // From here the relay owns the session: the handshake's state goes.
+    this.#hs = undefined;
     // v2 unbound relays before the client's key confirmation: it is still due within the handshake timeout.
-    const { confirmed } = keyed.crypto;
-    if (confirmed && !confirmed()) {
-      const due = performance.now() - this.stage.startedAt;
+    const { crypto } = keyed;
+    if (crypto.confirmed && !crypto.confirmed()) {
+      const due = performance.now() - hs.stage.startedAt;
       const t = setTimeout(
-        () => confirmed() || relay.end(CloseCode.HandshakeTimeout, 'no key confirmation'),
+        () => crypto.confirmed?.() || relay.end(CloseCode.HandshakeTimeout, 'no key confirmation'),
         Math.max(0, this.ctx.config.limits.handshakeTimeoutMs - due),
       );
       t.unref?.();
@@ -133,9 +156,9 @@ export class PqSession implements Live {
   }
 
   /** Leaves the handshake: the timer stops and the slot goes back (once). */
-  #handshakeDone(): void {
-    clearTimeout(this.#timer);
-    this.slot.release();
+  #handshakeDone(hs: Handshake): void {
+    clearTimeout(hs.timer);
+    hs.slot.release();
   }
 
   #fail(err: unknown): void {
@@ -152,14 +175,15 @@ export class PqSession implements Live {
    * (`errorCode` may be LiveKit's HTTP status); then close, wipe, record.
    */
   #failWith(closeCode: number, errorCode: number, message: string): void {
-    if (this.#ended || this.#relay) return;
+    const hs = this.#hs;
+    if (this.#ended || this.#relay || !hs) return;
     this.#ended = true;
-    this.#abort.abort(new SessionAbortedError('session ended'));
-    this.#handshakeDone();
-    this.#inbox.handOver();
-    const crypto = this.#crypto;
+    hs.abort.abort(new SessionAbortedError('session ended'));
+    this.#handshakeDone(hs);
+    hs.inbox.handOver();
+    const crypto = hs.crypto;
     if (this.ws.readyState === this.ws.OPEN) {
-      const out = crypto ? crypto.seal(FrameKind.Control, encodeControl({ case: 'error', code: errorCode, message })) : this.stage.refusal(message);
+      const out = crypto ? crypto.seal(FrameKind.Control, encodeControl({ case: 'error', code: errorCode, message })) : hs.stage.refusal(message);
       if (out) this.ws.send(out);
     }
     crypto?.destroy();
@@ -168,34 +192,50 @@ export class PqSession implements Live {
   }
 
   readonly #onClose = (code: number, reason: Buffer): void => {
-    if (this.#ended) return;
+    const hs = this.#hs;
+    if (this.#ended || !hs) return;
     this.#ended = true;
-    this.#abort.abort(new SessionAbortedError('client left'));
-    this.#handshakeDone();
-    this.#crypto?.destroy();
+    hs.abort.abort(new SessionAbortedError('client left'));
+    this.#handshakeDone(hs);
+    hs.crypto?.destroy();
     this.record.end(code === 1005 || code === 1006 ? 1000 : code, reason.toString() || 'client left during the handshake');
   };
 }
 
-/** The relay's PQ side: open client frames, seal LiveKit's, rewrite tokens (per path), seal errors, wipe keys at the end. */
-function transforms(ctx: Context, crypto: SessionCrypto, grant: Grant, path: string): RelayTransforms {
-  return {
-    fromClient(data, isBinary) {
-      if (!isBinary) throw new ProtocolError('text frame on a sealed session');
-      return crypto.open(data);
-    },
-    toClient(m) {
-      return typeof m === 'string' ? crypto.seal(FrameKind.LiveKitText, utf8(m)) : crypto.seal(FrameKind.LiveKitBinary, m);
-    },
-    rewrite: sessionRewriter(path, grant, ctx.auth, ctx.metrics),
-    closing(code, reason) {
-      if (code < 4000) return null;
-      return crypto.seal(FrameKind.Control, encodeControl({ case: 'error', code, message: reason }));
-    },
-    publicReason: (code) => codeName(code),
-    dispose: () => crypto.destroy(),
-  };
+/**
+ * The relay's PQ side: open client frames, seal LiveKit's, rewrite tokens
+ * (per path), seal errors, wipe keys at the end. A class, so an idle session
+ * holds one small object rather than six closures.
+ */
+class PqTransforms implements RelayTransforms {
+  readonly rewrite: RelayTransforms['rewrite'];
+  constructor(
+    private readonly crypto: SessionCrypto,
+    rewrite: RelayTransforms['rewrite'],
+  ) {
+    this.rewrite = rewrite;
+  }
+  fromClient(data: Buffer, isBinary: boolean): Message | null {
+    if (!isBinary) throw new ProtocolError('text frame on a sealed session');
+    return this.crypto.open(data);
+  }
+  toClient(m: Message): Message {
+    return typeof m === 'string' ? this.crypto.seal(FrameKind.LiveKitText, utf8(m)) : this.crypto.seal(FrameKind.LiveKitBinary, m);
+  }
+  closing(code: number, reason: string): Message | null {
+    if (code < 4000) return null;
+    return this.crypto.seal(FrameKind.Control, encodeControl({ case: 'error', code, message: reason }));
+  }
+  publicReason(code: number): string {
+    return codeName(code);
+  }
+  dispose(): void {
+    this.crypto.destroy();
+  }
 }
+
+const transforms = (ctx: Context, crypto: SessionCrypto, grant: Grant, path: string): RelayTransforms =>
+  new PqTransforms(crypto, sessionRewriter(path, grant, ctx.auth, ctx.metrics));
 
 /**
  * volly-pq.v1: the handshake after the upgrade, then the sealed token (or,

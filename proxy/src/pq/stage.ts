@@ -66,28 +66,43 @@ export function liveKitMessage(kind: FrameKind, payload: Uint8Array): Message {
   throw new ProtocolError('unexpected VollyControl after connect');
 }
 
+// Classes rather than objects of closures: a relaying session holds one small
+// object for its keys, the methods are shared by all sessions.
+
 /** v1: every client frame after VollyConnect is a LiveKit message. */
-export function channelCrypto(channel: SealedChannel): SessionCrypto {
-  return {
-    open(data) {
-      // The received buffer is the relay's alone: open in place, no copy per frame.
-      const { kind, payload } = channel.opener.openInPlace(data);
-      return liveKitMessage(kind, payload);
-    },
-    seal: (kind, payload) => channel.sealer.seal(kind, payload),
-    destroy: () => channel.destroy(),
-  };
+class ChannelCrypto implements SessionCrypto {
+  constructor(private readonly channel: SealedChannel) {}
+  open(data: Buffer): Message {
+    // The received buffer is the relay's alone: open in place, no copy per frame.
+    const { kind, payload } = this.channel.opener.openInPlace(data);
+    return liveKitMessage(kind, payload);
+  }
+  seal(kind: FrameKind, payload: Uint8Array): Uint8Array {
+    return this.channel.sealer.seal(kind, payload);
+  }
+  destroy(): void {
+    this.channel.destroy();
+  }
 }
 
+export const channelCrypto = (channel: SealedChannel): SessionCrypto => new ChannelCrypto(channel);
+
 /** v2: the first client frame is the key confirmation (no message); the rest are LiveKit messages. */
-export function sessionV2Crypto(session: v2.ServerSessionV2): SessionCrypto {
-  return {
-    open(data) {
-      const r = session.open(data);
-      return r.type === 'confirmed' ? null : liveKitMessage(r.kind, r.payload);
-    },
-    seal: (kind, payload) => session.seal(kind, payload),
-    destroy: () => session.destroy(),
-    confirmed: () => session.confirmed,
-  };
+class V2Crypto implements SessionCrypto {
+  constructor(private readonly session: v2.ServerSessionV2) {}
+  open(data: Buffer): Message | null {
+    const r = this.session.open(data);
+    return r.type === 'confirmed' ? null : liveKitMessage(r.kind, r.payload);
+  }
+  seal(kind: FrameKind, payload: Uint8Array): Uint8Array {
+    return this.session.seal(kind, payload);
+  }
+  destroy(): void {
+    this.session.destroy();
+  }
+  confirmed(): boolean {
+    return this.session.confirmed;
+  }
 }
+
+export const sessionV2Crypto = (session: v2.ServerSessionV2): SessionCrypto => new V2Crypto(session);

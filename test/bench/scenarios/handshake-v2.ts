@@ -18,6 +18,7 @@
 // median over rounds.
 
 import { getAead, getKem, KEM_ALGORITHMS, type KemAlgorithm, type KemKeyPair, randomBytes, v2 } from '@volly/shared';
+import { CHUNK, cpuNow, warmUp } from '../lib/cpu-loop.ts';
 import { countFailure, type FailureCounts } from '../lib/failures.ts';
 import { type Figure, figure } from '../lib/stats.ts';
 
@@ -34,11 +35,6 @@ export interface V2HandshakeRow {
   /** Handshakes that did not complete, by failure key: counted, not fatal. */
   readonly failedSessions: FailureCounts;
 }
-
-const cpuNow = (): number => {
-  const u = process.cpuUsage();
-  return u.user + u.system;
-};
 
 /** The query LiveKit's JS client sends on /rtc (sealed in the early frame), and a token-sized token. */
 const CONNECT = { path: '/rtc', query: 'auto_subscribe=1&sdk=js&version=2.15.0&protocol=16', accessToken: 'x'.repeat(400) };
@@ -57,8 +53,20 @@ function setup(algorithm: KemAlgorithm, flow: 'unbound' | 'bound'): Setup {
   return { options, serverKey, bound: flow === 'bound' ? { kem, keyPair: kem.keygen() } : undefined };
 }
 
-/** One round: `batch` fresh first flights; returns proxy CPU microseconds per handshake (total and phase A). */
+/** One round: `batch` fresh first flights, timed in chunks; returns proxy CPU microseconds per handshake (total and phase A). */
 async function round(s: Setup, batch: number, failed: FailureCounts): Promise<{ total: number; a: number }> {
+  let a = 0;
+  let c = 0;
+  for (let done = 0; done < batch; done += CHUNK) {
+    const t = await chunk(s, Math.min(CHUNK, batch - done), failed);
+    a += t.a;
+    c += t.c;
+  }
+  return { total: (a + c) / batch, a: a / batch };
+}
+
+/** `batch` (at most CHUNK) fresh first flights: proxy CPU microseconds of phase A and of phase C, in all. */
+async function chunk(s: Setup, batch: number, failed: FailureCounts): Promise<{ a: number; c: number }> {
   const { options, bound } = s;
   const kem = getKem(s.serverKey.algorithm);
   // Clients and their first flights, not timed.
@@ -105,7 +113,7 @@ async function round(s: Setup, batch: number, failed: FailureCounts): Promise<{ 
   }
   const c = cpuNow() - c0;
   for (const x of accepted) x?.session.destroy();
-  return { total: (a + c) / batch, a: a / batch };
+  return { a, c };
 }
 
 export async function runV2Handshake(opts: { rounds: number; roundMs: number }, log: (s: string) => void): Promise<V2HandshakeRow[]> {
@@ -115,8 +123,7 @@ export async function runV2Handshake(opts: { rounds: number; roundMs: number }, 
       const s = setup(algorithm, flow);
       const failed: FailureCounts = {};
       // Warm-up (JIT, caches) and a first estimate of the cost.
-      const warm = await round(s, 16, failed);
-      await round(s, 16, failed);
+      const warm = await warmUp(() => round(s, 16, failed));
       const batch = Math.max(16, Math.min(5_000, Math.round((opts.roundMs * 1000) / Math.max(1, warm.total))));
       const totals: number[] = [];
       const as: number[] = [];

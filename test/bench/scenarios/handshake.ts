@@ -34,6 +34,7 @@ import {
   toBase64Url,
 } from '@volly/shared';
 import { token } from '../../harness/tokens.ts';
+import { CHUNK, cpuNow, warmUp } from '../lib/cpu-loop.ts';
 import { countFailure, type FailureCounts } from '../lib/failures.ts';
 import { type Figure, figure } from '../lib/stats.ts';
 import { runV2Handshake, type V2HandshakeRow } from './handshake-v2.ts';
@@ -66,11 +67,6 @@ export interface HandshakeResults {
   readonly v2?: V2HandshakeRow[];
 }
 
-const cpuNow = (): number => {
-  const u = process.cpuUsage();
-  return u.user + u.system;
-};
-
 interface Prepared {
   hello: Uint8Array;
   keyPair: ReturnType<ReturnType<typeof getKem>['keygen']>;
@@ -87,7 +83,7 @@ function prepare(algorithm: KemAlgorithm, n: number): Prepared[] {
   });
 }
 
-/** One round: `batch` handshakes; returns CPU microseconds per handshake (total and phase A). */
+/** One round: `batch` handshakes, timed in chunks; returns CPU microseconds per handshake (total and phase A). */
 function round(
   algorithm: KemAlgorithm,
   backend: KemBackendName,
@@ -96,6 +92,18 @@ function round(
   batch: number,
   failed: FailureCounts,
 ): { total: number; a: number } {
+  let a = 0;
+  let c = 0;
+  for (let done = 0; done < batch; done += CHUNK) {
+    const t = chunk(algorithm, backend, aead, keys, Math.min(CHUNK, batch - done), failed);
+    a += t.a;
+    c += t.c;
+  }
+  return { total: (a + c) / batch, a: a / batch };
+}
+
+/** `batch` (at most CHUNK) handshakes: CPU microseconds of phase A and of phase C, in all. */
+function chunk(algorithm: KemAlgorithm, backend: KemBackendName, aead: Aead, keys: Prepared[], batch: number, failed: FailureCounts): { a: number; c: number } {
   const kem = getKem(algorithm, backend);
   const clientKem = getKem(algorithm);
   const results: Array<{ response: Uint8Array; result: HandshakeResult }> = new Array(batch);
@@ -126,8 +134,7 @@ function round(
       countFailure(failed, err);
     }
   }
-  const c = cpuNow() - c0;
-  return { total: (a + c) / batch, a: a / batch };
+  return { a, c: cpuNow() - c0 };
 }
 
 async function authorizeCost(rounds: number, roundMs: number): Promise<Figure> {
@@ -163,8 +170,7 @@ export async function runHandshake(opts: HandshakeOptions, log: (s: string) => v
     for (const backend of kemBackends()) {
       // Warm-up (JIT, caches) and a first estimate of the cost.
       const failed: FailureCounts = {};
-      const warm = round(algorithm, backend, aead, keys, 16, failed);
-      round(algorithm, backend, aead, keys, 16, failed);
+      const warm = await warmUp(() => round(algorithm, backend, aead, keys, 16, failed));
       const batch = Math.max(16, Math.min(20_000, Math.round((opts.roundMs * 1000) / Math.max(1, warm.total))));
       const totals: number[] = [];
       const as: number[] = [];

@@ -49,9 +49,9 @@ export type ScenarioName = (typeof SCENARIOS)[number] | (typeof OPT_IN_SCENARIOS
 export const SIZES = {
   full: {
     handshake: { rounds: 5, roundMs: 300 },
-    join: { rounds: 3, joins: 150, warmup: 5 },
+    join: { rounds: 5, joins: 150, warmup: 40 },
     relay: { rounds: 3, sessions: 400, intervalMs: 250, warmupMs: 1_500, windowMs: 8_000 },
-    storm: { rounds: 3, clients: 2_000, timeoutMs: 60_000 },
+    storm: { rounds: 5, clients: 2_000, timeoutMs: 60_000 },
     rtt: { rttsMs: [40, 100], joins: 15, warmup: 2 },
     scale: { levels: [1_000, 5_000, 10_000], concurrency: 64, pingIntervalMs: 15_000, samples: 3, lagWindowMs: 3_000, rampBudgetMs: 52_000 },
     e2ee: { sizes: [2, 4, 8], rounds: 3 },

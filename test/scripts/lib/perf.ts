@@ -37,7 +37,7 @@ const CATEGORIES: ReadonlyArray<readonly [string, (dso: string, sym: string) => 
     'crypto: ML-KEM, X25519, SHA-2/3, ChaCha20-Poly1305',
     (dso, sym) =>
       dso.startsWith('sodium') ||
-      /keccak|sha3|shake|ntt|matrix_expand|_cpa|ml_?kem|mlkem|chacha|poly1305|x25519|curve25519|fe51|sha256|sha512|hmac|@noble/i.test(sym),
+      /keccak|sha3|shake|ntt|matrix_expand|_cpa|ml_?kem|mlkem|chacha|poly1305|x25519|curve25519|ladder|fe51|fe25519|ge25519|sha256|sha512|hmac|@noble/i.test(sym),
   ],
   ['JavaScript (JIT-compiled)', (dso, sym) => dso.startsWith('[JIT]') || sym.startsWith('JS:')],
   ['V8: interpreter, inline caches, GC, compiler', (_dso, sym) => /^(Builtins_|v8::|Heap|cppgc|Ignition|Turbofan)/.test(sym)],

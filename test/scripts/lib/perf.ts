@@ -30,15 +30,14 @@ export async function perfRecord(pid: number, file: string): Promise<() => Promi
   };
 }
 
+/** OpenSSL's ML-KEM, SHA-2/3 and HMAC inside node, libsodium's X25519 ladder and AEAD, noble's JavaScript. */
+const CRYPTO_SYMBOL =
+  /keccak|sha3|shake|ntt|matrix_expand|_cpa|ml_?kem|chacha|poly1305|x25519|curve25519|ladder|fe51|fe25519|ge25519|sha256|sha512|hmac|@noble/i;
+
 /** Categories in the order they are tested; the first that matches takes the sample. */
 const CATEGORIES: ReadonlyArray<readonly [string, (dso: string, sym: string) => boolean]> = [
   ['kernel: system calls, TCP, wake-ups', (dso) => dso === '[kernel.kallsyms]'],
-  [
-    'crypto: ML-KEM, X25519, SHA-2/3, ChaCha20-Poly1305',
-    (dso, sym) =>
-      dso.startsWith('sodium') ||
-      /keccak|sha3|shake|ntt|matrix_expand|_cpa|ml_?kem|mlkem|chacha|poly1305|x25519|curve25519|ladder|fe51|fe25519|ge25519|sha256|sha512|hmac|@noble/i.test(sym),
-  ],
+  ['crypto: ML-KEM, X25519, SHA-2/3, ChaCha20-Poly1305', (dso, sym) => dso.startsWith('sodium') || CRYPTO_SYMBOL.test(sym)],
   ['JavaScript (JIT-compiled)', (dso, sym) => dso.startsWith('[JIT]') || sym.startsWith('JS:')],
   ['V8: interpreter, inline caches, GC, compiler', (_dso, sym) => /^(Builtins_|v8::|Heap|cppgc|Ignition|Turbofan)/.test(sym)],
   ['Node.js and libuv (C++)', (_dso, sym) => /^(node::|uv_|uv__|llhttp|simdutf|ada::)/.test(sym)],

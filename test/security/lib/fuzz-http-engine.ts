@@ -10,6 +10,7 @@
 
 import { readFileSync } from 'node:fs';
 import { RoomServiceClient } from 'livekit-server-sdk';
+import { keepFinding } from './findings.ts';
 import type { HttpInput } from './fuzz-http-gen.ts';
 import { Inputs } from './fuzz-http-inputs.ts';
 import { type FindingKind, judge, routeOf, show } from './fuzz-http-oracle.ts';
@@ -62,11 +63,8 @@ class HttpRunner {
   }
 
   #finding(index: number, kind: FindingKind, outcome: string, detail: string): void {
-    this.stats.findingCount++;
-    if (this.stats.findings.length >= 500) return;
     const f = { index, kind, outcome, detail };
-    this.stats.findings.push(f);
-    this.o.onFinding?.(f);
+    if (keepFinding(this.stats, f, 500)) this.o.onFinding?.(f);
   }
 
   async #one(i: number): Promise<void> {

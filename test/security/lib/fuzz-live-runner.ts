@@ -16,6 +16,7 @@
 
 import type { KemAlgorithm } from '@volly/shared';
 import { openRawPq } from '../../harness/raw-pq.ts';
+import { keepFinding } from './findings.ts';
 import { type InputContext, makeGens } from './fuzz-live-attacks.ts';
 import { runInput } from './fuzz-live-exec.ts';
 import { liveKitJoins, metricsSnapshot, Watcher } from './fuzz-live-oracle.ts';
@@ -210,11 +211,8 @@ class Runner {
       this.#ctx.expected.frames += res.forwarded;
     }
     const push = (kind: Finding['kind']) => {
-      s.findingCount++;
-      if (s.findings.length >= 500) return;
       const f: Finding = { index: i, cls, kind, outcome: res.outcome, detail: (res.leak ? `${res.leak}; ` : '') + detail.slice(0, 600) };
-      s.findings.push(f);
-      this.opts.onFinding?.(f);
+      if (keepFinding(s, f, 500)) this.opts.onFinding?.(f);
     };
     if (res.leak) push('leak');
     else if (res.outcome.startsWith('stuck')) push('stuck');

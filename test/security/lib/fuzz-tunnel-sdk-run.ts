@@ -9,6 +9,7 @@
 
 import { redactTokens } from '@volly/shared';
 import { connectSignal } from '../../harness/signal.ts';
+import { keepFinding } from './findings.ts';
 import { show } from './fuzz-http-oracle.ts';
 import { bump } from './fuzz-http-stats.ts';
 import { execSdk } from './fuzz-tunnel-sdk-exec.ts';
@@ -54,10 +55,7 @@ export async function runSdkFuzz(t: TunnelFuzzTarget, o: SdkRunOptions): Promise
     findings: [],
     findingCount: 0,
   };
-  const finding = (what: string) => {
-    s.findingCount++;
-    if (s.findings.length < 100) s.findings.push(what.slice(0, 400));
-  };
+  const finding = (what: string) => keepFinding(s, what.slice(0, 400), 100);
   const inputs = new SdkInputs(t, o.seed);
   const started = performance.now();
   const deadline = started + o.timeLimitMs;

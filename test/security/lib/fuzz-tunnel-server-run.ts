@@ -17,6 +17,7 @@ import { startTestProxy, type TestProxy } from '../../harness/proxy.ts';
 import { dialRaw } from '../../harness/raw-socket.ts';
 import { connectSignal, signalUrl } from '../../harness/signal.ts';
 import { startTunnel, type TestTunnel, tunnelLog, v2ProxyEnv } from '../../harness/tunnel.ts';
+import { keepFinding } from './findings.ts';
 import { bump } from './fuzz-http-stats.ts';
 import { exchange } from './fuzz-http-wire.ts';
 import { type DialRecord, type FakeProxy, startFakeProxy } from './fuzz-tunnel-server-fake.ts';
@@ -105,10 +106,7 @@ export async function runServerFuzz(
     findings: [],
     findingCount: 0,
   };
-  const finding = (what: string) => {
-    s.findingCount++;
-    if (s.findings.length < 100) s.findings.push(what.slice(0, 400));
-  };
+  const finding = (what: string) => keepFinding(s, what.slice(0, 400), 100);
   const started = performance.now();
   let index = 0;
   const held: Array<{ label: string; rec: DialRecord | undefined; at: number }> = [];

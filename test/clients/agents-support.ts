@@ -1,10 +1,7 @@
 // What the agent worker tests share: reading the proxy's metrics by label,
 // and v2 static key files for a proxy that serves volly-pq.v2.
 
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { getKem, toBase64Url } from '@volly/shared';
+import { kemKeyFile } from '../harness/key-files.ts';
 
 /** Sum of a metric's samples whose labels include every `labels` pair. */
 export function metricSum(text: string, name: string, labels: Record<string, string> = {}): number {
@@ -17,8 +14,5 @@ export function metricSum(text: string, name: string, labels: Record<string, str
 
 /** VOLLY_SERVER_KEYS for a fresh X-Wing static key, as `volly-pq keygen --out` writes it. */
 export function v2KeyFiles(): string {
-  const pair = getKem('X-Wing').keygen();
-  const file = join(mkdtempSync(join(tmpdir(), 'volly-agents-keys-')), 'xwing.json');
-  writeFileSync(file, JSON.stringify({ algorithm: 'X-Wing', publicKey: toBase64Url(pair.publicKey), secretKey: toBase64Url(pair.secretKey) }));
-  return file;
+  return kemKeyFile();
 }

@@ -12,11 +12,12 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { type Participant, Room, RoomEvent } from '@livekit/rtc-node';
-import { getKem, toBase64Url } from '@volly/shared';
+import { getKem } from '@volly/shared';
 import { RoomServiceClient } from 'livekit-server-sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { volly } from '../../proxy/test/run-cli.js';
+import { kemKeyFile } from '../harness/key-files.ts';
 import { type LiveKitServer, startLiveKit } from '../harness/livekit.ts';
 import { metricSum } from '../harness/metrics.ts';
 import { makeTempDir } from '../harness/process.ts';
@@ -156,11 +157,7 @@ describe('token-bound tokens through volly-pq tunnel', () => {
   const boundToken = () => proxy.token('tunnel-bound', 'bound-bot', { bind: { algorithm: 'X-Wing', publicKey: pair.publicKey } });
 
   it('joins when the tunnel holds the bound key (a bound v2 session at the proxy)', async () => {
-    const file = join(makeTempDir('tunnel-bind'), 'bound.json');
-    writeFileSync(file, JSON.stringify({ algorithm: 'X-Wing', publicKey: toBase64Url(pair.publicKey), secretKey: toBase64Url(pair.secretKey) }), {
-      mode: 0o600,
-    });
-    const holder = await startTunnel(proxy, { args: ['--bind-key', file] });
+    const holder = await startTunnel(proxy, { args: ['--bind-key', kemKeyFile('X-Wing', pair)] });
     const room = new Room();
     try {
       await room.connect(holder.wsUrl, await boundToken(), { autoSubscribe: false });

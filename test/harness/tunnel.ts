@@ -3,11 +3,11 @@
 // signaling to a test proxy (proxy.ts) as volly-pq v2 (default) or v1.
 // Give `wsUrl` to the SDK exactly as you would give it LiveKit's URL.
 
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { type AddressInfo, connect, createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
-import { getKem, toBase64Url } from '@volly/shared';
 import { BIN } from '../../proxy/test/run-cli.js';
+import { kemKeyFile } from './key-files.ts';
 import { getFreePort } from './ports.ts';
 import { makeTempDir, spawnManaged, waitFor } from './process.ts';
 import type { TestProxy } from './proxy.ts';
@@ -31,10 +31,7 @@ export function tunnelLog(tunnel: TestTunnel): string {
 
 /** `{ VOLLY_SERVER_KEYS: <fresh X-Wing key file> }`, for startTestProxy: the proxy then serves v2. */
 export function v2ProxyEnv(): Record<string, string> {
-  const pair = getKem('X-Wing').keygen();
-  const file = join(makeTempDir('tunnel-keys'), 'xwing.json');
-  writeFileSync(file, JSON.stringify({ algorithm: 'X-Wing', publicKey: toBase64Url(pair.publicKey), secretKey: toBase64Url(pair.secretKey) }), { mode: 0o600 });
-  return { VOLLY_SERVER_KEYS: file };
+  return { VOLLY_SERVER_KEYS: kemKeyFile() };
 }
 
 /** Starts `volly-pq tunnel --server <proxy>`; `args` are appended (e.g. `--bind-key FILE`). */

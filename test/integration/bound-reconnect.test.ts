@@ -5,12 +5,10 @@
 // default) follows the refreshed exp instead of expiring with the first token.
 // An app's explicit, shorter key expiry still ends reconnects when it passes.
 
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { CloseCode, getKem, type KemKeyPair, readPqClaims, toBase64Url } from '@volly/shared';
+import { CloseCode, getKem, type KemKeyPair, readPqClaims } from '@volly/shared';
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { kemKeyFile } from '../harness/key-files.ts';
 import { type LiveKitServer, startLiveKit } from '../harness/livekit.ts';
 import { connectPq, PqConnectError } from '../harness/pq-signal.ts';
 import { startTestProxy, type TestProxy } from '../harness/proxy.ts';
@@ -23,10 +21,7 @@ let livekit: LiveKitServer;
 let proxy: TestProxy;
 
 beforeAll(async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'volly-bound-reconnect-'));
-  const pair = getKem('X-Wing').keygen();
-  const keyFile = join(dir, 'xwing.json');
-  writeFileSync(keyFile, JSON.stringify({ algorithm: 'X-Wing', publicKey: toBase64Url(pair.publicKey), secretKey: toBase64Url(pair.secretKey) }));
+  const keyFile = kemKeyFile();
   livekit = await startLiveKit();
   // Leeway 0: the first token is refused the second its exp passes.
   proxy = await startTestProxy(livekit, { VOLLY_TOKEN_LEEWAY_S: '0', VOLLY_SERVER_KEYS: keyFile });

@@ -7,12 +7,12 @@
 // handshake's abort controller, inbox and timer, and the dial's closures must
 // be gone, and the whole session must fit in a bounded heap share.
 
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { getKem, toBase64Url } from '@volly/shared';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ChildProxy, startChildProxy } from '../harness/child-proxy.ts';
+import { kemKeyFile } from '../harness/key-files.ts';
 import { type LiveKitServer, startLiveKit } from '../harness/livekit.ts';
 import { connectPq } from '../harness/pq-signal.ts';
 import { token } from '../harness/tokens.ts';
@@ -24,9 +24,7 @@ const PER_PROTOCOL = 60;
 const MAX_HEAP_PER_SESSION = 14 * 1024;
 
 const dir = mkdtempSync(join(tmpdir(), 'volly-session-memory-'));
-const xwing = join(dir, 'xwing.json');
-const pair = getKem('X-Wing').keygen();
-writeFileSync(xwing, JSON.stringify({ algorithm: 'X-Wing', publicKey: toBase64Url(pair.publicKey), secretKey: toBase64Url(pair.secretKey) }));
+const xwing = kemKeyFile();
 
 let livekit: LiveKitServer;
 let proxy: ChildProxy;

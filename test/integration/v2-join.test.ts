@@ -4,12 +4,10 @@
 // the first flight; unknown key ids, skewed clocks and key rotation end the
 // way PROTOCOL.md v2.4-v2.9 says; v1 keeps working next to v2.
 
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { closeCodeInfo, getKem, KEM_ALGORITHMS, type KemAlgorithm, toBase64Url, v2 } from '@volly/shared';
+import { closeCodeInfo, getKem, KEM_ALGORITHMS, type KemAlgorithm, v2 } from '@volly/shared';
 import { AccessToken, RoomServiceClient } from 'livekit-server-sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { kemKeyFile } from '../harness/key-files.ts';
 import { nothingReachesLiveKit } from '../harness/leaks.ts';
 import { type LiveKitServer, startLiveKit } from '../harness/livekit.ts';
 import { metricSum } from '../harness/metrics.ts';
@@ -18,16 +16,9 @@ import { startTestProxy, type TestProxy } from '../harness/proxy.ts';
 import { connectV2, fetchServerKeys, joinV2, recordingTee, V2ConnectError } from '../harness/v2-signal.ts';
 
 /** A v2 static key file, as `volly-pq keygen --algorithm <alg> --out` writes it. */
-const dir = mkdtempSync(join(tmpdir(), 'volly-v2-keys-'));
-function keyFile(algorithm: KemAlgorithm, name: string): string {
-  const pair = getKem(algorithm).keygen();
-  const file = join(dir, name);
-  writeFileSync(file, JSON.stringify({ algorithm, publicKey: toBase64Url(pair.publicKey), secretKey: toBase64Url(pair.secretKey) }));
-  return file;
-}
-const XWING = keyFile('X-Wing', 'xwing.json');
-const MLKEM = keyFile('ML-KEM-768', 'mlkem.json');
-const OLD = keyFile('X-Wing', 'old.json');
+const XWING = kemKeyFile('X-Wing');
+const MLKEM = kemKeyFile('ML-KEM-768');
+const OLD = kemKeyFile('X-Wing');
 
 let livekit: LiveKitServer;
 let proxy: TestProxy;

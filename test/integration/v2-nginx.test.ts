@@ -6,20 +6,16 @@
 // whose request line would pass 8192 bytes is refused by nginx, which is why
 // the client refuses to send one.
 
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { getKem, toBase64Url } from '@volly/shared';
+import { getKem } from '@volly/shared';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { type BenchNginx, nginxAvailable, startNginx } from '../bench/lib/servers.ts';
+import { kemKeyFile } from '../harness/key-files.ts';
 import { type LiveKitServer, startLiveKit } from '../harness/livekit.ts';
 import { startTestProxy, type TestProxy } from '../harness/proxy.ts';
 import { connectV2, flightUrl, newFlight } from '../harness/v2-signal.ts';
 
-const KEY = join(mkdtempSync(join(tmpdir(), 'volly-v2-nginx-')), 'xwing.json');
-const pair = getKem('X-Wing').keygen();
-writeFileSync(KEY, JSON.stringify({ algorithm: 'X-Wing', publicKey: toBase64Url(pair.publicKey), secretKey: toBase64Url(pair.secretKey) }));
+const KEY = kemKeyFile();
 
 let livekit: LiveKitServer;
 let proxy: TestProxy;

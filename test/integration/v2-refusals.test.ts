@@ -6,13 +6,11 @@
 // a KEM key publishes no document and refuses a v2-only upgrade; one serving
 // only v2 refuses v1 upgrades.
 
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { getKem, type Kem, SUBPROTOCOL, toBase64Url, v2 } from '@volly/shared';
+import { getKem, type Kem, SUBPROTOCOL, v2 } from '@volly/shared';
 import { RoomServiceClient } from 'livekit-server-sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
+import { kemKeyFile } from '../harness/key-files.ts';
 import { nothingReachesLiveKit } from '../harness/leaks.ts';
 import { type LiveKitServer, startLiveKit } from '../harness/livekit.ts';
 import { metricValue } from '../harness/metrics.ts';
@@ -20,9 +18,7 @@ import { startTestProxy, type TestProxy } from '../harness/proxy.ts';
 import { connectSignal } from '../harness/signal.ts';
 import { connectV2, flightUrl, newFlight, replayFlight, type V2Options } from '../harness/v2-signal.ts';
 
-const KEY = join(mkdtempSync(join(tmpdir(), 'volly-v2-refusals-')), 'mlkem.json');
-const pair = getKem('ML-KEM-768').keygen();
-writeFileSync(KEY, JSON.stringify({ algorithm: 'ML-KEM-768', publicKey: toBase64Url(pair.publicKey), secretKey: toBase64Url(pair.secretKey) }));
+const KEY = kemKeyFile('ML-KEM-768');
 
 let livekit: LiveKitServer;
 let proxy: TestProxy;

@@ -4,12 +4,9 @@
 // flights are refused with 4503 (fail closed) while v1 and classical joins
 // go on. Real LiveKit, real Redis, two real proxies.
 
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { getKem, toBase64Url } from '@volly/shared';
 import { RoomServiceClient } from 'livekit-server-sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { kemKeyFile } from '../harness/key-files.ts';
 import { nothingReachesLiveKit } from '../harness/leaks.ts';
 import { type LiveKitServer, startLiveKit } from '../harness/livekit.ts';
 import { metricSum } from '../harness/metrics.ts';
@@ -19,10 +16,7 @@ import { type RedisServer, startRedis } from '../harness/redis.ts';
 import { connectSignal } from '../harness/signal.ts';
 import { connectV2, replayFlight, type V2Signal } from '../harness/v2-signal.ts';
 
-const dir = mkdtempSync(join(tmpdir(), 'volly-v2-replay-'));
-const KEY = join(dir, 'xwing.json');
-const pair = getKem('X-Wing').keygen();
-writeFileSync(KEY, JSON.stringify({ algorithm: 'X-Wing', publicKey: toBase64Url(pair.publicKey), secretKey: toBase64Url(pair.secretKey) }));
+const KEY = kemKeyFile();
 
 let livekit: LiveKitServer;
 let redis: RedisServer;

@@ -1,11 +1,8 @@
 // `npm run dev`: the stock LiveKit from the test harness, the proxy in front
 // of it with the demo page on, and the URL to open. Ctrl-C stops both.
 
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { createLogger, loadConfig, startProxy } from '@volly/proxy';
-import { getKem, toBase64Url } from '@volly/shared';
+import { kemKeyFile } from '../harness/key-files.ts';
 import { generateApiKeyPair, startLiveKit } from '../harness/livekit.ts';
 import { isTcpPortFree } from '../harness/ports.ts';
 
@@ -15,9 +12,7 @@ process.stdout.write('Starting the stock livekit-server (the first run builds it
 const livekit = await startLiveKit({ ...upstream, logLevel: 'warn' });
 const port = (await isTcpPortFree(7880)) ? 7880 : 0;
 // A volly-pq.v2 static key, as `volly-pq keygen --algorithm X-Wing --out FILE` makes it: the demo joins over v2.
-const kem = getKem('X-Wing').keygen();
-const keyFile = join(mkdtempSync(join(tmpdir(), 'volly-dev-')), 'v2-key.json');
-writeFileSync(keyFile, JSON.stringify({ algorithm: 'X-Wing', publicKey: toBase64Url(kem.publicKey), secretKey: toBase64Url(kem.secretKey) }), { mode: 0o600 });
+const keyFile = kemKeyFile();
 const config = loadConfig({
   ...process.env,
   VOLLY_LISTEN: `127.0.0.1:${port}`,
